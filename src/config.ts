@@ -1,0 +1,52 @@
+/**
+ * The one place vlmkit reads its environment. Everything else takes explicit options whose defaults
+ * come from here, so a library user can override any of them without touching `process.env`.
+ */
+import os from "node:os";
+import path from "node:path";
+
+function env(name: string): string | undefined {
+  const v = process.env[name];
+  return v === undefined || v === "" ? undefined : v;
+}
+
+function envFlag(name: string): boolean {
+  const v = env(name)?.toLowerCase();
+  return v === "1" || v === "true" || v === "yes" || v === "on";
+}
+
+/** Hugging Face hub settings, named as huggingface_hub names them. */
+export function hubConfig() {
+  const hfHome = env("HF_HOME") ?? path.join(os.homedir(), ".cache", "huggingface");
+  return {
+    /** Base URL for `<endpoint>/<repo>/resolve/<rev>/<file>`; default https://huggingface.co. */
+    endpoint: (env("HF_ENDPOINT") ?? "https://huggingface.co").replace(/\/+$/, ""),
+    /** `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`. */
+    cacheDir: env("HF_HUB_CACHE") ?? path.join(hfHome, "hub"),
+    /** Bearer token for gated/private repos: `$HF_TOKEN`, else the file `$HF_HOME/token` if present. */
+    token: env("HF_TOKEN") ?? env("HUGGING_FACE_HUB_TOKEN"),
+    tokenFile: path.join(hfHome, "token"),
+    /** `HF_HUB_OFFLINE=1`: never touch the network, use the cache only. */
+    offline: envFlag("HF_HUB_OFFLINE"),
+  };
+}
+
+/** Physical cores are the right default thread count for llama.cpp and onnxruntime on CPU. */
+export function defaultThreads(): number {
+  const fromEnv = Number(env("VLMKIT_THREADS"));
+  if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
+  return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+}
+
+/** Where vlmkit keeps derived data (feature caches). `$VLMKIT_CACHE`, default `~/.cache/vlmkit`. */
+export function vlmkitCacheDir(): string {
+  return env("VLMKIT_CACHE") ?? path.join(os.homedir(), ".cache", "vlmkit");
+}
+
+/** Server settings that may come from the environment. */
+export function serverEnv() {
+  return {
+    apiKey: env("VLMKIT_API_KEY"),
+    logLevel: (env("VLMKIT_LOG_LEVEL") ?? "info") as "debug" | "info" | "warn" | "error" | "silent",
+  };
+}
