@@ -1,0 +1,139 @@
+/**
+ * HTTP for the hub: manual redirects (so credentials never follow a redirect to another host, as in
+ * huggingface_hub's `_get_metadata_or_catch_error`), and hub answers turned into HubErrors.
+ */
+import { AbortError, HubError } from "../errors.js";
+
+/** What a request was for, so errors can name the repo, file and revision. */
+export interface FileRef {
+  repo: string;
+  file: string;
+  revision: string;
+}
+
+export interface HubRequest {
+  method: "HEAD" | "GET";
+  headers?: Record<string, string>;
+  /** Sent as `Authorization: Bearer …` to the hub host only. */
+  token?: string;
+  signal?: AbortSignal;
+  /**
+   * `all`: follow every redirect (downloads). `same-host`: stop at a redirect to another host and return
+   * it, which is how a HEAD learns the CDN location and the X-Linked-* headers of an LFS file.
+   */
+  follow: "all" | "same-host";
+}
+
+export interface HubResponse {
+  response: Response;
+  /** URL of the request that produced `response`. */
+  url: string;
+}
+
+const MAX_REDIRECTS = 10;
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_SOCKET",
+]);
+
+/** The errno-like code of a failed fetch (undici puts it on `cause`). */
+export function networkErrorCode(error: unknown): string | undefined {
+  let e: unknown = error;
+  for (let depth = 0; depth < 4 && e && typeof e === "object"; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && NETWORK_CODES.has(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+export function isAbort(error: unknown, signal?: AbortSignal): boolean {
+  return signal?.aborted === true || (error instanceof Error && error.name === "AbortError");
+}
+
+export function hostOf(url: string): string {
+  return new URL(url).host;
+}
+
+/** Performs one logical request, following redirects by hand. Throws only for network failures. */
+export async function hubRequest(url: string, req: HubRequest): Promise<HubResponse> {
+  const hubHost = hostOf(url);
+  let current = url;
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    const headers: Record<string, string> = { "Accept-Encoding": "identity", ...req.headers };
+    // Signed CDN URLs carry their own authorization; a bearer token must not leak to them.
+    if (req.token && hostOf(current) === hubHost) headers.Authorization = `Bearer ${req.token}`;
+    let response: Response;
+    try {
+      response = await fetch(current, {
+        method: req.method,
+        headers,
+        redirect: "manual",
+        signal: req.signal,
+      });
+    } catch (error) {
+      if (isAbort(error, req.signal)) throw new AbortError(undefined, { cause: error });
+      throw error;
+    }
+    const location = response.headers.get("location");
+    if (response.status < 300 || response.status >= 400 || !location) return { response, url: current };
+    const next = new URL(location, current).toString();
+    if (req.follow === "same-host" && hostOf(next) !== hostOf(current)) return { response, url: current };
+    await response.body?.cancel();
+    current = next;
+  }
+  throw new HubError("HUB_DOWNLOAD_FAILED", `more than ${MAX_REDIRECTS} redirects starting at ${url}`, {
+    details: { url },
+  });
+}
+
+/** HUB_OFFLINE for a host that cannot be reached and a file the cache does not hold. */
+export function offlineError(ref: FileRef, url: string, cacheDir: string, cause: unknown): HubError {
+  const code = networkErrorCode(cause) ?? "network error";
+  return new HubError(
+    "HUB_OFFLINE",
+    `cannot reach ${hostOf(url)} (${code}) to fetch "${ref.file}" of ${ref.repo}@${ref.revision}, and the ` +
+      `cache at ${cacheDir} does not hold it; connect to the network (or point HF_ENDPOINT at a reachable ` +
+      `mirror), or copy the model into the cache and set HF_HUB_OFFLINE=1`,
+    { cause, details: { ...ref, url, code } },
+  );
+}
+
+/** Maps a non-2xx hub answer to a HubError naming repo, file and revision. */
+export function statusError(ref: FileRef, url: string, response: Response, tokenSent: boolean): HubError {
+  const status = response.status;
+  const errorCode = response.headers.get("x-error-code") ?? undefined;
+  const details = { ...ref, url, status, errorCode };
+  const what = `"${ref.file}" of ${ref.repo}@${ref.revision}`;
+  if (status === 401 || status === 403 || errorCode === "GatedRepo") {
+    const why =
+      errorCode === "GatedRepo"
+        ? "the repo is gated: accept its license on the model page, then"
+        : "the repo may be private, gated or missing:";
+    const token = tokenSent
+      ? "the token that was sent (HF_TOKEN) was refused; use one with access to this repo"
+      : "set HF_TOKEN to a token with access (none was sent)";
+    return new HubError("HUB_UNAUTHORIZED", `${status} from ${hostOf(url)} for ${what}; ${why} ${token}`, {
+      details,
+    });
+  }
+  if (status === 404) {
+    const message =
+      errorCode === "RepoNotFound"
+        ? `repo ${ref.repo} not found (404 from ${hostOf(url)}); check the repo id`
+        : errorCode === "RevisionNotFound"
+          ? `revision "${ref.revision}" of ${ref.repo} not found (404 from ${hostOf(url)}); check the branch, tag or commit`
+          : `${ref.repo}@${ref.revision} has no file "${ref.file}" (404 from ${url})`;
+    return new HubError("NOT_FOUND", message, { details });
+  }
+  return new HubError("HUB_DOWNLOAD_FAILED", `${status} ${response.statusText} from ${url} for ${what}`, {
+    details,
+  });
+}
