@@ -38,6 +38,12 @@ export function defaultThreads(): number {
   return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
 }
 
+/** onnxruntime execution providers, in order of preference: `$VLMKIT_EXECUTION_PROVIDERS` (e.g. `cuda,cpu`), default `cpu`. */
+export function executionProviders(): string[] {
+  const list = (env("VLMKIT_EXECUTION_PROVIDERS") ?? "cpu").split(",").map((s) => s.trim()).filter(Boolean);
+  return list.length > 0 ? list : ["cpu"];
+}
+
 /** Where vlmkit keeps derived data (feature caches). `$VLMKIT_CACHE`, default `~/.cache/vlmkit`. */
 export function vlmkitCacheDir(): string {
   return env("VLMKIT_CACHE") ?? path.join(os.homedir(), ".cache", "vlmkit");
