@@ -1,2 +1,3 @@
 // Each command module exports `register(program)`; list them here in the order `--help` shows them.
-export {};
+export { register as classify } from "./classify.js";
+export { register as embed } from "./embed.js";

@@ -1,0 +1,102 @@
+/**
+ * onnxruntime sessions for encoder files: pick the file for a dtype, create the session with sane CPU
+ * defaults, and check its inputs/outputs against what the caller needs (named in the error when not).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { Float16Array } from "@petamoriken/float16";
+import * as ort from "onnxruntime-node";
+import { defaultThreads, executionProviders } from "../config.js";
+import { ModelFormatError } from "../errors.js";
+import { type OnnxDtype, onnxFileName } from "../hub/dtypes.js";
+
+export interface SessionOptions {
+  /** Weight variant to load: picks `onnx/<name><suffix>.onnx`. Default `fp32`. */
+  dtype?: OnnxDtype;
+  /** Threads inside one operator. Default: physical cores (`VLMKIT_THREADS` overrides). */
+  threads?: number;
+  /** onnxruntime execution providers in order of preference. Default `$VLMKIT_EXECUTION_PROVIDERS` or `["cpu"]`; `"cuda"` needs the CUDA provider installed (README). */
+  executionProviders?: string[];
+}
+
+/** `onnx/<name><suffix>.onnx` inside a model directory; throws naming the dtype files that do exist. */
+export function onnxFile(dir: string, name: string, dtype: OnnxDtype = "fp32"): string {
+  const file = path.join(dir, "onnx", onnxFileName(name, dtype));
+  if (fs.existsSync(file)) return file;
+  const onnxDir = path.join(dir, "onnx");
+  const present = fs.existsSync(onnxDir) ? fs.readdirSync(onnxDir).filter((f) => f.endsWith(".onnx")) : [];
+  throw new ModelFormatError(
+    `${file} not found (dtype "${dtype}"); ${present.length ? `onnx/ holds: ${present.join(", ")}` : `${onnxDir} has no .onnx files`}`,
+  );
+}
+
+export function hasOnnxFile(dir: string, name: string, dtype: OnnxDtype = "fp32"): boolean {
+  return fs.existsSync(path.join(dir, "onnx", onnxFileName(name, dtype)));
+}
+
+export interface EncoderSession {
+  readonly file: string;
+  readonly session: ort.InferenceSession;
+  readonly inputs: ReadonlyMap<string, ort.InferenceSession.ValueMetadata>;
+  readonly outputs: ReadonlyMap<string, ort.InferenceSession.ValueMetadata>;
+}
+
+export async function createSession(file: string, options: SessionOptions = {}): Promise<EncoderSession> {
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(file, {
+      executionProviders: options.executionProviders ?? executionProviders(),
+      intraOpNumThreads: options.threads ?? defaultThreads(),
+      interOpNumThreads: 1,
+      graphOptimizationLevel: "all",
+    });
+  } catch (cause) {
+    throw new ModelFormatError(`onnxruntime could not load ${file}: ${(cause as Error).message}`, { cause });
+  }
+  const byName = (list: readonly ort.InferenceSession.ValueMetadata[]) => new Map(list.map((m) => [m.name, m]));
+  return { file, session, inputs: byName(session.inputMetadata), outputs: byName(session.outputMetadata) };
+}
+
+/** Throws unless every name is among the session's inputs (or outputs); the message lists both sides. */
+export function requireNames(s: EncoderSession, kind: "inputs" | "outputs", names: readonly string[]): void {
+  const have = s[kind];
+  const missing = names.filter((n) => !have.has(n));
+  if (missing.length > 0) {
+    throw new ModelFormatError(
+      `${s.file} does not fit: expected ${kind} [${names.join(", ")}], missing [${missing.join(", ")}]; the file has ${kind} [${[...have.keys()].join(", ")}]`,
+    );
+  }
+}
+
+/** The element type an input wants (`int64` or `int32` for ids, masks and shapes in different exports). */
+export function inputType(s: EncoderSession, name: string): ort.Tensor.Type {
+  const meta = s.inputs.get(name);
+  return meta?.isTensor ? meta.type : "float32";
+}
+
+/** Builds an integer tensor in whichever integer type the model declares for that input. */
+export function intTensor(s: EncoderSession, name: string, values: ArrayLike<number>, dims: number[]): ort.Tensor {
+  const type = inputType(s, name);
+  if (type === "int64") return new ort.Tensor("int64", BigInt64Array.from(Array.from(values, (v) => BigInt(v))), dims);
+  if (type === "int32") return new ort.Tensor("int32", Int32Array.from(values), dims);
+  if (type === "bool") return new ort.Tensor("bool", Uint8Array.from(values), dims);
+  if (type === "float32") return new ort.Tensor("float32", Float32Array.from(values), dims);
+  throw new ModelFormatError(`${s.file}: input "${name}" has type ${type}, expected an integer type`);
+}
+
+/** float32 (or float16 converted to float32) output data. */
+export function floatData(t: ort.Tensor, what: string): Float32Array {
+  if (t.type === "float32") return t.data as Float32Array;
+  if (t.type === "float16") {
+    const raw = t.data as Uint16Array;
+    return Float32Array.from(new Float16Array(raw.buffer, raw.byteOffset, raw.length));
+  }
+  throw new ModelFormatError(`${what}: expected a float tensor, got ${t.type}`);
+}
+
+/** A float32 input tensor, cast to float16 when the model wants halves. */
+export function floatTensor(s: EncoderSession, name: string, data: Float32Array, dims: number[]): ort.Tensor {
+  if (inputType(s, name) !== "float16") return new ort.Tensor("float32", data, dims);
+  const half = new Float16Array(data);
+  return new ort.Tensor("float16", new Uint16Array(half.buffer), dims);
+}

@@ -1,0 +1,99 @@
+/**
+ * Both SigLIP towers together: zero-shot classification with sigmoid scores and L2-normalized image and
+ * text embeddings. The text tower and the logit parameters load on first use, so image-only work
+ * (embedImages, feature extraction) never pays for them.
+ */
+import { InvalidArgumentError } from "../errors.js";
+import { type LogitParams, resolveLogitParams } from "./logit-params.js";
+import type { SessionOptions } from "./onnx-session.js";
+import { TextEncoder } from "./text-encoder.js";
+import { dot, l2Normalize, sigmoid } from "./vectors.js";
+import { type EncodeOptions, type ImageInput, VisionEncoder } from "./vision-encoder.js";
+
+export interface SiglipOptions extends SessionOptions {
+  /** Override the zero-shot logit scale/bias instead of recovering them from `onnx/model.onnx`. */
+  logitParams?: LogitParams;
+}
+
+export interface ClassifyOptions extends EncodeOptions {
+  /** Prompt template; `{}` is replaced by the label. Default "This is a photo of {}." (as HF's pipeline). */
+  template?: string;
+}
+
+export interface LabelScore {
+  label: string;
+  /** sigmoid(cos · exp(logit_scale) + logit_bias): independent per label, not a softmax. */
+  score: number;
+}
+
+export const DEFAULT_TEMPLATE = "This is a photo of {}.";
+
+export class Siglip {
+  private text?: Promise<TextEncoder>;
+  private logit?: Promise<LogitParams>;
+
+  private constructor(
+    readonly dir: string,
+    readonly vision: VisionEncoder,
+    private readonly options: SiglipOptions,
+  ) {}
+
+  static async load(dir: string, options: SiglipOptions = {}): Promise<Siglip> {
+    return new Siglip(dir, await VisionEncoder.load(dir, options), options);
+  }
+
+  textEncoder(): Promise<TextEncoder> {
+    this.text ??= TextEncoder.load(this.dir, this.options);
+    return this.text;
+  }
+
+  logitParams(): Promise<LogitParams> {
+    if (this.options.logitParams) return Promise.resolve(this.options.logitParams);
+    this.logit ??= this.textEncoder().then((t) =>
+      resolveLogitParams(this.dir, this.vision.config, this.vision.preprocess, t.tokenizer, this.options),
+    );
+    return this.logit;
+  }
+
+  /** images → unit-norm image embeddings (from `pooler_output`), one per image. */
+  async embedImages(images: readonly ImageInput[], options: EncodeOptions = {}): Promise<Float32Array[]> {
+    const features = await this.vision.encode(images, options);
+    return features.map((f) => l2Normalize(f.pooled));
+  }
+
+  /** texts → unit-norm text embeddings, with the model's text rules (canonicalize, pad to 64). */
+  async embedTexts(texts: readonly string[]): Promise<Float32Array[]> {
+    const pooled = await (await this.textEncoder()).encode(texts); // [T, Dt]
+    const D = pooled.dims[1];
+    return texts.map((_, t) => l2Normalize(pooled.data.subarray(t * D, (t + 1) * D)));
+  }
+
+  /** For each image, every label with its sigmoid score, highest first. */
+  async classify(
+    images: readonly ImageInput[],
+    labels: readonly string[],
+    options: ClassifyOptions = {},
+  ): Promise<LabelScore[][]> {
+    const clean = labels.map((l) => l.trim()).filter((l) => l.length > 0);
+    if (clean.length === 0) throw new InvalidArgumentError("classify needs at least one non-empty label");
+    const template = options.template ?? DEFAULT_TEMPLATE;
+    if (!template.includes("{}")) {
+      throw new InvalidArgumentError(`template "${template}" has no "{}" placeholder for the label`);
+    }
+    const [textEmb, params, imageEmb] = await Promise.all([
+      this.embedTexts(clean.map((l) => template.replaceAll("{}", l))),
+      this.logitParams(),
+      this.embedImages(images, options),
+    ]);
+    return imageEmb.map((img) =>
+      clean
+        .map((label, j) => ({ label, score: sigmoid(dot(img, textEmb[j]) * params.scale + params.bias) }))
+        .sort((a, b) => b.score - a.score),
+    );
+  }
+
+  async dispose(): Promise<void> {
+    await this.vision.dispose();
+    if (this.text) await (await this.text).dispose();
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * The SigLIP / SigLIP 2 vision tower over `onnx/vision_model*.onnx`: images → patch features [N, Dv],
+ * pooled embedding [Dv] and the patch grid. Fixed-resolution and NaFlex exports are told apart by their
+ * inputs; preprocessing follows the model's `preprocessor_config.json`.
+ */
+import * as ort from "onnxruntime-node";
+import { throwIfAborted } from "../errors.js";
+import {
+  type ImageSource,
+  type LoadImageOptions,
+  type PreprocessorConfig,
+  type RgbImage,
+  loadImage,
+  preprocessFixed,
+  preprocessNaflex,
+  readPreprocessorConfig,
+} from "../image/index.js";
+import { ModelFormatError } from "../errors.js";
+import { type Tensor, tensor } from "../tensor.js";
+import { type EncoderConfig, readEncoderConfig } from "./model-config.js";
+import {
+  type EncoderSession,
+  type SessionOptions,
+  createSession,
+  floatData,
+  floatTensor,
+  intTensor,
+  onnxFile,
+  requireNames,
+} from "./onnx-session.js";
+
+/** An image to encode: anything `loadImage` reads, or pixels already decoded. */
+export type ImageInput = ImageSource | RgbImage;
+
+export interface VisionFeatures {
+  /** Patch features from `last_hidden_state`, real patches only: [N, Dv] with N = rows · cols. */
+  patches: Tensor;
+  /** Pooled image embedding from `pooler_output` (not normalized): [Dv]. */
+  pooled: Float32Array;
+  /** The patch grid the features are laid out on, row-major. */
+  grid: { rows: number; cols: number };
+}
+
+export interface EncodeOptions {
+  /** Images per onnxruntime call. Default 8. */
+  batchSize?: number;
+  /** How images are read (remote URLs, limits). Default: local files and data: URLs, no remote. */
+  image?: LoadImageOptions;
+  signal?: AbortSignal;
+  /** Called after each batch with the number of images done so far. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** One preprocessed image, ready to be batched. */
+interface Prepared {
+  pixels: Float32Array; // fixed: [3, H, W]; NaFlex: [M, 3·p²]
+  mask?: Uint8Array; // NaFlex: [M]
+  grid: { rows: number; cols: number };
+}
+
+export class VisionEncoder {
+  private constructor(
+    readonly dir: string,
+    readonly config: EncoderConfig,
+    readonly preprocess: PreprocessorConfig,
+    private readonly s: EncoderSession,
+  ) {}
+
+  /** Dv: the width of each patch feature. */
+  get hiddenSize(): number {
+    return this.config.visionHidden;
+  }
+
+  get naflex(): boolean {
+    return this.preprocess.kind === "naflex";
+  }
+
+  static async load(dir: string, options: SessionOptions = {}): Promise<VisionEncoder> {
+    const config = readEncoderConfig(dir);
+    const preprocess = readPreprocessorConfig(dir);
+    const s = await createSession(onnxFile(dir, "vision_model", options.dtype), options);
+    const inputs = preprocess.kind === "naflex" ? ["pixel_values", "pixel_attention_mask", "spatial_shapes"] : ["pixel_values"];
+    requireNames(s, "inputs", inputs);
+    requireNames(s, "outputs", ["last_hidden_state", "pooler_output"]);
+    if (preprocess.kind === "fixed" && s.inputs.has("spatial_shapes")) {
+      throw new ModelFormatError(`${s.file} is a NaFlex export but ${dir}/preprocessor_config.json describes fixed resolution`);
+    }
+    return new VisionEncoder(dir, config, preprocess, s);
+  }
+
+  /**
+   * Encodes images in batches, preparing batch k+1 (decode + preprocess, on libvips threads) while
+   * onnxruntime runs batch k.
+   */
+  async encode(images: readonly ImageInput[], options: EncodeOptions = {}): Promise<VisionFeatures[]> {
+    const batchSize = Math.max(1, options.batchSize ?? 8);
+    const out: VisionFeatures[] = [];
+    const prepareBatch = (start: number) =>
+      Promise.all(images.slice(start, start + batchSize).map((img) => this.prepare(img, options)));
+    let next = images.length > 0 ? prepareBatch(0) : undefined;
+    for (let start = 0; start < images.length; start += batchSize) {
+      throwIfAborted(options.signal);
+      const batch = await next!;
+      next = start + batchSize < images.length ? prepareBatch(start + batchSize) : undefined;
+      // Keep a rejected look-ahead from going unhandled if this batch throws.
+      next?.catch(() => {});
+      out.push(...(await this.run(batch)));
+      options.onProgress?.(out.length, images.length);
+    }
+    return out;
+  }
+
+  private async prepare(input: ImageInput, options: EncodeOptions): Promise<Prepared> {
+    throwIfAborted(options.signal);
+    const img = isRgbImage(input) ? input : await loadImage(input, { ...options.image, signal: options.signal });
+    if (this.preprocess.kind === "naflex") {
+      const p = preprocessNaflex(img, this.preprocess);
+      return {
+        pixels: p.pixelValues.data,
+        mask: Uint8Array.from(p.mask),
+        grid: { rows: p.spatialShape[0], cols: p.spatialShape[1] },
+      };
+    }
+    const p = await preprocessFixed(img, this.preprocess);
+    const side = this.config.patchSize;
+    return { pixels: p.data, grid: { rows: p.dims[1] / side, cols: p.dims[2] / side } };
+  }
+
+  private async run(batch: Prepared[]): Promise<VisionFeatures[]> {
+    const B = batch.length;
+    const per = batch[0].pixels.length;
+    const pixels = new Float32Array(B * per);
+    batch.forEach((p, b) => pixels.set(p.pixels, b * per));
+    const feeds: Record<string, ort.Tensor> = {};
+    if (this.preprocess.kind === "naflex") {
+      const M = this.preprocess.maxNumPatches;
+      feeds.pixel_values = floatTensor(this.s, "pixel_values", pixels, [B, M, per / M]); // [B, M, 3·p²]
+      const mask = new Uint8Array(B * M);
+      batch.forEach((p, b) => mask.set(p.mask!, b * M));
+      feeds.pixel_attention_mask = intTensor(this.s, "pixel_attention_mask", mask, [B, M]); // [B, M]
+      feeds.spatial_shapes = intTensor(
+        this.s,
+        "spatial_shapes",
+        batch.flatMap((p) => [p.grid.rows, p.grid.cols]),
+        [B, 2],
+      ); // [B, 2]
+    } else {
+      const { height, width } = this.preprocess;
+      feeds.pixel_values = floatTensor(this.s, "pixel_values", pixels, [B, 3, height, width]); // [B, 3, H, W]
+    }
+    const result = await this.s.session.run(feeds);
+    const hidden = result.last_hidden_state; // [B, M, Dv]
+    const pooled = result.pooler_output; // [B, Dv]
+    const Dv = Number(hidden.dims[2]);
+    const M = Number(hidden.dims[1]);
+    const hiddenData = floatData(hidden, "last_hidden_state");
+    const pooledData = floatData(pooled, "pooler_output");
+    return batch.map((p, b) => {
+      const n = p.grid.rows * p.grid.cols;
+      if (n > M) throw new ModelFormatError(`${this.s.file}: last_hidden_state has ${M} positions, the image has ${n} patches`);
+      // NaFlex rows past n are padding; fixed-res n === M.
+      const patches = hiddenData.slice(b * M * Dv, (b * M + n) * Dv);
+      return {
+        patches: tensor(patches, [n, Dv]),
+        pooled: pooledData.slice(b * Dv, (b + 1) * Dv),
+        grid: p.grid,
+      };
+    });
+  }
+
+  async dispose(): Promise<void> {
+    await this.s.session.release();
+  }
+}
+
+function isRgbImage(x: ImageInput): x is RgbImage {
+  return typeof x === "object" && x !== null && !(x instanceof Uint8Array) && !(x instanceof URL) && "width" in x;
+}
