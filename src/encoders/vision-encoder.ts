@@ -54,7 +54,7 @@ export interface EncodeOptions {
 /** One preprocessed image, ready to be batched. */
 interface Prepared {
   pixels: Float32Array; // fixed: [3, H, W]; NaFlex: [M, 3·p²]
-  mask?: Uint8Array; // NaFlex: [M]
+  mask?: Int32Array; // NaFlex: [M]
   grid: { rows: number; cols: number };
 }
 
@@ -77,7 +77,7 @@ export class VisionEncoder {
 
   static async load(dir: string, options: SessionOptions = {}): Promise<VisionEncoder> {
     const config = readEncoderConfig(dir);
-    const preprocess = readPreprocessorConfig(dir);
+    const preprocess = await readPreprocessorConfig(dir);
     const s = await createSession(onnxFile(dir, "vision_model", options.dtype), options);
     const inputs = preprocess.kind === "naflex" ? ["pixel_values", "pixel_attention_mask", "spatial_shapes"] : ["pixel_values"];
     requireNames(s, "inputs", inputs);
@@ -114,10 +114,10 @@ export class VisionEncoder {
     throwIfAborted(options.signal);
     const img = isRgbImage(input) ? input : await loadImage(input, { ...options.image, signal: options.signal });
     if (this.preprocess.kind === "naflex") {
-      const p = preprocessNaflex(img, this.preprocess);
+      const p = await preprocessNaflex(img, this.preprocess);
       return {
         pixels: p.pixelValues.data,
-        mask: Uint8Array.from(p.mask),
+        mask: p.mask,
         grid: { rows: p.spatialShape[0], cols: p.spatialShape[1] },
       };
     }
@@ -135,7 +135,7 @@ export class VisionEncoder {
     if (this.preprocess.kind === "naflex") {
       const M = this.preprocess.maxNumPatches;
       feeds.pixel_values = floatTensor(this.s, "pixel_values", pixels, [B, M, per / M]); // [B, M, 3·p²]
-      const mask = new Uint8Array(B * M);
+      const mask = new Int32Array(B * M);
       batch.forEach((p, b) => mask.set(p.mask!, b * M));
       feeds.pixel_attention_mask = intTensor(this.s, "pixel_attention_mask", mask, [B, M]); // [B, M]
       feeds.spatial_shapes = intTensor(
