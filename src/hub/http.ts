@@ -14,8 +14,10 @@ export interface FileRef {
 export interface HubRequest {
   method: "HEAD" | "GET";
   headers?: Record<string, string>;
-  /** Sent as `Authorization: Bearer …` to the hub host only. */
+  /** Sent as `Authorization: Bearer …`, and only to `tokenHost`. */
   token?: string;
+  /** The hub's `host[:port]`; redirects or CDN URLs on any other host get no token. */
+  tokenHost: string;
   signal?: AbortSignal;
   /**
    * `all`: follow every redirect (downloads). `same-host`: stop at a redirect to another host and return
@@ -64,12 +66,11 @@ export function hostOf(url: string): string {
 
 /** Performs one logical request, following redirects by hand. Throws only for network failures. */
 export async function hubRequest(url: string, req: HubRequest): Promise<HubResponse> {
-  const hubHost = hostOf(url);
   let current = url;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     const headers: Record<string, string> = { "Accept-Encoding": "identity", ...req.headers };
     // Signed CDN URLs carry their own authorization; a bearer token must not leak to them.
-    if (req.token && hostOf(current) === hubHost) headers.Authorization = `Bearer ${req.token}`;
+    if (req.token && hostOf(current) === req.tokenHost) headers.Authorization = `Bearer ${req.token}`;
     let response: Response;
     try {
       response = await fetch(current, {
