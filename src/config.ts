@@ -2,6 +2,7 @@
  * The one place vlmkit reads its environment. Everything else takes explicit options whose defaults
  * come from here, so a library user can override any of them without touching `process.env`.
  */
+import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -31,11 +32,32 @@ export function hubConfig() {
   };
 }
 
-/** Physical cores are the right default thread count for llama.cpp and onnxruntime on CPU. */
+/**
+ * Physical cores are the right default thread count for llama.cpp and onnxruntime on CPU: more
+ * threads than cores makes llama.cpp's spinning workers contend and decode orders of magnitude
+ * slower. `$VLMKIT_THREADS` overrides.
+ */
 export function defaultThreads(): number {
   const fromEnv = Number(env("VLMKIT_THREADS"));
   if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
-  return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+  const available = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+  return Math.min(available, physicalCores() ?? available);
+}
+
+/** Distinct (physical id, core id) pairs in /proc/cpuinfo (Linux), else undefined. */
+function physicalCores(): number | undefined {
+  let cpuinfo: string;
+  try {
+    cpuinfo = fs.readFileSync("/proc/cpuinfo", "utf8");
+  } catch {
+    return undefined;
+  }
+  const cores = new Set<string>();
+  for (const block of cpuinfo.split(/\n\s*\n/)) {
+    const core = /^core id\s*:\s*(\d+)/m.exec(block)?.[1];
+    if (core !== undefined) cores.add(`${/^physical id\s*:\s*(\d+)/m.exec(block)?.[1] ?? 0}:${core}`);
+  }
+  return cores.size > 0 ? cores.size : undefined;
 }
 
 /** onnxruntime execution providers, in order of preference: `$VLMKIT_EXECUTION_PROVIDERS` (e.g. `cuda,cpu`), default `cpu`. */
