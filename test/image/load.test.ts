@@ -119,7 +119,7 @@ describe("loadImage: orientation and colour", () => {
   it("reduces 16-bit RGB and grey PNGs to the high byte (as PIL does for RGB)", async () => {
     const words = [0x0000, 0xffff, 0x8000, 0x12ff, 0xab00, 0x0101];
     const samples = Buffer.alloc(12);
-    words.forEach((w, i) => samples.writeUInt16BE(w, i * 2));
+    for (const [i, w] of words.entries()) samples.writeUInt16BE(w, i * 2);
     const rgb = await loadImage(buildPng(2, 1, 16, 2, samples));
     expect([...rgb.data]).toEqual([0x00, 0xff, 0x80, 0x12, 0xab, 0x01]);
     const grey = await loadImage(buildPng(6, 1, 16, 0, samples));

@@ -1,0 +1,77 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { parsePreprocessorConfig, readPreprocessorConfig } from "../../src/image/preprocessor-config.js";
+
+describe("parsePreprocessorConfig", () => {
+  it("reads a SigLIP config (fixed, bicubic)", () => {
+    const cfg = parsePreprocessorConfig({
+      image_processor_type: "SiglipImageProcessor",
+      size: { height: 384, width: 384 },
+      resample: 3,
+      rescale_factor: 0.00392156862745098,
+      image_mean: [0.5, 0.5, 0.5],
+      image_std: [0.5, 0.5, 0.5],
+    });
+    expect(cfg).toEqual({
+      kind: "fixed",
+      height: 384,
+      width: 384,
+      resample: "bicubic",
+      doResize: true,
+      doRescale: true,
+      rescaleFactor: 0.00392156862745098,
+      doNormalize: true,
+      imageMean: [0.5, 0.5, 0.5],
+      imageStd: [0.5, 0.5, 0.5],
+    });
+  });
+
+  it("applies defaults: fixed 224×224 bicubic, NaFlex p16 / 256 bilinear", () => {
+    expect(parsePreprocessorConfig({})).toMatchObject({
+      kind: "fixed",
+      height: 224,
+      width: 224,
+      resample: "bicubic",
+    });
+    expect(parsePreprocessorConfig({ image_processor_type: "Siglip2ImageProcessor" })).toMatchObject({
+      kind: "naflex",
+      patchSize: 16,
+      maxNumPatches: 256,
+      resample: "bilinear",
+      rescaleFactor: 1 / 255,
+      imageMean: [0.5, 0.5, 0.5],
+    });
+    expect(parsePreprocessorConfig({ max_num_patches: 1024 })).toMatchObject({
+      kind: "naflex",
+      maxNumPatches: 1024,
+    });
+  });
+
+  it("rejects unknown resample values and bad fields with the offending value", () => {
+    expect(() => parsePreprocessorConfig({ resample: 1 })).toThrow(
+      /resample 1 \(PIL LANCZOS\) is not supported/,
+    );
+    expect(() => parsePreprocessorConfig({ resample: 9 })).toThrow(/resample 9 is not supported; expected 2/);
+    expect(() => parsePreprocessorConfig({ size: { shortest_edge: 224 } })).toThrow(
+      /size \{"shortest_edge":224\}/,
+    );
+    expect(() => parsePreprocessorConfig({ image_std: [0.5, 0, 0.5] })).toThrow(/holds a zero/);
+    expect(() => parsePreprocessorConfig({ image_mean: [1, 2] })).toThrow(/field image_mean/);
+  });
+
+  it("readPreprocessorConfig reads a directory and names the file in errors", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "vlmkit-cfg-"));
+    writeFileSync(
+      path.join(dir, "preprocessor_config.json"),
+      JSON.stringify({ size: { height: 256, width: 256 } }),
+    );
+    expect(await readPreprocessorConfig(dir)).toMatchObject({ kind: "fixed", height: 256 });
+    writeFileSync(path.join(dir, "preprocessor_config.json"), "{nope");
+    await expect(readPreprocessorConfig(dir)).rejects.toThrow(/preprocessor_config\.json: not valid JSON/);
+    await expect(readPreprocessorConfig(path.join(dir, "missing"))).rejects.toMatchObject({
+      code: "CONFIG_INVALID",
+    });
+  });
+});
