@@ -1,0 +1,24 @@
+/** Typed ONNX graph builder: build with `Graph`, write with `saveModel`, read back with `readModel`. */
+export { float16ToFloat32, float32ToFloat16, fromFloat16Bits, toFloat16Bits } from "./float16.js";
+export { Graph, ONNX_DTYPE, type Operand } from "./graph.js";
+export { initializerMap, readModel, tensorValues } from "./read.js";
+export {
+  type ModelOptions,
+  type SaveOptions,
+  saveModel,
+  serializeModel,
+  toModelProto,
+  writeFileAtomic,
+} from "./serialize.js";
+export { broadcast, matmulShape, reshapeShape } from "./shape.js";
+export {
+  type Attr,
+  attr,
+  type Dim,
+  type DType,
+  formatShape,
+  type InitializerData,
+  type Node,
+  type Shape,
+  type Value,
+} from "./types.js";
