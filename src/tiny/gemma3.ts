@@ -96,6 +96,12 @@ export interface TinyGemma3Options {
   preset?: TinyGemma3Preset;
   /** Overrides of single dims on top of the preset. */
   dims?: Partial<Gemma3Dims>;
+  /**
+   * Write `attn_output` and `ffn_down` as zeros, so every layer adds nothing to the residual stream
+   * and the logits have a closed form, `token_embd · (rmsnorm(√n_embd · token_embd[t]) ⊙ output_norm)`,
+   * that tests compute from dequantized weights and compare with llama.cpp. Default false.
+   */
+  zeroResiduals?: boolean;
   /** Model name in `general.name`; default "vlmkit-tiny-gemma3". */
   name?: string;
   /** Cancels the write. */
@@ -318,12 +324,15 @@ export async function writeTinyGemma3Gguf(
   const qDim = dims.heads * dims.headDim;
   const kvDim = dims.kvHeads * dims.headDim;
   // ggml dims: [row length (input features), rows (output features)]
-  const matrix = (name: string, inF: number, outF: number): GgufTensorSpec => ({
+  const matrix = (name: string, inF: number, outF: number, zero = false): GgufTensorSpec => ({
     name,
     dims: [inF, outF],
     type: tensorType,
-    data: () => randomRows(seed, name, inF, outF, 0, 1 / Math.sqrt(inF)),
+    data: zero
+      ? new Float32Array(inF * outF)
+      : () => randomRows(seed, name, inF, outF, 0, 1 / Math.sqrt(inF)),
   });
+  const zero = options.zeroResiduals ?? false;
   const norm = (name: string, n: number): GgufTensorSpec => ({
     name,
     dims: [n],
@@ -351,12 +360,12 @@ export async function writeTinyGemma3Gguf(
       matrix(`${p}.attn_v.weight`, E, kvDim),
       norm(`${p}.attn_q_norm.weight`, dims.headDim),
       norm(`${p}.attn_k_norm.weight`, dims.headDim),
-      matrix(`${p}.attn_output.weight`, qDim, E),
+      matrix(`${p}.attn_output.weight`, qDim, E, zero),
       norm(`${p}.post_attention_norm.weight`, E),
       norm(`${p}.ffn_norm.weight`, E),
       matrix(`${p}.ffn_gate.weight`, E, dims.ff),
       matrix(`${p}.ffn_up.weight`, E, dims.ff),
-      matrix(`${p}.ffn_down.weight`, dims.ff, E),
+      matrix(`${p}.ffn_down.weight`, dims.ff, E, zero),
       norm(`${p}.post_ffw_norm.weight`, E),
     );
   }
