@@ -45,15 +45,16 @@ const NETWORK_CODES = new Set([
   "UND_ERR_SOCKET",
 ]);
 
-/** The errno-like code of a failed fetch (undici puts it on `cause`). */
-export function networkErrorCode(error: unknown): string | undefined {
-  let e: unknown = error;
-  for (let depth = 0; depth < 4 && e && typeof e === "object"; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && NETWORK_CODES.has(code)) return code;
-    e = (e as { cause?: unknown }).cause;
+/** The errno-like code of a failed fetch (undici puts it on `cause`, dual-stack hosts on `cause.errors`). */
+export function networkErrorCode(error: unknown, depth = 0): string | undefined {
+  if (!error || typeof error !== "object" || depth > 4) return undefined;
+  const { code, cause, errors } = error as { code?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof code === "string" && NETWORK_CODES.has(code)) return code;
+  for (const inner of Array.isArray(errors) ? errors : []) {
+    const found = networkErrorCode(inner, depth + 1);
+    if (found) return found;
   }
-  return undefined;
+  return networkErrorCode(cause, depth + 1);
 }
 
 export function isAbort(error: unknown, signal?: AbortSignal): boolean {
@@ -81,7 +82,13 @@ export async function hubRequest(url: string, req: HubRequest): Promise<HubRespo
       });
     } catch (error) {
       if (isAbort(error, req.signal)) throw new AbortError(undefined, { cause: error });
-      throw error;
+      if (networkErrorCode(error)) throw error; // callers fall back to the cache or report HUB_OFFLINE
+      const reason =
+        error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
+      throw new HubError("HUB_DOWNLOAD_FAILED", `request to ${current} failed: ${reason}`, {
+        cause: error,
+        details: { url: current },
+      });
     }
     const location = response.headers.get("location");
     if (response.status < 300 || response.status >= 400 || !location) return { response, url: current };

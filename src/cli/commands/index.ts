@@ -1,3 +1,5 @@
 // Each command module exports `register(program)`; list them here in the order `--help` shows them.
 export { register as classify } from "./classify.js";
 export { register as embed } from "./embed.js";
+export { register as models } from "./models.js";
+export { register as pull } from "./pull.js";
