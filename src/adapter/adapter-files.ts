@@ -1,0 +1,101 @@
+/**
+ * An adapter on disk is a directory with `adapter.json` (the card) and `adapter.safetensors`
+ * (`linear.weight` [Dl, Dv], `linear.bias` [Dl], float32).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { InvalidArgumentError, ModelFormatError } from "../errors.js";
+import { writeFileAtomic } from "../util/fs.js";
+import { type AdapterCard, type AdapterCardInput, buildAdapterCard, parseAdapterCard } from "./card.js";
+import { type CompatibilityExpectations, checkCompatibility } from "./compatibility.js";
+import { embeddingScaleFor } from "./embedding-scale.js";
+import { LinearAdapter } from "./linear-adapter.js";
+import { readSafetensors, serializeSafetensors } from "./safetensors.js";
+
+export const CARD_FILE = "adapter.json";
+export const WEIGHTS_FILE = "adapter.safetensors";
+
+export interface LoadedAdapter {
+  dir: string;
+  adapter: LinearAdapter;
+  card: AdapterCard;
+  /** Factor to multiply adapter outputs by before feeding llama.cpp (`embeddingScaleFor`). */
+  embeddingScale: number;
+}
+
+function checkDims(
+  card: AdapterCard,
+  adapter: LinearAdapter,
+  source: string,
+  makeError: (m: string) => Error,
+): void {
+  if (adapter.inputSize !== card.encoder.hidden || adapter.outputSize !== card.llm.n_embd) {
+    throw makeError(
+      `${source}: the card says encoder.hidden ${card.encoder.hidden} → llm.n_embd ${card.llm.n_embd}, so linear.weight ` +
+        `should be [${card.llm.n_embd}, ${card.encoder.hidden}], but it is [${adapter.outputSize}, ${adapter.inputSize}]`,
+    );
+  }
+}
+
+/**
+ * Writes `adapter.safetensors` then `adapter.json` into `dir` (created if needed), each atomically;
+ * the card goes last so a directory with a card always has its weights. Returns the completed card.
+ */
+export async function saveAdapter(
+  dir: string,
+  adapter: LinearAdapter,
+  card: AdapterCardInput,
+): Promise<AdapterCard> {
+  const full = buildAdapterCard(card);
+  checkDims(full, adapter, "saveAdapter", (m) => new InvalidArgumentError(m));
+  await fs.promises.mkdir(dir, { recursive: true });
+  await writeFileAtomic(
+    path.join(dir, WEIGHTS_FILE),
+    serializeSafetensors(adapter.toTensors(), {
+      format: "pt",
+      vlmkit_card_format: String(full.format_version),
+    }),
+  );
+  await writeFileAtomic(path.join(dir, CARD_FILE), `${JSON.stringify(full, null, 2)}\n`);
+  return full;
+}
+
+/** Reads and validates `adapter.json` alone (no weights). */
+export async function readAdapterCard(dir: string): Promise<AdapterCard> {
+  const file = path.join(dir, CARD_FILE);
+  let text: string;
+  try {
+    text = await fs.promises.readFile(file, "utf8");
+  } catch (cause) {
+    throw new ModelFormatError(
+      `${file} cannot be read: ${(cause as Error).message}; an adapter directory needs ${CARD_FILE}`,
+      {
+        cause,
+      },
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new ModelFormatError(`${file} is not valid JSON: ${(cause as Error).message}`, { cause });
+  }
+  return parseAdapterCard(json, file);
+}
+
+/**
+ * Loads an adapter directory. Checks that the weights match the card's dims and, when expectations are
+ * given, that the card fits the loaded encoder / LLM (`IncompatibleModelError` naming both sides).
+ */
+export async function loadAdapter(
+  dir: string,
+  expected: CompatibilityExpectations = {},
+): Promise<LoadedAdapter> {
+  const card = await readAdapterCard(dir);
+  checkCompatibility(card, expected, dir);
+  const weightsFile = path.join(dir, WEIGHTS_FILE);
+  const { tensors } = await readSafetensors(weightsFile);
+  const adapter = LinearAdapter.fromTensors(tensors, weightsFile);
+  checkDims(card, adapter, dir, (m) => new ModelFormatError(m));
+  return { dir, adapter, card, embeddingScale: embeddingScaleFor(card.llm.architecture, card.llm.n_embd) };
+}

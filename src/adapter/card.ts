@@ -1,0 +1,182 @@
+/**
+ * The adapter card, `adapter.json`: what an adapter was trained for (encoder, LLM, prompt style,
+ * attention mode, embedding-scale convention), validated with zod on every load.
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import { z } from "zod";
+import { InvalidArgumentError, ModelFormatError } from "../errors.js";
+import { embeddingScaleFor } from "./embedding-scale.js";
+
+export const CARD_FORMAT_VERSION = 1;
+
+const positiveInt = z.number().int().positive();
+
+const Preprocessing = z.discriminatedUnion("kind", [
+  z.strictObject({
+    /** Fixed resolution: every image is resized to `size`×`size`. */
+    kind: z.literal("fixed"),
+    size: positiveInt,
+    patch_size: positiveInt,
+  }),
+  z.strictObject({
+    /** NaFlex: aspect-preserving resize to at most `max_num_patches` patches. */
+    kind: z.literal("naflex"),
+    patch_size: positiveInt,
+    max_num_patches: positiveInt,
+  }),
+]);
+
+export const AdapterCardSchema = z
+  .strictObject({
+    format_version: z.literal(CARD_FORMAT_VERSION),
+    encoder: z.strictObject({
+      /** A registry id (`siglip2-base-patch16-224`), a hub repo, or a local name. */
+      id: z.string().min(1),
+      family: z.enum(["siglip", "siglip2"]),
+      /** Dv */
+      hidden: positiveInt,
+      preprocessing: Preprocessing,
+    }),
+    llm: z.strictObject({
+      /** GGUF `general.architecture`, e.g. "gemma3". */
+      architecture: z.string().min(1),
+      /** Dl */
+      n_embd: positiveInt,
+      n_vocab: positiveInt,
+      /** `vocabFingerprint(tokens)`. */
+      vocab_fingerprint: z
+        .string()
+        .regex(/^sha256:[0-9a-f]{64}$/, "expected sha256:<64 lowercase hex digits>"),
+      name: z.string(),
+    }),
+    prompt: z.strictObject({
+      style: z.enum(["paligemma", "gemma-chat"]),
+      /** Embeddings per image: N for fixed resolution, "dynamic" for NaFlex. */
+      image_tokens: z.union([positiveInt, z.literal("dynamic")]),
+    }),
+    attention: z.enum(["prefix-lm", "bidirectional-image", "causal"]),
+    embedding_scale: z.strictObject({
+      convention: z.literal("scaled-token-space"),
+      /** What the runtime multiplies adapter outputs by for this architecture (`embeddingScaleFor`). */
+      runtime_factor: z.number().positive(),
+    }),
+    training: z
+      .strictObject({
+        dataset: z.string().optional(),
+        steps: z.number().int().nonnegative().optional(),
+        final_loss: z.number().optional(),
+        /** ISO 8601 */
+        date: z.string().optional(),
+        seed: z.number().int().optional(),
+      })
+      .optional(),
+    /** e.g. "vlmkit 0.1.0" */
+    created_with: z.string().min(1),
+  })
+  .superRefine((card, ctx) => {
+    const pre = card.encoder.preprocessing;
+    const tokens = card.prompt.image_tokens;
+    if (pre.kind === "naflex" && tokens !== "dynamic") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["prompt", "image_tokens"],
+        message: `NaFlex preprocessing gives a varying number of patches; expected "dynamic", got ${tokens}`,
+      });
+    }
+    if (pre.kind === "fixed") {
+      const expected = Math.floor(pre.size / pre.patch_size) ** 2;
+      if (tokens !== expected) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["prompt", "image_tokens"],
+          message: `fixed ${pre.size}px images with ${pre.patch_size}px patches give ${expected} tokens, got ${JSON.stringify(tokens)}`,
+        });
+      }
+    }
+    if (card.attention === "prefix-lm" && card.prompt.style !== "paligemma") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["attention"],
+        message: `"prefix-lm" attention needs prompt style "paligemma", got "${card.prompt.style}"`,
+      });
+    }
+  });
+
+export type AdapterCard = z.infer<typeof AdapterCardSchema>;
+
+/** What a caller provides; `saveAdapter` fills `format_version`, `embedding_scale` and `created_with`. */
+export type AdapterCardInput = Omit<AdapterCard, "format_version" | "embedding_scale" | "created_with"> & {
+  created_with?: string;
+};
+
+/**
+ * sha256 over the vocabulary in token-id order: for each token, its UTF-8 byte length as a u32
+ * little-endian followed by its UTF-8 bytes (length-prefixed, so no separator can be ambiguous).
+ * Returned as `sha256:<hex>`.
+ */
+export function vocabFingerprint(tokens: readonly string[]): string {
+  const hash = crypto.createHash("sha256");
+  const len = Buffer.alloc(4);
+  for (const token of tokens) {
+    const bytes = Buffer.from(token, "utf8");
+    len.writeUInt32LE(bytes.length, 0);
+    hash.update(len);
+    hash.update(bytes);
+  }
+  return `sha256:${hash.digest("hex")}`;
+}
+
+let cachedVersion: string | undefined;
+
+/** "vlmkit <version>" from package.json (two levels above this file in both src/ and dist/). */
+export function vlmkitVersion(): string {
+  if (cachedVersion === undefined) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+      cachedVersion = `vlmkit ${pkg.version}`;
+    } catch {
+      cachedVersion = "vlmkit";
+    }
+  }
+  return cachedVersion;
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(root)"}: ${issue.message}`)
+    .join("; ");
+}
+
+/** Validates parsed JSON as an adapter card; `source` names the file in errors. */
+export function parseAdapterCard(json: unknown, source: string): AdapterCard {
+  const parsed = AdapterCardSchema.safeParse(json);
+  if (!parsed.success)
+    throw new ModelFormatError(`${source} is not a valid adapter card: ${describeIssues(parsed.error)}`);
+  const card = parsed.data;
+  const factor = embeddingScaleFor(card.llm.architecture, card.llm.n_embd);
+  if (Math.abs(card.embedding_scale.runtime_factor - factor) > 1e-6 * factor) {
+    throw new ModelFormatError(
+      `${source}: embedding_scale.runtime_factor is ${card.embedding_scale.runtime_factor} but architecture ` +
+        `"${card.llm.architecture}" with n_embd ${card.llm.n_embd} needs ${factor}`,
+    );
+  }
+  return card;
+}
+
+/** Completes and validates a card for saving. Throws `InvalidArgumentError` naming the bad field. */
+export function buildAdapterCard(input: AdapterCardInput): AdapterCard {
+  const candidate = {
+    ...input,
+    format_version: CARD_FORMAT_VERSION,
+    embedding_scale: {
+      convention: "scaled-token-space",
+      runtime_factor: embeddingScaleFor(input.llm.architecture, input.llm.n_embd),
+    },
+    created_with: input.created_with ?? vlmkitVersion(),
+  };
+  const parsed = AdapterCardSchema.safeParse(candidate);
+  if (!parsed.success)
+    throw new InvalidArgumentError(`invalid adapter card: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}

@@ -1,0 +1,35 @@
+export {
+  CARD_FILE,
+  type LoadedAdapter,
+  loadAdapter,
+  readAdapterCard,
+  saveAdapter,
+  WEIGHTS_FILE,
+} from "./adapter-files.js";
+export {
+  type AdapterCard,
+  type AdapterCardInput,
+  AdapterCardSchema,
+  buildAdapterCard,
+  CARD_FORMAT_VERSION,
+  parseAdapterCard,
+  vlmkitVersion,
+  vocabFingerprint,
+} from "./card.js";
+export {
+  type CompatibilityExpectations,
+  checkCompatibility,
+  type EncoderIdentity,
+  type LlmIdentity,
+} from "./compatibility.js";
+export { embeddingScaleFor, KNOWN_ARCHITECTURES } from "./embedding-scale.js";
+export { BIAS_NAME, LinearAdapter, type LinearAdapterInitOptions, WEIGHT_NAME } from "./linear-adapter.js";
+export {
+  MAX_HEADER_BYTES,
+  parseSafetensors,
+  readSafetensors,
+  type SafetensorsContents,
+  type SafetensorsFloatDtype,
+  serializeSafetensors,
+  writeSafetensors,
+} from "./safetensors.js";
