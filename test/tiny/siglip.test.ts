@@ -112,7 +112,7 @@ describe("tiny SigLIP (fixed resolution)", () => {
         ort.InferenceSession.create(path.join(dir, "onnx", `${m}.onnx`)),
       ),
     );
-    expect(model.outputNames.sort()).toEqual([
+    expect([...model.outputNames].sort()).toEqual([
       "image_embeds",
       "logits_per_image",
       "logits_per_text",
@@ -213,7 +213,7 @@ describe("tiny SigLIP 2 NaFlex", () => {
 
   async function run(maxPatches: number) {
     const pv = new Float32Array(maxPatches * patchDim);
-    real.forEach((r, i) => pv.set(r, i * patchDim));
+    for (const [i, r] of real.entries()) pv.set(r, i * patchDim);
     return session.run({
       pixel_values: new ort.Tensor("float32", pv, [1, maxPatches, patchDim]),
       pixel_attention_mask: new ort.Tensor(
