@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { AutoImageProcessor, RawImage, SiglipVisionModel, env } from "@huggingface/transformers";
+import { AutoImageProcessor, env, RawImage, SiglipVisionModel } from "@huggingface/transformers";
 import { VisionEncoder } from "../src/encoders/index.js";
 import { writeTinySiglip } from "../src/tiny/siglip.js";
 import { writeSyntheticJpegs } from "./synthetic-images.js";
@@ -44,7 +44,10 @@ async function runTransformersJs(files: string[], batch: number): Promise<void> 
   }
 }
 
-async function imagesPerSecond(fn: (f: string[], b: number) => Promise<void>, batch: number): Promise<number> {
+async function imagesPerSecond(
+  fn: (f: string[], b: number) => Promise<void>,
+  batch: number,
+): Promise<number> {
   const files = images.slice(0, IMAGES[batch]);
   await fn(files.slice(0, batch), batch); // warm-up
   const t0 = performance.now();
@@ -70,7 +73,10 @@ console.log(
     goal: 1.2,
     model: "siglip2-base-sized (random weights), 224px, 196 patches",
     imagesPerSecond: Object.fromEntries(
-      rows.map((r) => [`b${r.batch}`, { vlmkit: Number(r.vlmkit.toFixed(2)), transformersJs: Number(r.transformersJs.toFixed(2)) }]),
+      rows.map((r) => [
+        `b${r.batch}`,
+        { vlmkit: Number(r.vlmkit.toFixed(2)), transformersJs: Number(r.transformersJs.toFixed(2)) },
+      ]),
     ),
     cores: os.availableParallelism(),
   }),

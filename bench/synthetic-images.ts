@@ -3,7 +3,12 @@ import fs from "node:fs";
 import path from "node:path";
 import sharp from "sharp";
 
-export async function writeSyntheticJpegs(dir: string, count: number, width = 640, height = 480): Promise<string[]> {
+export async function writeSyntheticJpegs(
+  dir: string,
+  count: number,
+  width = 640,
+  height = 480,
+): Promise<string[]> {
   fs.mkdirSync(dir, { recursive: true });
   const files: string[] = [];
   for (let n = 0; n < count; n++) {
@@ -22,7 +27,9 @@ export async function writeSyntheticJpegs(dir: string, count: number, width = 64
         px[i + 2] = (((x + y) * 128) / (width + height) + ((seed >> 4) & 31)) & 255;
       }
     }
-    await sharp(px, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toFile(file);
+    await sharp(px, { raw: { width, height, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toFile(file);
   }
   return files;
 }

@@ -9,13 +9,16 @@
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { Siglip, dot, resolveModelDir, sigmoid } from "../src/index.js";
+import { dot, resolveModelDir, Siglip, sigmoid } from "../src/index.js";
 
 const IMAGE_EXT = new Set([".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".avif", ".bmp"]);
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { encoder: { type: "string", default: "siglip2-base-patch16-224" }, top: { type: "string", default: "5" } },
+  options: {
+    encoder: { type: "string", default: "siglip2-base-patch16-224" },
+    top: { type: "string", default: "5" },
+  },
 });
 const [folder, query] = positionals;
 if (!folder || !query) {

@@ -3,4 +3,4 @@ export * from "./encoders/index.js";
 export * from "./errors.js";
 export * from "./hub/index.js";
 export * from "./image/index.js";
-export { type Tensor, assertDims, numel, tensor, zeros } from "./tensor.js";
+export { assertDims, numel, type Tensor, tensor, zeros } from "./tensor.js";

@@ -8,7 +8,11 @@ export const DEFAULT_ENCODER = "siglip2-base-patch16-224";
 
 export function addEncoderOptions(cmd: Command): Command {
   return cmd
-    .option("--encoder <id|dir>", "encoder: a known model id, an org/repo on the hub, or a local directory", DEFAULT_ENCODER)
+    .option(
+      "--encoder <id|dir>",
+      "encoder: a known model id, an org/repo on the hub, or a local directory",
+      DEFAULT_ENCODER,
+    )
     .option("--dtype <dtype>", "ONNX weight variant (fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4)", "fp32")
     .option("--threads <n>", "onnxruntime threads (default: physical cores)", (v) => Number.parseInt(v, 10));
 }
@@ -25,7 +29,10 @@ export async function encoderDir(args: EncoderArgs): Promise<{ dir: string; dtyp
   const dtype = parseOnnxDtype(args.dtype);
   const bar = progressBar(`downloading ${args.encoder}`, { json: args.json, unit: "bytes" });
   try {
-    const dir = await resolveModelDir(args.encoder, { dtype, onProgress: (done, total) => bar.update(done, total) });
+    const dir = await resolveModelDir(args.encoder, {
+      dtype,
+      onProgress: (done, total) => bar.update(done, total),
+    });
     return { dir, dtype };
   } finally {
     bar.stop();

@@ -1,7 +1,13 @@
 export { type LogitParams, resolveLogitParams } from "./logit-params.js";
 export { type EncoderConfig, type EncoderFamily, readEncoderConfig } from "./model-config.js";
 export type { SessionOptions } from "./onnx-session.js";
-export { type ClassifyOptions, DEFAULT_TEMPLATE, type LabelScore, Siglip, type SiglipOptions } from "./siglip.js";
+export {
+  type ClassifyOptions,
+  DEFAULT_TEMPLATE,
+  type LabelScore,
+  Siglip,
+  type SiglipOptions,
+} from "./siglip.js";
 export { TextEncoder } from "./text-encoder.js";
 export { canonicalizeText } from "./text-rules.js";
 export { SiglipTextTokenizer } from "./text-tokenizer.js";

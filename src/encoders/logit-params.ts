@@ -15,7 +15,6 @@ import type { PreprocessorConfig } from "../image/index.js";
 import { writeFileAtomic } from "../util/fs.js";
 import type { EncoderConfig } from "./model-config.js";
 import {
-  type SessionOptions,
   createSession,
   floatData,
   floatTensor,
@@ -23,6 +22,7 @@ import {
   intTensor,
   onnxFile,
   requireNames,
+  type SessionOptions,
 } from "./onnx-session.js";
 import type { SiglipTextTokenizer } from "./text-tokenizer.js";
 import { dot, l2Normalize } from "./vectors.js";
@@ -51,7 +51,10 @@ export async function resolveLogitParams(
   }
   const file = onnxFile(dir, "model", dtype);
   const stat = fs.statSync(file);
-  const key = crypto.createHash("sha256").update(`${path.resolve(file)}\0${stat.size}\0${stat.mtimeMs}`).digest("hex");
+  const key = crypto
+    .createHash("sha256")
+    .update(`${path.resolve(file)}\0${stat.size}\0${stat.mtimeMs}`)
+    .digest("hex");
   const cacheFile = path.join(vlmkitCacheDir(), "logit-params", `${key.slice(0, 32)}.json`);
   try {
     const cached = JSON.parse(fs.readFileSync(cacheFile, "utf8")) as LogitParams;
@@ -108,7 +111,10 @@ async function calibrate(
       cov += (cos[t] - mc) * (logits[t] - ml);
       varc += (cos[t] - mc) ** 2;
     }
-    if (varc < 1e-12) throw new ModelFormatError(`${file}: could not recover logit_scale/logit_bias (probe texts embed identically)`);
+    if (varc < 1e-12)
+      throw new ModelFormatError(
+        `${file}: could not recover logit_scale/logit_bias (probe texts embed identically)`,
+      );
     const scale = cov / varc;
     void config;
     return { scale, bias: ml - scale * mc };

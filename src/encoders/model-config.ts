@@ -41,7 +41,8 @@ export interface EncoderConfig {
 
 export function readEncoderConfig(dir: string): EncoderConfig {
   const file = path.join(dir, "config.json");
-  if (!fs.existsSync(file)) throw new ModelFormatError(`${file} not found: an encoder directory needs config.json`);
+  if (!fs.existsSync(file))
+    throw new ModelFormatError(`${file} not found: an encoder directory needs config.json`);
   let json: unknown;
   try {
     json = JSON.parse(fs.readFileSync(file, "utf8"));
@@ -52,7 +53,9 @@ export function readEncoderConfig(dir: string): EncoderConfig {
   if (!parsed.success) throw new ModelFormatError(`${file}: ${parsed.error.issues[0]?.message ?? "invalid"}`);
   const c = parsed.data;
   if (c.model_type !== "siglip" && c.model_type !== "siglip2") {
-    throw new ModelFormatError(`${file}: model_type "${c.model_type}" is not supported; expected "siglip" or "siglip2"`);
+    throw new ModelFormatError(
+      `${file}: model_type "${c.model_type}" is not supported; expected "siglip" or "siglip2"`,
+    );
   }
   const v = c.vision_config ?? {};
   const t = c.text_config ?? {};

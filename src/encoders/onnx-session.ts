@@ -53,7 +53,8 @@ export async function createSession(file: string, options: SessionOptions = {}):
   } catch (cause) {
     throw new ModelFormatError(`onnxruntime could not load ${file}: ${(cause as Error).message}`, { cause });
   }
-  const byName = (list: readonly ort.InferenceSession.ValueMetadata[]) => new Map(list.map((m) => [m.name, m]));
+  const byName = (list: readonly ort.InferenceSession.ValueMetadata[]) =>
+    new Map(list.map((m) => [m.name, m]));
   return { file, session, inputs: byName(session.inputMetadata), outputs: byName(session.outputMetadata) };
 }
 
@@ -75,9 +76,15 @@ export function inputType(s: EncoderSession, name: string): ort.Tensor.Type {
 }
 
 /** Builds an integer tensor in whichever integer type the model declares for that input. */
-export function intTensor(s: EncoderSession, name: string, values: ArrayLike<number>, dims: number[]): ort.Tensor {
+export function intTensor(
+  s: EncoderSession,
+  name: string,
+  values: ArrayLike<number>,
+  dims: number[],
+): ort.Tensor {
   const type = inputType(s, name);
-  if (type === "int64") return new ort.Tensor("int64", BigInt64Array.from(Array.from(values, (v) => BigInt(v))), dims);
+  if (type === "int64")
+    return new ort.Tensor("int64", BigInt64Array.from(Array.from(values, (v) => BigInt(v))), dims);
   if (type === "int32") return new ort.Tensor("int32", Int32Array.from(values), dims);
   if (type === "bool") return new ort.Tensor("bool", Uint8Array.from(values), dims);
   if (type === "float32") return new ort.Tensor("float32", Float32Array.from(values), dims);

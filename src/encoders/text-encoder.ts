@@ -2,13 +2,13 @@
 import { type Tensor, tensor } from "../tensor.js";
 import { type EncoderConfig, readEncoderConfig } from "./model-config.js";
 import {
-  type EncoderSession,
-  type SessionOptions,
   createSession,
+  type EncoderSession,
   floatData,
   intTensor,
   onnxFile,
   requireNames,
+  type SessionOptions,
 } from "./onnx-session.js";
 import { SiglipTextTokenizer } from "./text-tokenizer.js";
 
@@ -43,7 +43,10 @@ export class TextEncoder {
       };
       // Some exports also take an attention mask; SigLIP was trained without one, so it is all ones.
       if (this.s.inputs.has("attention_mask")) {
-        feeds.attention_mask = intTensor(this.s, "attention_mask", new Int32Array(ids.length).fill(1), [part.length, L]);
+        feeds.attention_mask = intTensor(this.s, "attention_mask", new Int32Array(ids.length).fill(1), [
+          part.length,
+          L,
+        ]);
       }
       const result = await this.s.session.run(feeds);
       const pooled = result.pooler_output; // [b, Dt]

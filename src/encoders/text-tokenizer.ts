@@ -39,14 +39,19 @@ export class SiglipTextTokenizer {
 
   static load(dir: string, family: EncoderFamily, length: number): SiglipTextTokenizer {
     const file = path.join(dir, "tokenizer.json");
-    if (!fs.existsSync(file)) throw new ModelFormatError(`${file} not found: the text tower needs tokenizer.json`);
+    if (!fs.existsSync(file))
+      throw new ModelFormatError(`${file} not found: the text tower needs tokenizer.json`);
     const configFile = path.join(dir, "tokenizer_config.json");
-    const config: TokenizerConfigJson = fs.existsSync(configFile) ? JSON.parse(fs.readFileSync(configFile, "utf8")) : {};
+    const config: TokenizerConfigJson = fs.existsSync(configFile)
+      ? JSON.parse(fs.readFileSync(configFile, "utf8"))
+      : {};
     let tokenizer: Tokenizer;
     try {
       tokenizer = new Tokenizer(JSON.parse(fs.readFileSync(file, "utf8")), config);
     } catch (cause) {
-      throw new ModelFormatError(`${file} could not be loaded as a tokenizer: ${(cause as Error).message}`, { cause });
+      throw new ModelFormatError(`${file} could not be loaded as a tokenizer: ${(cause as Error).message}`, {
+        cause,
+      });
     }
     const idOf = (name: string | undefined) => (name === undefined ? undefined : tokenizer.token_to_id(name));
     // SigLIP 1 (T5 SentencePiece) pads with and ends on </s>; SigLIP 2 (Gemma) pads with <pad>.
@@ -70,7 +75,7 @@ export class SiglipTextTokenizer {
   /** `texts` → ids `[B, length]` (row-major) */
   encode(texts: readonly string[]): Int32Array {
     const out = new Int32Array(texts.length * this.length);
-    texts.forEach((text, b) => out.set(this.encodeOne(text), b * this.length));
+    for (const [b, text] of texts.entries()) out.set(this.encodeOne(text), b * this.length);
     return out;
   }
 

@@ -3,30 +3,29 @@
  * pooled embedding [Dv] and the patch grid. Fixed-resolution and NaFlex exports are told apart by their
  * inputs; preprocessing follows the model's `preprocessor_config.json`.
  */
-import * as ort from "onnxruntime-node";
-import { throwIfAborted } from "../errors.js";
+import type * as ort from "onnxruntime-node";
+import { ModelFormatError, throwIfAborted } from "../errors.js";
 import {
   type ImageSource,
   type LoadImageOptions,
-  type PreprocessorConfig,
-  type RgbImage,
   loadImage,
+  type PreprocessorConfig,
   preprocessFixed,
   preprocessNaflex,
+  type RgbImage,
   readPreprocessorConfig,
 } from "../image/index.js";
-import { ModelFormatError } from "../errors.js";
 import { type Tensor, tensor } from "../tensor.js";
 import { type EncoderConfig, readEncoderConfig } from "./model-config.js";
 import {
-  type EncoderSession,
-  type SessionOptions,
   createSession,
+  type EncoderSession,
   floatData,
   floatTensor,
   intTensor,
   onnxFile,
   requireNames,
+  type SessionOptions,
 } from "./onnx-session.js";
 
 /** An image to encode: anything `loadImage` reads, or pixels already decoded. */
@@ -79,11 +78,16 @@ export class VisionEncoder {
     const config = readEncoderConfig(dir);
     const preprocess = await readPreprocessorConfig(dir);
     const s = await createSession(onnxFile(dir, "vision_model", options.dtype), options);
-    const inputs = preprocess.kind === "naflex" ? ["pixel_values", "pixel_attention_mask", "spatial_shapes"] : ["pixel_values"];
+    const inputs =
+      preprocess.kind === "naflex"
+        ? ["pixel_values", "pixel_attention_mask", "spatial_shapes"]
+        : ["pixel_values"];
     requireNames(s, "inputs", inputs);
     requireNames(s, "outputs", ["last_hidden_state", "pooler_output"]);
     if (preprocess.kind === "fixed" && s.inputs.has("spatial_shapes")) {
-      throw new ModelFormatError(`${s.file} is a NaFlex export but ${dir}/preprocessor_config.json describes fixed resolution`);
+      throw new ModelFormatError(
+        `${s.file} is a NaFlex export but ${dir}/preprocessor_config.json describes fixed resolution`,
+      );
     }
     return new VisionEncoder(dir, config, preprocess, s);
   }
@@ -112,7 +116,9 @@ export class VisionEncoder {
 
   private async prepare(input: ImageInput, options: EncodeOptions): Promise<Prepared> {
     throwIfAborted(options.signal);
-    const img = isRgbImage(input) ? input : await loadImage(input, { ...options.image, signal: options.signal });
+    const img = isRgbImage(input)
+      ? input
+      : await loadImage(input, { ...options.image, signal: options.signal });
     if (this.preprocess.kind === "naflex") {
       const p = await preprocessNaflex(img, this.preprocess);
       return {
@@ -130,13 +136,13 @@ export class VisionEncoder {
     const B = batch.length;
     const per = batch[0].pixels.length;
     const pixels = new Float32Array(B * per);
-    batch.forEach((p, b) => pixels.set(p.pixels, b * per));
+    for (const [b, p] of batch.entries()) pixels.set(p.pixels, b * per);
     const feeds: Record<string, ort.Tensor> = {};
     if (this.preprocess.kind === "naflex") {
       const M = this.preprocess.maxNumPatches;
       feeds.pixel_values = floatTensor(this.s, "pixel_values", pixels, [B, M, per / M]); // [B, M, 3·p²]
       const mask = new Int32Array(B * M);
-      batch.forEach((p, b) => mask.set(p.mask!, b * M));
+      for (const [b, p] of batch.entries()) mask.set(p.mask!, b * M);
       feeds.pixel_attention_mask = intTensor(this.s, "pixel_attention_mask", mask, [B, M]); // [B, M]
       feeds.spatial_shapes = intTensor(
         this.s,
@@ -157,7 +163,10 @@ export class VisionEncoder {
     const pooledData = floatData(pooled, "pooler_output");
     return batch.map((p, b) => {
       const n = p.grid.rows * p.grid.cols;
-      if (n > M) throw new ModelFormatError(`${this.s.file}: last_hidden_state has ${M} positions, the image has ${n} patches`);
+      if (n > M)
+        throw new ModelFormatError(
+          `${this.s.file}: last_hidden_state has ${M} positions, the image has ${n} patches`,
+        );
       // NaFlex rows past n are padding; fixed-res n === M.
       const patches = hiddenData.slice(b * M * Dv, (b * M + n) * Dv);
       return {
@@ -174,5 +183,7 @@ export class VisionEncoder {
 }
 
 function isRgbImage(x: ImageInput): x is RgbImage {
-  return typeof x === "object" && x !== null && !(x instanceof Uint8Array) && !(x instanceof URL) && "width" in x;
+  return (
+    typeof x === "object" && x !== null && !(x instanceof Uint8Array) && !(x instanceof URL) && "width" in x
+  );
 }

@@ -21,7 +21,10 @@ export function register(program: Command): void {
       .option("--top <k>", "print only the k best labels per image", (v) => Number.parseInt(v, 10))
       .option("--json", "print JSON: [{path, results: [{label, score}]}]"),
   ).action(async (images: string[], args: ClassifyArgs) => {
-    const labels = args.labels.split(",").map((l) => l.trim()).filter(Boolean);
+    const labels = args.labels
+      .split(",")
+      .map((l) => l.trim())
+      .filter(Boolean);
     if (labels.length === 0) throw new InvalidArgumentError(`--labels "${args.labels}" holds no label`);
     const { dir, dtype } = await encoderDir(args);
     const model = await Siglip.load(dir, { dtype, threads: args.threads });
@@ -32,7 +35,10 @@ export function register(program: Command): void {
         onProgress: (done, total) => bar.update(done, total),
       });
       bar.stop();
-      const rows = images.map((path, i) => ({ path, results: results[i].slice(0, args.top ?? labels.length) }));
+      const rows = images.map((path, i) => ({
+        path,
+        results: results[i].slice(0, args.top ?? labels.length),
+      }));
       if (args.json) return printJson(rows);
       for (const row of rows) {
         printLine(row.path);

@@ -21,11 +21,20 @@ export function register(program: Command): void {
     const model = await Siglip.load(dir, { dtype, threads: args.threads });
     const bar = progressBar("embedding", { json: args.json });
     try {
-      const vectors = await model.embedImages(images, { onProgress: (done, total) => bar.update(done, total) });
+      const vectors = await model.embedImages(images, {
+        onProgress: (done, total) => bar.update(done, total),
+      });
       bar.stop();
-      const rows = images.map((path, i) => ({ path, dims: vectors[i].length, embedding: Array.from(vectors[i]) }));
+      const rows = images.map((path, i) => ({
+        path,
+        dims: vectors[i].length,
+        embedding: Array.from(vectors[i]),
+      }));
       if (args.out) {
-        await writeFileAtomic(args.out, rows.map((r) => JSON.stringify({ path: r.path, embedding: r.embedding })).join("\n") + "\n");
+        await writeFileAtomic(
+          args.out,
+          rows.map((r) => JSON.stringify({ path: r.path, embedding: r.embedding })).join("\n") + "\n",
+        );
         if (args.json) printJson({ out: args.out, count: rows.length, dims: rows[0]?.dims ?? 0 });
         else printLine(`wrote ${rows.length} embeddings (${rows[0]?.dims ?? 0} dims) to ${args.out}`);
         return;
