@@ -7,6 +7,8 @@ import { InvalidArgumentError } from "../errors.js";
 import { bf16BitsToF32, f16Table65536, type GgmlTypeInfo, ggmlRowBytes } from "./quant.js";
 
 const fr = Math.fround;
+/** GGUF data is little-endian; on such hosts aligned F32 data can be viewed directly. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * Decodes `dst.length` values of `type` from `src` (exactly `ggmlRowBytes(type, dst.length)` bytes)
@@ -22,7 +24,9 @@ export function dequantizeRow(type: GgmlTypeInfo, src: Uint8Array, dst: Float32A
   const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
   switch (type.name) {
     case "F32":
-      for (let i = 0; i < dst.length; i++) dst[i] = view.getFloat32(i * 4, true);
+      if (LITTLE_ENDIAN && src.byteOffset % 4 === 0)
+        dst.set(new Float32Array(src.buffer, src.byteOffset, dst.length));
+      else for (let i = 0; i < dst.length; i++) dst[i] = view.getFloat32(i * 4, true);
       return;
     case "F16": {
       const t = f16Table65536();

@@ -9,6 +9,8 @@ import { InvalidArgumentError } from "../errors.js";
 import { f32ToBf16Bits, f32ToF16Bits, type GgmlTypeInfo, ggmlRowBytes } from "./quant.js";
 
 const fr = Math.fround;
+/** GGUF data is little-endian; on such hosts float32 arrays can be copied as bytes. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Names of the types `quantizeRow` can produce. */
 export type WritableGgmlType = "F32" | "F16" | "BF16" | "Q8_0" | "Q4_0";
@@ -32,7 +34,8 @@ export function quantizeRow(type: GgmlTypeInfo, src: Float32Array, dst: Uint8Arr
   const view = new DataView(dst.buffer, dst.byteOffset, dst.byteLength);
   switch (type.name) {
     case "F32":
-      for (let i = 0; i < src.length; i++) view.setFloat32(i * 4, src[i], true);
+      if (LITTLE_ENDIAN) dst.set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength));
+      else for (let i = 0; i < src.length; i++) view.setFloat32(i * 4, src[i], true);
       return;
     case "F16":
       for (let i = 0; i < src.length; i++) view.setUint16(i * 2, f32ToF16Bits(src[i]), true);
