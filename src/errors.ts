@@ -32,7 +32,10 @@ export type ErrorCode =
   | "TIMEOUT"
   | "BUSY"
   | "NATIVE"
-  | "INTERNAL";
+  | "INTERNAL"
+  // HTTP layer
+  | "UNAUTHORIZED"
+  | "PAYLOAD_TOO_LARGE";
 
 export interface VlmkitErrorOptions {
   cause?: unknown;
