@@ -14,6 +14,14 @@ SamplerHandle::~SamplerHandle() {
 
 namespace {
 
+const char* const kStageTypes = "\"greedy\", \"dist\", \"temperature\", \"topK\", \"topP\", \"minP\", \"penalties\"";
+
+bool IsKnownStage(const std::string& type) {
+  for (const char* known : {"greedy", "dist", "temperature", "topK", "topP", "minP", "penalties"})
+    if (type == known) return true;
+  return false;
+}
+
 /** Builds one llama.cpp sampler from a stage object {type, ...}; throws before allocating on bad input. */
 llama_sampler* MakeStage(Napi::Env env, const Napi::Object& stage, const std::string& name, int32_t nVocab) {
   const LlamaApi& api = Llama();
@@ -38,8 +46,7 @@ llama_sampler* MakeStage(Napi::Env env, const Napi::Object& stage, const std::st
     const auto presence = static_cast<float>(ToNumber(env, stage.Get("presence"), name + ".presence", -1e6, 1e6));
     return api.llama_sampler_init_penalties(nVocab, lastN, repeat, frequency, presence);
   }
-  ThrowInvalid(env, name + ".type must be one of \"greedy\", \"dist\", \"temperature\", \"topK\", \"topP\", "
-                           "\"minP\", \"penalties\"; got \"" + type + "\"");
+  ThrowInvalid(env, name + ".type must be one of " + kStageTypes + "; got \"" + type + "\"");
 }
 
 }  // namespace
@@ -68,6 +75,8 @@ Sampler::Sampler(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sampler>(inf
   for (uint32_t i = 0; i < n; i++) {
     const std::string name = "stages[" + std::to_string(i) + "]";
     const std::string type = ToString(env, ToObject(env, stages.Get(i), name).Get("type"), name + ".type");
+    if (!IsKnownStage(type))
+      ThrowInvalid(env, name + ".type must be one of " + kStageTypes + "; got \"" + type + "\"");
     const bool selects = type == "greedy" || type == "dist";
     if (selects != (i == n - 1))
       ThrowInvalid(env, name + " is \"" + type + "\": exactly the last stage must be \"greedy\" or \"dist\"");

@@ -4,6 +4,7 @@
  * through vlmkit's addon (`native/`). node-llama-cpp loads the library; this module adds what it
  * lacks. Policy (prompt layout, scheduling, generation loops) belongs to the callers.
  */
+import fs from "node:fs";
 import { defaultThreads } from "../config.js";
 import { InvalidArgumentError, ShapeError, VlmkitError } from "../errors.js";
 import type { Tensor } from "../tensor.js";
@@ -107,6 +108,9 @@ export class NativeModel {
 
   /** Loads node-llama-cpp (first call only) and the addon, then the GGUF at `path`. */
   static async load(path: string, options: NativeModelOptions = {}): Promise<NativeModel> {
+    if (!fs.existsSync(path)) {
+      throw new VlmkitError("NOT_FOUND", `model file "${path}" does not exist`, { details: { path } });
+    }
     const native = await loadNativeLlama(options);
     const gpuLayers = options.gpuLayers ?? (native.llama.gpu === false ? 0 : -1);
     const model = await awaitNative(() =>

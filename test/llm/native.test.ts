@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { readGgufFileInfo } from "node-llama-cpp";
+import { readGgufFileInfo, type Token } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isVlmkitError } from "../../src/errors.js";
 import { type NativeContext, NativeModel } from "../../src/llm/native.js";
@@ -243,7 +243,7 @@ describe("sampling", () => {
     const theirs: number[] = [];
     try {
       const sequence = refCtx.getSequence();
-      for await (const token of sequence.evaluate(Array.from(prompt), { temperature: 0 })) {
+      for await (const token of sequence.evaluate(Array.from(prompt) as Token[], { temperature: 0 })) {
         theirs.push(token as number);
         if (theirs.length === steps) break;
       }
@@ -252,7 +252,7 @@ describe("sampling", () => {
       await reference.dispose();
     }
     expect(ours).toEqual(theirs);
-    expect(new Set(ours).size).toBeGreaterThan(0);
+    expect(ours).toHaveLength(steps);
   });
 
   it("greedy picks the argmax; a seeded chain repeats itself and penalties change the choice", async () => {
