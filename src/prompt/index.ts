@@ -1,0 +1,26 @@
+export { formatPlan } from "./format.js";
+export {
+  type ChatContentPart,
+  type ChatMessage,
+  type GemmaChatPromptOptions,
+  gemmaChatPrompt,
+  gemmaChatTrainingLayout,
+} from "./gemma-chat.js";
+export { IMAGE_PLACEHOLDER } from "./images.js";
+export {
+  type PaligemmaPromptOptions,
+  type PaligemmaTrainingOptions,
+  paligemmaPrompt,
+  paligemmaTrainingLayout,
+} from "./paligemma.js";
+export { resolveTokenLayout, type TokenLayout, type TokenRange } from "./token-layout.js";
+export type {
+  AttentionMode,
+  ImageSegment,
+  PromptPlan,
+  PromptSegment,
+  PromptStyle,
+  SegmentRange,
+  TextSegment,
+  TrainingLayout,
+} from "./types.js";
