@@ -1,6 +1,6 @@
 /**
  * SigLIP text tokenization: canonicalize (text-rules.ts), tokenize with the model's `tokenizer.json`
- * (@huggingface/tokenizers), add BOS/EOS as `tokenizer_config.json` says, truncate and pad to exactly
+ * (@huggingface/tokenizers) and its post-processor's special tokens, truncate and pad to exactly
  * `length` tokens. Padding to the full length matters: the towers pool the last position and were
  * trained without an attention mask.
  */
@@ -12,10 +12,7 @@ import type { EncoderFamily } from "./model-config.js";
 import { canonicalizeText } from "./text-rules.js";
 
 interface TokenizerConfigJson {
-  add_bos_token?: boolean;
-  add_eos_token?: boolean;
   padding_side?: "left" | "right";
-  bos_token?: string | { content: string };
   eos_token?: string | { content: string };
   pad_token?: string | { content: string };
   [key: string]: unknown;
@@ -32,7 +29,7 @@ export class SiglipTextTokenizer {
     /** Every sequence comes out exactly this long. */
     readonly length: number,
     readonly padId: number,
-    readonly bosId: number | undefined,
+    /** Appended when the tokenizer's own post-processor adds nothing (SigLIP 1 always ends on EOS). */
     readonly eosId: number | undefined,
     readonly padLeft: boolean,
   ) {}
@@ -57,17 +54,13 @@ export class SiglipTextTokenizer {
     // SigLIP 1 (T5 SentencePiece) pads with and ends on </s>; SigLIP 2 (Gemma) pads with <pad>.
     const eosId = idOf(tokenName(config.eos_token) ?? (family === "siglip" ? "</s>" : "<eos>"));
     const padId = idOf(tokenName(config.pad_token) ?? (family === "siglip" ? "</s>" : "<pad>")) ?? eosId;
-    const bosId = idOf(tokenName(config.bos_token) ?? "<bos>");
     if (padId === undefined) throw new ModelFormatError(`${dir}: the tokenizer has no pad token`);
-    const addEos = config.add_eos_token ?? family === "siglip";
-    const addBos = config.add_bos_token ?? false;
     return new SiglipTextTokenizer(
       tokenizer,
       family,
       length,
       padId,
-      addBos ? bosId : undefined,
-      addEos ? eosId : undefined,
+      family === "siglip" ? eosId : undefined,
       config.padding_side === "left",
     );
   }
@@ -79,15 +72,19 @@ export class SiglipTextTokenizer {
     return out;
   }
 
+  /**
+   * One text → exactly `length` ids. Special tokens come from tokenizer.json's post-processor, as the
+   * hub's fast tokenizers apply them; truncation cuts the body and keeps them (EOS stays last).
+   */
   encodeOne(text: string): Int32Array {
     const canonical = canonicalizeText(text, this.family);
     const body = this.tokenizer.encode(canonical, { add_special_tokens: false }).ids;
-    const room = this.length - (this.bosId === undefined ? 0 : 1) - (this.eosId === undefined ? 0 : 1);
-    const ids = [
-      ...(this.bosId === undefined ? [] : [this.bosId]),
-      ...body.slice(0, room),
-      ...(this.eosId === undefined ? [] : [this.eosId]),
-    ];
+    const full = this.tokenizer.encode(canonical, { add_special_tokens: true }).ids;
+    const pre = body.length === 0 ? 0 : Math.max(0, full.indexOf(body[0]));
+    let post = full.slice(pre + body.length);
+    if (post.length === 0 && this.eosId !== undefined) post = [this.eosId];
+    const room = Math.max(0, this.length - pre - post.length);
+    const ids = [...full.slice(0, pre), ...body.slice(0, room), ...post].slice(0, this.length);
     const out = new Int32Array(this.length).fill(this.padId);
     out.set(ids, this.padLeft ? this.length - ids.length : 0);
     return out;

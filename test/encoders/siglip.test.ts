@@ -136,7 +136,7 @@ describe("text tower and tokenizer", () => {
     const t1 = await TextEncoder.load(dirs.siglip);
     const ids1 = t1.tokenizer.encodeOne("A Red Circle!");
     expect(ids1.length).toBe(64);
-    const eos1 = t1.tokenizer.eosId!;
+    const eos1 = t1.tokenizer.padId; // SigLIP pads with </s>, its EOS
     const firstPad = ids1.indexOf(eos1);
     expect(firstPad).toBeGreaterThan(0);
     expect(Array.from(ids1.slice(firstPad)).every((id) => id === eos1)).toBe(true);
@@ -147,6 +147,10 @@ describe("text tower and tokenizer", () => {
     const ids2 = t2.tokenizer.encodeOne("A Red Circle");
     expect(ids2.length).toBe(64);
     expect(ids2[63]).toBe(t2.tokenizer.padId);
+    // The Gemma-style tokenizer.json appends <eos> (id 1) after the words, then <pad> (id 0) follows.
+    const end = Array.from(ids2).indexOf(0);
+    expect(ids2[end - 1]).toBe(1);
+    expect(Array.from(t2.tokenizer.encodeOne("red ".repeat(200))).at(-1)).toBe(1);
     expect(Array.from(t2.tokenizer.encodeOne("a red circle"))).toEqual(Array.from(ids2));
     const [e] = (await t2.encode(["a red circle"])).dims;
     expect(e).toBe(1);
@@ -158,7 +162,8 @@ describe("text tower and tokenizer", () => {
     const t = await TextEncoder.load(dirs.siglip);
     const ids = t.tokenizer.encodeOne("red ".repeat(200));
     expect(ids.length).toBe(64);
-    expect(ids[63]).toBe(t.tokenizer.eosId); // EOS survives truncation
+    expect(ids[63]).toBe(t.tokenizer.padId); // </s> (EOS) survives truncation
+    expect(ids[62]).not.toBe(t.tokenizer.padId);
     await t.dispose();
   });
 });

@@ -3,3 +3,4 @@ export { register as classify } from "./classify.js";
 export { register as embed } from "./embed.js";
 export { register as models } from "./models.js";
 export { register as pull } from "./pull.js";
+export { register as tiny } from "./tiny.js";
