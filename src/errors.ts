@@ -35,7 +35,8 @@ export type ErrorCode =
   | "INTERNAL"
   // HTTP layer
   | "UNAUTHORIZED"
-  | "PAYLOAD_TOO_LARGE";
+  | "PAYLOAD_TOO_LARGE"
+  | "UNAVAILABLE";
 
 export interface VlmkitErrorOptions {
   cause?: unknown;
