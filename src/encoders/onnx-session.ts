@@ -4,11 +4,11 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { Float16Array } from "@petamoriken/float16";
 import * as ort from "onnxruntime-node";
 import { defaultThreads, executionProviders } from "../config.js";
 import { ModelFormatError } from "../errors.js";
 import { type OnnxDtype, onnxFileName } from "../hub/dtypes.js";
+import { float16ToFloat32, float32ToFloat16 } from "../util/float16.js";
 
 export interface SessionOptions {
   /** Weight variant to load: picks `onnx/<name><suffix>.onnx`. Default `fp32`. */
@@ -95,8 +95,7 @@ export function intTensor(
 export function floatData(t: ort.Tensor, what: string): Float32Array {
   if (t.type === "float32") return t.data as Float32Array;
   if (t.type === "float16") {
-    const raw = t.data as Uint16Array;
-    return Float32Array.from(new Float16Array(raw.buffer, raw.byteOffset, raw.length));
+    return float16ToFloat32(t.data as Uint16Array);
   }
   throw new ModelFormatError(`${what}: expected a float tensor, got ${t.type}`);
 }
@@ -104,6 +103,5 @@ export function floatData(t: ort.Tensor, what: string): Float32Array {
 /** A float32 input tensor, cast to float16 when the model wants halves. */
 export function floatTensor(s: EncoderSession, name: string, data: Float32Array, dims: number[]): ort.Tensor {
   if (inputType(s, name) !== "float16") return new ort.Tensor("float32", data, dims);
-  const half = new Float16Array(data);
-  return new ort.Tensor("float16", new Uint16Array(half.buffer), dims);
+  return new ort.Tensor("float16", float32ToFloat16(data), dims);
 }

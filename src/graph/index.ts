@@ -1,5 +1,5 @@
 /** Typed ONNX graph builder: build with `Graph`, write with `saveModel`, read back with `readModel`. */
-export { float16ToFloat32, float32ToFloat16, fromFloat16Bits, toFloat16Bits } from "./float16.js";
+export { float16ToFloat32, float32ToFloat16 } from "../util/float16.js";
 export { Graph, ONNX_DTYPE, type Operand } from "./graph.js";
 export { initializerMap, readModel, tensorValues } from "./read.js";
 export {

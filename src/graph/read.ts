@@ -3,7 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
 import { ModelFormatError } from "../errors.js";
-import { float16ToFloat32 } from "./float16.js";
+import { float16ToFloat32 } from "../util/float16.js";
 import {
   type ModelProto,
   ModelProtoSchema,

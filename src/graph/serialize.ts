@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { float32ToFloat16 } from "./float16.js";
+import { float32ToFloat16 } from "../util/float16.js";
 import { type Graph, ONNX_DTYPE } from "./graph.js";
 import {
   type AttributeProto,

@@ -4,7 +4,10 @@ import fs from "node:fs";
 import path from "node:path";
 
 export function tempPathFor(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`);
+  return path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`,
+  );
 }
 
 /** Writes `data` to `file` atomically (temp file in the same directory, fsync, rename). */
