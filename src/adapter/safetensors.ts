@@ -246,7 +246,8 @@ export function serializeSafetensors(
     string,
     Tensor,
   ][];
-  list.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  // Byte-wise UTF-8 order, as Rust compares strings.
+  list.sort(([a], [b]) => Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8")));
   const header: Record<string, unknown> = {};
   if (metadata !== undefined) header.__metadata__ = { ...metadata };
   let offset = 0;
