@@ -9,9 +9,9 @@
  * reference writer does (tensors sorted by name, offsets contiguous from 0, `__metadata__` first).
  */
 import fs from "node:fs";
-import { getFloat16 } from "@petamoriken/float16";
 import { ModelFormatError } from "../errors.js";
 import { numel, type Tensor } from "../tensor.js";
+import { float16ToFloat32 } from "../util/float16.js";
 import { writeFileAtomic } from "../util/fs.js";
 
 /** The reference implementation refuses headers above 100 MB (`MAX_HEADER_SIZE`). */
@@ -170,11 +170,14 @@ function validateLayout(file: string, entries: HeaderEntry[], dataBytes: number)
 }
 
 function decode(view: DataView, offset: number, count: number, dtype: SafetensorsFloatDtype): Float32Array {
+  if (dtype === "F16") {
+    const bits = new Uint16Array(count);
+    for (let i = 0; i < count; i++) bits[i] = view.getUint16(offset + 2 * i, true);
+    return float16ToFloat32(bits);
+  }
   const out = new Float32Array(count);
   if (dtype === "F32") {
     for (let i = 0; i < count; i++) out[i] = view.getFloat32(offset + 4 * i, true);
-  } else if (dtype === "F16") {
-    for (let i = 0; i < count; i++) out[i] = getFloat16(view, offset + 2 * i, true);
   } else {
     // bfloat16 is the top half of a float32.
     const bits = new Uint32Array(out.buffer);
