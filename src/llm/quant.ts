@@ -1,8 +1,9 @@
 /**
  * ggml tensor types vlmkit reads or writes: ids, block sizes and byte sizes (ggml-common.h), and the
- * half-precision conversions ggml uses (round-to-nearest-even, as ggml_compute_fp32_to_fp16 /
- * ggml_compute_fp32_to_bf16 do).
+ * scalar half-precision conversions ggml uses, rounding to nearest even: fp16 through
+ * @petamoriken/float16 (as src/util/float16.ts does for arrays), bf16 as ggml_compute_fp32_to_bf16.
  */
+import { getFloat16, setFloat16 } from "@petamoriken/float16";
 import { InvalidArgumentError, ModelFormatError } from "../errors.js";
 
 export type GgmlTypeName = "F32" | "F16" | "BF16" | "Q4_0" | "Q8_0" | "Q4_K" | "Q5_K" | "Q6_K";
@@ -73,42 +74,18 @@ export function ggmlRowBytes(type: GgmlTypeInfo, n: number): number {
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-/** IEEE binary16 bits of `x`, rounded to nearest even; overflow gives ±inf, NaN stays NaN. */
+const half = new DataView(new ArrayBuffer(2));
+
+/** IEEE binary16 bits of `x`, rounded to nearest even (as ggml's fp32→fp16); overflow gives ±inf. */
 export function f32ToF16Bits(x: number): number {
-  f32[0] = x;
-  const b = u32[0];
-  const sign = (b >>> 16) & 0x8000;
-  const exp = (b >>> 23) & 0xff;
-  const mant = b & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0);
-  const e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    // Subnormal half (or zero): shift the implicit-one mantissa into place, then round.
-    const shift = 14 - e;
-    if (shift > 24) return sign;
-    const m = mant | 0x800000;
-    let h = m >>> shift;
-    const rem = m & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (rem > halfway || (rem === halfway && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  // A carry out of the mantissa correctly bumps the exponent (up to inf).
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
-  return sign | h;
+  setFloat16(half, 0, x);
+  return half.getUint16(0);
 }
 
 /** The float value of IEEE binary16 bits. */
 export function f16BitsToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 31) return mant ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+  half.setUint16(0, h);
+  return getFloat16(half, 0);
 }
 
 /** bfloat16 bits of `x`, rounded to nearest even (NaN forced quiet), as ggml does. */
