@@ -1,0 +1,124 @@
+/**
+ * The HTTP app: hono with OpenAI-style routes under `/v1/` (and Ollama-style under `/api/`), errors
+ * rendered in one place, limits and security on by default. `createApp` builds it without listening;
+ * `listen` (listen.ts) serves it.
+ */
+import { Hono } from "hono";
+import { bearerAuth } from "hono/bearer-auth";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import type { Logger } from "pino";
+import { serverEnv } from "../config.js";
+import { VlmkitError } from "../errors.js";
+import type { AppEnv, ServerContext } from "./context.js";
+import { errorResponse, exceptionHeaders, statusForCode, toVlmkitError } from "./errors.js";
+import { resolveLimits, type ServerLimits } from "./limits.js";
+import { createLogger, requestLog } from "./logging.js";
+import { createMetrics, type ServerMetrics } from "./metrics.js";
+import { ServedModels } from "./models.js";
+import { WorkQueue } from "./queue.js";
+import { requestSignal } from "./request-signal.js";
+import { registerEncoderRoutes } from "./routes/encoders.js";
+import { registerHealthRoutes } from "./routes/health.js";
+import { registerModelRoutes } from "./routes/models.js";
+
+export interface AppOptions {
+  /** The models to serve and the readiness state. Default: an empty set, still "loading". */
+  models?: ServedModels;
+  /** Limits; each field has its own default (see `DEFAULT_LIMITS`). */
+  limits?: Partial<ServerLimits>;
+  /**
+   * Bearer token every route but `/health` requires. Default `$VLMKIT_API_KEY`; `false` turns auth off
+   * even when the variable is set. Unset: no auth (the default host is 127.0.0.1).
+   */
+  apiKey?: string | false;
+  /** Fetch http(s) image URLs given in requests. Default false: only data: URLs and base64. */
+  allowRemoteImages?: boolean;
+  /**
+   * Let remote image fetches reach private, loopback and link-local addresses (after DNS resolution).
+   * Default false. For tests and trusted intranets only: it lets clients probe the server's network.
+   */
+  allowPrivateImageAddresses?: boolean;
+  /** Logger for the one-line-per-request log. Default: pino to stdout at `$VLMKIT_LOG_LEVEL` or "info". */
+  logger?: Logger;
+  /** Metrics registry holder. Default: a fresh one per app (never prom-client's global registry). */
+  metrics?: ServerMetrics;
+  /** Queue bounding encoder work. Default: `encoderConcurrency` running, `maxQueuedJobs` waiting. */
+  encoderQueue?: WorkQueue;
+}
+
+export interface VlmkitApp {
+  app: Hono<AppEnv>;
+  /** What the routes share; generation routes registered later get the same object. */
+  context: ServerContext;
+}
+
+export function createApp(options: AppOptions = {}): VlmkitApp {
+  const limits = resolveLimits(options.limits);
+  const metrics = options.metrics ?? createMetrics();
+  const encoderQueue =
+    options.encoderQueue ??
+    new WorkQueue({
+      name: "encoder",
+      concurrency: limits.encoderConcurrency,
+      maxQueued: limits.maxQueuedJobs,
+    });
+  const onQueueChange = (queue: WorkQueue) => {
+    metrics.queueDepth.set({ queue: queue.name }, queue.waiting);
+    metrics.queueRunning.set({ queue: queue.name }, queue.running);
+  };
+  encoderQueue.subscribe(onQueueChange);
+  onQueueChange(encoderQueue);
+  const ctx: ServerContext = {
+    models: options.models ?? new ServedModels(),
+    limits,
+    encoderQueue,
+    metrics,
+    logger: options.logger ?? createLogger(),
+    images: {
+      allowRemote: options.allowRemoteImages ?? false,
+      allowPrivateAddresses: options.allowPrivateImageAddresses ?? false,
+    },
+  };
+
+  const app = new Hono<AppEnv>();
+  app.use(requestId({ headerName: "X-Request-Id" }));
+  app.use(requestLog(ctx.logger, metrics));
+  app.use(requestSignal(limits.requestTimeoutMs));
+  const apiKey = options.apiKey === false ? undefined : (options.apiKey ?? serverEnv().apiKey);
+  if (apiKey) {
+    const auth = bearerAuth<AppEnv>({ token: apiKey });
+    app.use(async (c, next) => (c.req.path === "/health" ? next() : auth(c, next)));
+  }
+  app.use(
+    bodyLimit({
+      maxSize: limits.maxBodyBytes,
+      onError: () => {
+        throw new VlmkitError(
+          "PAYLOAD_TOO_LARGE",
+          `request body is larger than the server's limit of ${limits.maxBodyBytes} bytes`,
+          { details: { limit: limits.maxBodyBytes } },
+        );
+      },
+    }),
+  );
+
+  registerHealthRoutes(app, ctx);
+  registerModelRoutes(app, ctx);
+  registerEncoderRoutes(app, ctx);
+
+  app.notFound((c) =>
+    errorResponse(
+      c,
+      new VlmkitError("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`, { details: {} }),
+    ),
+  );
+  app.onError((error, c) => {
+    const err = toVlmkitError(error, c.var.signal);
+    if (statusForCode(err.code) >= 500) c.var.log?.error({ err: error }, err.message);
+    const res = errorResponse(c, err);
+    for (const [key, value] of exceptionHeaders(error) ?? []) res.headers.set(key, value);
+    return res;
+  });
+  return { app, context: ctx };
+}

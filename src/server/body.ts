@@ -1,0 +1,28 @@
+/** Reads a JSON request body and validates it; every failure is a 400 naming what was wrong. */
+import type { Context } from "hono";
+import type { z } from "zod";
+import { InvalidArgumentError } from "../errors.js";
+import { parseWith } from "./schemas/issues.js";
+
+/** Parses the body as JSON whatever the Content-Type (curl -d sends form encoding by default). */
+export async function readJson(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.trim() === "") {
+    throw new InvalidArgumentError("request body is empty; expected a JSON object", {
+      details: { param: "body" },
+    });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new InvalidArgumentError(`request body is not valid JSON: ${(cause as Error).message}`, {
+      cause,
+      details: { param: "body" },
+    });
+  }
+}
+
+/** Reads and validates the body against a zod schema. */
+export async function readBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+  return parseWith(schema, await readJson(c));
+}

@@ -1,0 +1,63 @@
+/**
+ * Server limits and security defaults in one options object. Everything is bounded by default: body
+ * size, images per request, image bytes and pixels, queued work, time per request.
+ */
+import { InvalidArgumentError } from "../errors.js";
+
+export const DEFAULT_HOST = "127.0.0.1";
+export const DEFAULT_PORT = 8080;
+
+export interface ServerLimits {
+  /** Largest request body in bytes; larger → 413. Default 32 MiB. */
+  maxBodyBytes: number;
+  /** Most images in one request (all messages together); more → 400. Default 8. */
+  maxImagesPerRequest: number;
+  /** Largest encoded image in bytes (data: URL payload or download); larger → 413. Default 20 MiB. */
+  maxImageBytes: number;
+  /** Largest decoded image in pixels (width × height, read from the header before decoding). Default 4096². */
+  maxImagePixels: number;
+  /** Whole-download deadline for one remote image in ms, redirects included. Default 10 000. */
+  imageFetchTimeoutMs: number;
+  /** Encoder jobs that run at once. Default 1 (onnxruntime already uses every core for one job). */
+  encoderConcurrency: number;
+  /** Encoder jobs that may wait for a slot; one more → 429. Default 32. */
+  maxQueuedJobs: number;
+  /** Deadline for a whole request in ms, queueing and streaming included; past it → 408. Default 120 000. */
+  requestTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
+  maxBodyBytes: 32 * 1024 * 1024,
+  maxImagesPerRequest: 8,
+  maxImageBytes: 20 * 1024 * 1024,
+  maxImagePixels: 4096 * 4096,
+  imageFetchTimeoutMs: 10_000,
+  encoderConcurrency: 1,
+  maxQueuedJobs: 32,
+  requestTimeoutMs: 120_000,
+});
+
+/** Fills defaults and checks every value (positive integers; the queue may be 0 = no waiting). */
+export function resolveLimits(limits: Partial<ServerLimits> = {}): ServerLimits {
+  const out: ServerLimits = { ...DEFAULT_LIMITS };
+  for (const [key, value] of Object.entries(limits) as [keyof ServerLimits, number | undefined][]) {
+    if (value === undefined) continue;
+    if (!(key in DEFAULT_LIMITS)) throw new InvalidArgumentError(`unknown server limit "${key}"`);
+    const min = key === "maxQueuedJobs" ? 0 : 1;
+    if (!Number.isSafeInteger(value) || value < min) {
+      throw new InvalidArgumentError(`server limit ${key} must be an integer ≥ ${min}, got ${String(value)}`);
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+/** Throws a 400 naming the limit when a request carries more images than allowed. */
+export function checkImageCount(count: number, limits: Pick<ServerLimits, "maxImagesPerRequest">): void {
+  if (count > limits.maxImagesPerRequest) {
+    throw new InvalidArgumentError(
+      `request holds ${count} images; at most ${limits.maxImagesPerRequest} are allowed per request`,
+      { details: { param: "images", limit: limits.maxImagesPerRequest } },
+    );
+  }
+}

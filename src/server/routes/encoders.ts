@@ -1,0 +1,75 @@
+/** Encoder routes: zero-shot classification and image embeddings (SigLIP towers). */
+import type { Hono } from "hono";
+import { l2Normalize } from "../../encoders/index.js";
+import { InvalidArgumentError } from "../../errors.js";
+import { readBody } from "../body.js";
+import type { AppEnv, ServerContext } from "../context.js";
+import { loadRequestImages } from "../images.js";
+import { raceSignal } from "../request-signal.js";
+import { ClassifyRequest, ImageEmbeddingsRequest } from "../schemas/encoders.js";
+import { toImageRef } from "../schemas/image-ref.js";
+
+export function registerEncoderRoutes(app: Hono<AppEnv>, ctx: ServerContext): void {
+  app.post("/v1/classify", async (c) => {
+    const body = await readBody(c, ClassifyRequest);
+    const { model } = ctx.models.encoder(body.model);
+    const signal = c.var.signal;
+    const refs = body.images.map((img, i) => toImageRef(img, `images[${i}]`));
+    // Decoding runs outside the queue (libvips threads, downloads); only the encoder holds a slot.
+    const images = await loadRequestImages(refs, ctx, signal);
+    const results = await raceSignal(
+      ctx.encoderQueue.run(
+        () => model.classify(images, body.labels, { template: body.template, signal }),
+        signal,
+      ),
+      signal,
+    );
+    return c.json({
+      object: "list",
+      model: body.model,
+      data: results.map((scores, index) => ({ index, results: scores })),
+    });
+  });
+
+  app.post("/v1/images/embeddings", async (c) => {
+    const body = await readBody(c, ImageEmbeddingsRequest);
+    const { model } = ctx.models.encoder(body.model);
+    const dims = model.vision.hiddenSize;
+    if (body.dimensions !== undefined && body.dimensions !== dims) {
+      throw new InvalidArgumentError(
+        `dimensions: ${body.dimensions} is not supported; model "${body.model}" gives ${dims}-dimensional embeddings`,
+        { details: { param: "dimensions" } },
+      );
+    }
+    const field = body.images ? "images" : "input";
+    const strings = body.images ?? (typeof body.input === "string" ? [body.input] : body.input!);
+    const refs = strings.map((img, i) =>
+      toImageRef(img, typeof body.input === "string" ? "input" : `${field}[${i}]`),
+    );
+    const signal = c.var.signal;
+    const images = await loadRequestImages(refs, ctx, signal);
+    const features = await raceSignal(
+      ctx.encoderQueue.run(() => model.vision.encode(images, { signal }), signal),
+      signal,
+    );
+    const base64 = body.encoding_format === "base64";
+    // Usage counts image patches, the image's tokens for the encoder.
+    const patches = features.reduce((n, f) => n + f.grid.rows * f.grid.cols, 0);
+    return c.json({
+      object: "list",
+      data: features.map((f, index) => {
+        const v = l2Normalize(f.pooled); // [Dv], unit norm
+        return {
+          object: "embedding",
+          index,
+          // base64: the float32 values' little-endian bytes, as OpenAI's API encodes them.
+          embedding: base64
+            ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64")
+            : Array.from(v),
+        };
+      }),
+      model: body.model,
+      usage: { prompt_tokens: patches, total_tokens: patches },
+    });
+  });
+}

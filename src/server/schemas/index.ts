@@ -1,0 +1,11 @@
+export { ClassifyRequest, ImageEmbeddingsRequest } from "./encoders.js";
+export {
+  anyImageString,
+  base64ImageString,
+  type ImageRef,
+  imageUrlString,
+  toImageRef,
+} from "./image-ref.js";
+export { formatPath, issuesToError, parseWith } from "./issues.js";
+export { OllamaChatRequest, OllamaGenerateRequest, OllamaOptions } from "./ollama.js";
+export { OpenAiChatRequest } from "./openai-chat.js";
