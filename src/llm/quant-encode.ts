@@ -44,10 +44,10 @@ export function quantizeRow(type: GgmlTypeInfo, src: Float32Array, dst: Uint8Arr
       for (let i = 0; i < src.length; i++) view.setUint16(i * 2, f32ToBf16Bits(src[i]), true);
       return;
     case "Q8_0":
-      quantizeQ8_0(src, view);
+      quantizeQ8_0(src, dst, view);
       return;
     case "Q4_0":
-      quantizeQ4_0(src, view);
+      quantizeQ4_0(src, dst, view);
       return;
     default:
       throw new InvalidArgumentError(`quantizeRow: writing ${type.name} is not supported`);
@@ -55,20 +55,20 @@ export function quantizeRow(type: GgmlTypeInfo, src: Float32Array, dst: Uint8Arr
 }
 
 // block: f16 d, then 32 × int8 q; x ≈ d·q with d = amax/127.
-function quantizeQ8_0(src: Float32Array, view: DataView): void {
+function quantizeQ8_0(src: Float32Array, dst: Uint8Array, view: DataView): void {
   for (let b = 0, o = 0; b < src.length; b += 32, o += 34) {
     let amax = 0;
     for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(src[b + j]));
     const d = fr(amax / 127);
     const id = d ? fr(1 / d) : 0;
     view.setUint16(o, f32ToF16Bits(d), true);
-    for (let j = 0; j < 32; j++) view.setInt8(o + 2 + j, roundf(fr(src[b + j] * id)));
+    for (let j = 0; j < 32; j++) dst[o + 2 + j] = roundf(fr(src[b + j] * id)) & 0xff; // int8 two's complement
   }
 }
 
 // block: f16 d, then 16 bytes; byte j holds element j (low nibble) and j+16 (high nibble);
 // x ≈ d·(q − 8) with d = (signed value of largest magnitude) / −8.
-function quantizeQ4_0(src: Float32Array, view: DataView): void {
+function quantizeQ4_0(src: Float32Array, dst: Uint8Array, view: DataView): void {
   for (let b = 0, o = 0; b < src.length; b += 32, o += 18) {
     let amax = 0;
     let max = 0;
@@ -86,7 +86,7 @@ function quantizeQ4_0(src: Float32Array, view: DataView): void {
       // (int8_t) truncates toward zero; the operand is ≥ 0.5 here.
       const q0 = Math.min(15, Math.trunc(fr(fr(src[b + j] * id) + 8.5)));
       const q1 = Math.min(15, Math.trunc(fr(fr(src[b + 16 + j] * id) + 8.5)));
-      view.setUint8(o + 2 + j, q0 | (q1 << 4));
+      dst[o + 2 + j] = q0 | (q1 << 4);
     }
   }
 }
