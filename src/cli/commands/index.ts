@@ -4,3 +4,4 @@ export { register as embed } from "./embed.js";
 export { register as models } from "./models.js";
 export { register as pull } from "./pull.js";
 export { register as tiny } from "./tiny.js";
+export { register as serve } from "./serve.js";

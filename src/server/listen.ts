@@ -1,0 +1,76 @@
+/**
+ * Serves an app on a TCP port with @hono/node-server and shuts it down gracefully: stop accepting,
+ * let in-flight requests finish (up to a deadline), then close what is left.
+ */
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import type { Hono } from "hono";
+import { VlmkitError } from "../errors.js";
+import type { AppEnv } from "./context.js";
+import { DEFAULT_HOST, DEFAULT_PORT } from "./limits.js";
+
+export interface ListenOptions {
+  /** Interface to bind. Default 127.0.0.1: reachable from this machine only. */
+  host?: string;
+  /** TCP port; 0 picks a free one. Default 8080. */
+  port?: number;
+}
+
+export interface RunningServer {
+  readonly server: Server;
+  readonly host: string;
+  readonly port: number;
+  /** `http://host:port` (IPv6 hosts in brackets). */
+  readonly url: string;
+  /**
+   * Stops accepting connections and waits for in-flight requests, at most `drainMs` (default 30 000).
+   * Resolves true when everything finished, false when connections had to be cut.
+   */
+  close(drainMs?: number): Promise<boolean>;
+}
+
+export function listen(app: Hono<AppEnv>, options: ListenOptions = {}): Promise<RunningServer> {
+  const host = options.host ?? DEFAULT_HOST;
+  const port = options.port ?? DEFAULT_PORT;
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, hostname: host, port }) as Server;
+    server.once("error", (cause: NodeJS.ErrnoException) => {
+      const why = cause.code === "EADDRINUSE" ? "the port is in use" : cause.message;
+      reject(new VlmkitError("INVALID_ARGUMENT", `cannot listen on ${host}:${port}: ${why}`, { cause }));
+    });
+    server.once("listening", () => {
+      const bound = (server.address() as AddressInfo).port;
+      const url = `http://${host.includes(":") ? `[${host}]` : host}:${bound}`;
+      resolve({
+        server,
+        host,
+        port: bound,
+        url,
+        close: (drainMs) => closeGracefully(server, drainMs ?? 30_000),
+      });
+    });
+  });
+}
+
+function closeGracefully(server: Server, drainMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve(true);
+    // Keep-alive connections that go idle after their last response are closed as they appear.
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    const deadline = setTimeout(() => {
+      server.closeAllConnections();
+      finish(false);
+    }, drainMs);
+    let done = false;
+    const finish = (drained: boolean) => {
+      if (done) return;
+      done = true;
+      clearInterval(sweep);
+      clearTimeout(deadline);
+      resolve(drained);
+    };
+    server.close(() => finish(true));
+    server.closeIdleConnections();
+  });
+}
