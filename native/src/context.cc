@@ -88,7 +88,10 @@ class DecodeWorker : public Napi::AsyncWorker {
                                       Str(handle_->nCtx) + "): remove sequences or use a larger contextSize")
                            .Value());
     } else if (status_ == 2) {
-      deferred_.Reject(CodedError(env, "ABORTED", "llama_decode was aborted").Value());
+      deferred_.Reject(CodedError(env, "ABORTED",
+                                  "the decode was aborted; rows of ubatches already computed stay in the KV cache "
+                                  "(check seqPosMax)")
+                           .Value());
     } else if (status_ == -1) {
       deferred_.Reject(
           CodedError(env, "INVALID_ARGUMENT", "llama.cpp rejected the batch of " + Str(n) + " rows (see its log)")
@@ -124,6 +127,7 @@ Napi::Function Context::Init(Napi::Env env) {
                                       InstanceMethod("seqPosMin", &Context::SeqPosMin),
                                       InstanceMethod("seqPosMax", &Context::SeqPosMax),
                                       InstanceMethod("clear", &Context::Clear),
+                                      InstanceMethod("abort", &Context::Abort),
                                       InstanceMethod("dispose", &Context::Dispose),
                                       InstanceAccessor("disposed", &Context::Disposed, nullptr),
                                       InstanceAccessor("busy", &Context::Busy, nullptr),
@@ -176,6 +180,9 @@ Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(inf
   h->nUbatch = api.llama_n_ubatch(ctx);
   h->nSeqMax = api.llama_n_seq_max(ctx);
   h->kvUnified = kvUnified;
+  // Checked by ggml between graph nodes (CPU backend): lets abort() stop a long prefill.
+  api.llama_set_abort_callback(
+      ctx, [](void* data) { return static_cast<std::atomic<bool>*>(data)->load(); }, &h->abortRequested);
   if (h->memory == nullptr) Throw(env, "MODEL_INCOMPATIBLE", "the model has no KV cache (encoder-only?)");
   handle_ = std::move(h);
 }
@@ -309,6 +316,7 @@ Napi::Value Context::Decode(const Napi::CallbackInfo& info) {
   }
 
   h.busy = true;
+  h.abortRequested = false;
   h.outputRows.clear();
   auto* worker = new DecodeWorker(env, handle_, std::move(req));
   Napi::Promise promise = worker->Promise();
@@ -391,6 +399,14 @@ Napi::Value Context::Clear(const Napi::CallbackInfo& info) {
   Llama().llama_memory_clear(h.memory, true);
   h.outputRows.clear();
   return env.Undefined();
+}
+
+// abort(): stops the running decode at llama.cpp's next check, on backends that take an abort
+// callback (the CPU backend does). The decode then rejects with ABORTED. The one call allowed while
+// the context is busy.
+Napi::Value Context::Abort(const Napi::CallbackInfo& info) {
+  if (handle_ && handle_->busy) handle_->abortRequested = true;
+  return info.Env().Undefined();
 }
 
 // A running decode keeps its own reference: the llama_context is freed when that decode settles.

@@ -4,6 +4,7 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -26,6 +27,8 @@ struct ContextHandle {
   std::vector<int32_t> outputRows;
   /** A decode is running on the thread pool; only read and written on the JS thread. */
   bool busy = false;
+  /** Set from the JS thread to stop the running decode; read by llama.cpp's abort callback. */
+  std::atomic<bool> abortRequested{false};
   ~ContextHandle();
 };
 
@@ -55,6 +58,7 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value SeqPosMin(const Napi::CallbackInfo& info);
   Napi::Value SeqPosMax(const Napi::CallbackInfo& info);
   Napi::Value Clear(const Napi::CallbackInfo& info);
+  Napi::Value Abort(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value Disposed(const Napi::CallbackInfo& info);
   Napi::Value Busy(const Napi::CallbackInfo& info);

@@ -51,6 +51,7 @@
   X(llama_memory_seq_pos_max)         \
   X(llama_decode)                     \
   X(llama_set_causal_attn)            \
+  X(llama_set_abort_callback)         \
   X(llama_get_logits_ith)             \
   X(llama_sampler_chain_init)         \
   X(llama_sampler_chain_add)          \

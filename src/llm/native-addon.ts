@@ -88,6 +88,7 @@ export interface AddonContext {
   seqPosMin(seq: number): number;
   seqPosMax(seq: number): number;
   clear(): void;
+  abort(): void;
   dispose(): void;
   readonly disposed: boolean;
   readonly busy: boolean;

@@ -6,7 +6,7 @@
  */
 import fs from "node:fs";
 import { defaultThreads } from "../config.js";
-import { InvalidArgumentError, ShapeError, VlmkitError } from "../errors.js";
+import { InvalidArgumentError, ShapeError, throwIfAborted, VlmkitError } from "../errors.js";
 import type { Tensor } from "../tensor.js";
 import {
   type AddonContext,
@@ -74,6 +74,11 @@ export type NativeContextInfo = AddonContextInfo;
 
 /** Which rows of a batch produce logits. */
 export type LogitsRows = "last" | "all" | "none" | readonly number[];
+
+export interface DecodeOptions {
+  /** Stops the decode (CPU backend: within one graph node); it then rejects with ABORTED. */
+  signal?: AbortSignal;
+}
 
 export interface DecodeBatch {
   /** Token ids, one per row. Exactly one of `tokens` and `embeddings`. */
@@ -224,21 +229,27 @@ export class NativeContext {
    * token ids outside the vocabulary, embedding width ≠ nEmbdInp, sequence ids ≥ sequences, more rows
    * than batchSize, a non-causal batch larger than ubatchSize, positions that do not continue the
    * sequence, positions beyond the context (CONTEXT_OVERFLOW), a full KV cache (CONTEXT_OVERFLOW),
-   * a second decode while one runs (BUSY), a disposed context (DISPOSED).
+   * a second decode while one runs (BUSY), a disposed context (DISPOSED). `signal` stops the decode
+   * inside llama.cpp (ABORTED); rows of ubatches already computed then stay in the KV cache.
    */
-  decode(batch: DecodeBatch): Promise<void> {
+  decode(batch: DecodeBatch, options: DecodeOptions = {}): Promise<void> {
     if (this.#decoding) {
       return Promise.reject(
         new VlmkitError("BUSY", "a decode is already running on this context; await it before the next one"),
       );
     }
+    const { signal } = options;
     let raw: Promise<void>;
     try {
+      throwIfAborted(signal);
       raw = this.#raw.decode(this.#toAddonBatch(batch));
     } catch (error) {
       return awaitNative(() => Promise.reject(error));
     }
+    const onAbort = () => this.#raw.abort();
+    signal?.addEventListener("abort", onAbort, { once: true });
     const running = awaitNative(() => raw).finally(() => {
+      signal?.removeEventListener("abort", onAbort);
       this.#decoding = undefined;
     });
     this.#decoding = running;

@@ -204,6 +204,28 @@ describe("decode", () => {
     }
   });
 
+  it("an AbortSignal stops a decode inside llama.cpp and leaves the context usable", async () => {
+    // small ubatches: llama.cpp checks the abort flag while it computes each one
+    const ctx = model.createContext({ contextSize: 1024, batchSize: 512, ubatchSize: 8 });
+    try {
+      const tokens = new Int32Array(512).fill(model.tokenize("blue")[0]);
+      const controller = new AbortController();
+      const running = ctx.decode({ tokens }, { signal: controller.signal });
+      controller.abort();
+      await expect(running).rejects.toMatchObject({ code: "ABORTED" });
+      // ubatches computed before the abort stay cached: fewer than all 512 positions
+      expect(ctx.seqPosMax(0)).toBeLessThan(511);
+      await expect(ctx.decode({ tokens: [2] }, { signal: controller.signal })).rejects.toMatchObject({
+        code: "ABORTED",
+      });
+      ctx.clear();
+      await ctx.decode({ tokens: tokens.subarray(0, 16) });
+      expect(ctx.seqPosMax(0)).toBe(15);
+    } finally {
+      ctx.dispose();
+    }
+  });
+
   it("disposed handles raise DISPOSED; a decode in flight still settles", async () => {
     const ctx = model.createContext({ contextSize: 256 });
     const running = ctx.decode({ tokens: model.tokenize("what is this") });
