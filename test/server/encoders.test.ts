@@ -50,7 +50,7 @@ describe("POST /v1/classify", () => {
       for (let i = 0; i < 2; i++) {
         const got = res.body.data[i].results as { label: string; score: number }[];
         expect(got.map((r) => r.label)).toEqual(expected[i].map((r) => r.label));
-        got.forEach((r, j) => expect(r.score).toBeCloseTo(expected[i][j].score, 6));
+        for (const [j, r] of got.entries()) expect(r.score).toBeCloseTo(expected[i][j].score, 6);
         for (let j = 1; j < got.length; j++) expect(got[j - 1].score).toBeGreaterThanOrEqual(got[j].score);
         for (const r of got) expect(r.score > 0 && r.score < 1).toBe(true);
       }
@@ -80,8 +80,8 @@ describe("POST /v1/images/embeddings", () => {
     const reference = await Siglip.load(dir);
     try {
       const [ea, eb] = await reference.embedImages([Buffer.from(red, "base64"), Buffer.from(blue, "base64")]);
-      a.embedding.forEach((x: number, i: number) => expect(x).toBeCloseTo(ea[i], 6));
-      b.embedding.forEach((x: number, i: number) => expect(x).toBeCloseTo(eb[i], 6));
+      for (const [i, x] of (a.embedding as number[]).entries()) expect(x).toBeCloseTo(ea[i], 6);
+      for (const [i, x] of (b.embedding as number[]).entries()) expect(x).toBeCloseTo(eb[i], 6);
     } finally {
       await reference.dispose();
     }
