@@ -1,0 +1,151 @@
+import fs from "node:fs";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../../src/server/app.js";
+import { DEFAULT_LIMITS, resolveLimits } from "../../src/server/limits.js";
+import { ServedModels } from "../../src/server/models.js";
+import { WorkQueue } from "../../src/server/queue.js";
+import { captureLogger, pngBase64, post, tempDir, tinyEncoder } from "./helpers.js";
+
+const root = tempDir("vlmkit-server-sec-");
+let models: ServedModels;
+let red: string;
+const quiet = () => captureLogger().logger;
+
+beforeAll(async () => {
+  models = new ServedModels();
+  await models.loadEncoders({ tiny: await tinyEncoder(root) });
+  red = await pngBase64();
+});
+afterAll(async () => {
+  await models.dispose();
+  fs.rmSync(root, { recursive: true, force: true });
+});
+afterEach(() => {
+  delete process.env.VLMKIT_API_KEY;
+});
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+describe("API key", () => {
+  it("requires the bearer token everywhere but /health, in each family's error format", async () => {
+    const { app } = createApp({ models, logger: quiet(), apiKey: "s3cret-key" });
+    const body = { model: "tiny", images: [red], labels: ["cat"] };
+    const missing = await post(app, "/v1/classify", body);
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get("www-authenticate")).toMatch(/^Bearer/);
+    expect(missing.body.error).toMatchObject({ type: "authentication_error", code: "UNAUTHORIZED" });
+    expect(missing.body.error.message).toBe("missing or invalid API key: send `Authorization: Bearer <key>`");
+    const wrong = await post(app, "/v1/classify", body, { authorization: "Bearer wrong-key" });
+    expect(wrong.status).toBe(401);
+    expect(wrong.body.error.code).toBe("UNAUTHORIZED");
+    const ollama = await post(app, "/api/chat", {}, { authorization: "Bearer wrong-key" });
+    expect(ollama.status).toBe(401);
+    expect(ollama.body).toEqual({ error: "missing or invalid API key: send `Authorization: Bearer <key>`" });
+    expect((await app.request("/metrics")).status).toBe(401);
+    expect((await app.request("/health")).status).toBe(200);
+    const ok = await post(app, "/v1/classify", body, { authorization: "Bearer s3cret-key" });
+    expect(ok.status).toBe(200);
+  });
+
+  it("takes the key from VLMKIT_API_KEY unless told otherwise", async () => {
+    process.env.VLMKIT_API_KEY = "from-env";
+    const fromEnv = createApp({ models, logger: quiet() }).app;
+    expect((await fromEnv.request("/v1/models")).status).toBe(401);
+    expect(
+      (await fromEnv.request("/v1/models", { headers: { authorization: "Bearer from-env" } })).status,
+    ).toBe(200);
+    const off = createApp({ models, logger: quiet(), apiKey: false }).app;
+    expect((await off.request("/v1/models")).status).toBe(200);
+  });
+});
+
+describe("work queue and deadlines", () => {
+  it("answers 429 when the encoder queue is full and serves the waiting request when a slot frees", async () => {
+    const queue = new WorkQueue({ name: "encoder", concurrency: 1, maxQueued: 1 });
+    const { app } = createApp({ models, logger: quiet(), encoderQueue: queue });
+    const gate = deferred();
+    const blocker = queue.run(() => gate.promise); // holds the only slot
+    const body = { model: "tiny", images: [red], labels: ["cat"] };
+    const waiting = post(app, "/v1/classify", body);
+    await expect.poll(() => queue.waiting).toBe(1);
+    const metrics = await (await app.request("/metrics")).text();
+    expect(metrics).toContain('vlmkit_queue_depth{queue="encoder"} 1');
+    expect(metrics).toContain('vlmkit_queue_running{queue="encoder"} 1');
+    const refused = await post(app, "/v1/classify", body);
+    expect(refused.status).toBe(429);
+    expect(refused.body.error).toMatchObject({ type: "rate_limit_error", code: "BUSY" });
+    expect(refused.body.error.message).toBe("the encoder queue is full (1 running, 1 waiting); retry later");
+    gate.resolve();
+    await blocker;
+    expect((await waiting).status).toBe(200);
+    expect(queue.running).toBe(0);
+  });
+
+  it("answers 408 when a request outlives its deadline, and frees its queue place", async () => {
+    const queue = new WorkQueue({ name: "encoder", concurrency: 1, maxQueued: 4 });
+    const { app } = createApp({
+      models,
+      logger: quiet(),
+      encoderQueue: queue,
+      limits: { requestTimeoutMs: 150 },
+    });
+    const gate = deferred();
+    const blocker = queue.run(() => gate.promise);
+    const started = Date.now();
+    const res = await post(app, "/v1/classify", { model: "tiny", images: [red], labels: ["cat"] });
+    expect(res.status).toBe(408);
+    expect(res.body.error.code).toBe("TIMEOUT");
+    expect(res.body.error.message).toBe("request took longer than 150 ms (the server's request timeout)");
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(queue.waiting).toBe(0);
+    gate.resolve();
+    await blocker;
+  });
+});
+
+describe("WorkQueue", () => {
+  it("runs at most `concurrency` jobs, in order, and removes an aborted waiter", async () => {
+    const queue = new WorkQueue({ concurrency: 2, maxQueued: 2 });
+    const gates = [deferred(), deferred(), deferred()];
+    const order: number[] = [];
+    const job = (i: number) => () => gates[i].promise.then(() => order.push(i));
+    const p0 = queue.run(job(0));
+    const p1 = queue.run(job(1));
+    const abort = new AbortController();
+    const p2 = queue.run(job(2), abort.signal);
+    const p3 = queue.run(async () => order.push(3));
+    expect([queue.running, queue.waiting]).toEqual([2, 2]);
+    await expect(queue.run(async () => 0)).rejects.toMatchObject({ code: "BUSY" });
+    abort.abort();
+    await expect(p2).rejects.toMatchObject({ code: "ABORTED" });
+    expect(queue.waiting).toBe(1);
+    gates[1].resolve();
+    await p1;
+    await p3; // took the freed slot
+    gates[0].resolve();
+    await p0;
+    expect(order).toEqual([1, 3, 0]);
+    expect([queue.running, queue.waiting]).toEqual([0, 0]);
+  });
+});
+
+describe("limits", () => {
+  it("fills defaults and refuses nonsense", () => {
+    expect(resolveLimits()).toEqual(DEFAULT_LIMITS);
+    expect(resolveLimits({ maxImagesPerRequest: 2, maxQueuedJobs: 0 })).toMatchObject({
+      maxImagesPerRequest: 2,
+      maxQueuedJobs: 0,
+      maxBodyBytes: 32 * 1024 * 1024,
+    });
+    expect(() => resolveLimits({ maxBodyBytes: -1 })).toThrow(
+      "server limit maxBodyBytes must be an integer ≥ 1, got -1",
+    );
+    expect(() => resolveLimits({ requestTimeoutMs: 1.5 })).toThrow("requestTimeoutMs");
+  });
+});
