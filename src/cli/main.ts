@@ -4,7 +4,9 @@ import * as commands from "./commands/index.js";
 
 export function buildProgram(): Command {
   const program = new Command("vlmkit")
-    .description("Vision-language models from SigLIP / SigLIP 2 encoders, a linear adapter and a Gemma-style LLM")
+    .description(
+      "Vision-language models from SigLIP / SigLIP 2 encoders, a linear adapter and a Gemma-style LLM",
+    )
     .showHelpAfterError()
     .exitOverride();
   for (const register of Object.values(commands)) register(program);

@@ -1,8 +1,19 @@
 /**
  * The demo model set: every tiny model vlmkit can write, in one directory, laid out the way real models
  * are, so each command runs offline on real formats (weights are random: answers are meaningless).
+ *
+ *   siglip/ siglip2/ siglip2-naflex/   encoders (ONNX export layout)
+ *   gemma3.gguf                         a tiny gemma3 LLM
+ *   adapter/                            siglip2 → gemma3, PaliGemma prompt, prefix-LM attention
+ *   adapter-chat/                       siglip2-naflex → gemma3, Gemma chat prompt, bidirectional image blocks
  */
 import path from "node:path";
+import { LinearAdapter, saveAdapter, vocabFingerprint } from "../adapter/index.js";
+import { readEncoderConfig } from "../encoders/model-config.js";
+import { readPreprocessorConfig } from "../image/index.js";
+import type { AttentionMode, PromptStyle } from "../prompt/index.js";
+import { pairingCard } from "../vlm/card-input.js";
+import { writeTinyGemma3Gguf } from "./gemma3.js";
 import { writeTinySiglip } from "./siglip.js";
 
 export interface TinyDemoOptions {
@@ -23,6 +34,32 @@ export async function writeTinyDemo(dir: string, options: TinyDemoOptions = {}):
     const out = path.join(dir, variant);
     await writeTinySiglip(out, { variant, seed });
     parts[variant] = out;
+  }
+  const gguf = await writeTinyGemma3Gguf(path.join(dir, "gemma3.gguf"), { seed, type: "f32" });
+  parts.llm = gguf.path;
+  const llm = {
+    architecture: "gemma3",
+    nEmbd: gguf.dims.embedding,
+    nVocab: gguf.tokens.length,
+    vocabFingerprint: vocabFingerprint(gguf.tokens),
+    name: "vlmkit-tiny-gemma3",
+  };
+  const pairs: [string, string, PromptStyle, AttentionMode][] = [
+    ["adapter", "siglip2", "paligemma", "prefix-lm"],
+    ["adapter-chat", "siglip2-naflex", "gemma-chat", "bidirectional-image"],
+  ];
+  for (const [name, encoder, style, attention] of pairs) {
+    const encoderDir = parts[encoder];
+    const config = readEncoderConfig(encoderDir);
+    const card = pairingCard({
+      encoder: { dir: encoderDir, config, preprocess: await readPreprocessorConfig(encoderDir) },
+      llm,
+      style,
+      attention,
+    });
+    const adapter = LinearAdapter.init({ inputSize: config.visionHidden, outputSize: llm.nEmbd, seed });
+    parts[name] = path.join(dir, name);
+    await saveAdapter(parts[name], adapter, card);
   }
   return { dir, parts };
 }

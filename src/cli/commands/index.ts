@@ -1,7 +1,8 @@
 // Each command module exports `register(program)`; list them here in the order `--help` shows them.
+export { register as ask } from "./ask.js";
 export { register as classify } from "./classify.js";
 export { register as embed } from "./embed.js";
 export { register as models } from "./models.js";
 export { register as pull } from "./pull.js";
-export { register as tiny } from "./tiny.js";
 export { register as serve } from "./serve.js";
+export { register as tiny } from "./tiny.js";

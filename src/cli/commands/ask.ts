@@ -1,0 +1,45 @@
+import type { Command } from "commander";
+import { InvalidArgumentError } from "../../errors.js";
+import { printJson } from "../output.js";
+import {
+  addSamplingOptions,
+  addVlmOptions,
+  loadVlm,
+  type SamplingArgs,
+  samplingOptions,
+  type VlmArgs,
+} from "../vlm-args.js";
+
+export function register(program: Command): void {
+  addSamplingOptions(
+    addVlmOptions(
+      program
+        .command("ask")
+        .description("ask a question about one or more images")
+        .argument(
+          "<images-and-question...>",
+          'image files, then the question: ask a.jpg b.jpg "what differs?"',
+        )
+        .option("--json", "print {text, finishReason, usage, timings} as JSON"),
+    ),
+  ).action(async (positionals: string[], args: VlmArgs & SamplingArgs & { json?: boolean }) => {
+    if (positionals.length < 2) throw new InvalidArgumentError("ask needs at least one image and a question");
+    const question = positionals.at(-1)!;
+    const images = positionals.slice(0, -1);
+    const vlm = await loadVlm(args);
+    try {
+      const controller = new AbortController();
+      process.once("SIGINT", () => controller.abort());
+      const generation = vlm.stream(images, question, {
+        ...samplingOptions(args),
+        signal: controller.signal,
+      });
+      if (!args.json) for await (const delta of generation) process.stdout.write(delta);
+      const result = await generation.result;
+      if (args.json) printJson(result);
+      else process.stdout.write("\n");
+    } finally {
+      await vlm.dispose();
+    }
+  });
+}

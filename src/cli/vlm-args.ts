@@ -1,0 +1,91 @@
+/** Flags shared by the commands that run a whole VLM (`ask`, `chat`, `serve`): parts and sampling. */
+import { type Command, InvalidArgumentError as CommanderArgError } from "commander";
+import type { SamplerOptions } from "../llm/native.js";
+import { Vlm } from "../vlm.js";
+import { addEncoderOptions, type EncoderArgs, encoderDir } from "./encoder-arg.js";
+import { llmPath } from "./llm-arg.js";
+
+function num(name: string, min: number, max: number, integer = false) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+      throw new CommanderArgError(
+        `${name} must be ${integer ? "an integer" : "a number"} in [${min}, ${max}], got "${v}"`,
+      );
+    }
+    return n;
+  };
+}
+
+export function addVlmOptions(cmd: Command): Command {
+  return addEncoderOptions(cmd)
+    .requiredOption("--adapter <dir>", "adapter directory (adapter.json + adapter.safetensors)")
+    .requiredOption("--llm <gguf|id|hf:uri>", "the LLM: a GGUF file, a known id, or an hf: URI")
+    .option("--ctx <n>", "context size in positions", num("--ctx", 256, 1 << 20, true), 4096)
+    .option(
+      "--gpu-layers <n>",
+      "layers to offload to the GPU (-1 = all)",
+      num("--gpu-layers", -1, 10_000, true),
+    );
+}
+
+export function addSamplingOptions(cmd: Command): Command {
+  return cmd
+    .option("--max-tokens <n>", "most tokens to generate", num("--max-tokens", 1, 1 << 20, true), 256)
+    .option("--temperature <t>", "0 = greedy", num("--temperature", 0, 10), 0)
+    .option("--top-k <k>", "top-k (0 = off)", num("--top-k", 0, 1 << 20, true))
+    .option("--top-p <p>", "nucleus sampling (1 = off)", num("--top-p", 0, 1))
+    .option("--min-p <p>", "min-p (0 = off)", num("--min-p", 0, 1))
+    .option("--repeat-penalty <r>", "repetition penalty (1 = off)", num("--repeat-penalty", 0, 10))
+    .option("--seed <n>", "sampling seed", num("--seed", 0, 2 ** 32 - 1, true))
+    .option("--stop <text...>", "stop strings");
+}
+
+export interface VlmArgs extends EncoderArgs {
+  adapter: string;
+  llm: string;
+  ctx: number;
+  gpuLayers?: number;
+}
+
+export interface SamplingArgs {
+  maxTokens: number;
+  temperature: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repeatPenalty?: number;
+  seed?: number;
+  stop?: string[];
+}
+
+export function samplingOptions(args: SamplingArgs): {
+  sampling: SamplerOptions;
+  maxTokens: number;
+  stop: string[];
+} {
+  return {
+    sampling: {
+      temperature: args.temperature,
+      topK: args.topK,
+      topP: args.topP,
+      minP: args.minP,
+      repeatPenalty: args.repeatPenalty,
+      seed: args.seed,
+    },
+    maxTokens: args.maxTokens,
+    stop: args.stop ?? [],
+  };
+}
+
+export async function loadVlm(args: VlmArgs): Promise<Vlm> {
+  const { dir, dtype } = await encoderDir(args);
+  const llm = await llmPath(args.llm, args);
+  return Vlm.load({
+    encoder: dir,
+    adapter: args.adapter,
+    llm,
+    encoderOptions: { dtype, threads: args.threads },
+    llmOptions: { contextSize: args.ctx, gpuLayers: args.gpuLayers, threads: args.threads },
+  });
+}
