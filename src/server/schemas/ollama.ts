@@ -32,7 +32,7 @@ const OllamaMessage = z
       ctx.addIssue({
         code: "custom",
         path: ["images"],
-        message: `images are accepted in user messages only, not in a ${m.role} message`,
+        message: `images are accepted in user messages only, not in ${m.role} messages`,
       });
     }
   });

@@ -31,7 +31,7 @@ const Message = z
           ctx.addIssue({
             code: "custom",
             path: ["content", i],
-            message: `images are accepted in user messages only, not in a ${m.role} message`,
+            message: `images are accepted in user messages only, not in ${m.role} messages`,
           });
         }
       });
