@@ -346,12 +346,15 @@ export class GenerationEngine {
     const now = performance.now();
     if (job.generated === 0) job.t.first = now;
     job.t.last = now;
-    if (this.#model.isEndOfGeneration(token)) return this.#end(job, "stop");
+    if (this.#model.isEndOfGeneration(token)) {
+      this.#end(job, "stop");
+      return;
+    }
     job.generated++;
     job.lastToken = token;
     this.#emit(job, job.stream.push(this.#model.tokenPiece(token)));
-    if (job.stream.stopped) return this.#end(job, "stop");
-    if (job.generated >= job.maxTokens) return this.#end(job, "length");
+    if (job.stream.stopped) this.#end(job, "stop");
+    else if (job.generated >= job.maxTokens) this.#end(job, "length");
   }
 
   #emit(job: Job, delta: string): void {
