@@ -147,6 +147,30 @@ describe("llama.cpp loads tiny gemma3 GGUF files", () => {
     });
   }
 
+  it("the tiny preset has a local (sliding-window) and a global layer, as llama.cpp reads them", async () => {
+    const file = path.join(dir, "tiny-swa.gguf");
+    await writeTinyGemma3Gguf(file, { seed: 1 });
+    const logs: string[] = [];
+    llama.logLevel = LlamaLogLevel.info;
+    llama.logger = (_level, message) => logs.push(message);
+    try {
+      await withModel(file, async (model) => {
+        const context = await model.createContext({ contextSize: 64, threads: defaultThreads() });
+        await context.dispose();
+      });
+    } finally {
+      llama.logLevel = LlamaLogLevel.error;
+    }
+    const text = logs.join("\n");
+    expect(text).toMatch(/n_swa\s+= 16$/m);
+    expect(text).toMatch(/freq_base_train\s+= 1000000\.0$/m);
+    expect(text).toMatch(/freq_base_swa\s+= 10000\.0$/m);
+    // The interleaved-SWA KV cache: one cache for global layers, one for local ones, 1 layer each.
+    expect(text).toMatch(/creating non-SWA KV cache/);
+    expect(text).toMatch(/creating {5}SWA KV cache/);
+    expect(text.match(/cells,\s+1 layers/g)).toHaveLength(2);
+  });
+
   it("Gemma-3-270M shapes (head_dim 256 ≠ n_embd/n_head, 1 KV head) load, with one layer and a small vocab", async () => {
     const file = path.join(dir, "270m-shaped.gguf");
     const dims: Partial<Gemma3Dims> = { layers: 1, vocab: 1024, contextLength: 256 };
