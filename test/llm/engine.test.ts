@@ -1,0 +1,165 @@
+// The generation engine (continuous batching over one llama.cpp context) on a tiny gemma3 GGUF.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { Token } from "node-llama-cpp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AbortError, isVlmkitError } from "../../src/errors.js";
+import type { PromptChunk } from "../../src/llm/engine.js";
+import { Llm } from "../../src/llm/llm.js";
+import { writeTinyGemma3Gguf } from "../../src/tiny/gemma3.js";
+
+let dir: string;
+let ggufPath: string;
+let llm: Llm;
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "vlmkit-engine-"));
+  ggufPath = path.join(dir, "tiny.gguf");
+  await writeTinyGemma3Gguf(ggufPath, { seed: 11, type: "f32" });
+  llm = await Llm.load(ggufPath, { gpu: false, contextSize: 1024, sequences: 4, batchSize: 64 });
+});
+
+afterAll(async () => {
+  await llm?.dispose();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const PROMPTS = ["what is the color of", "a red circle and a", "the shape is", "blue green red yellow"];
+
+function tokensChunk(text: string): PromptChunk[] {
+  return [{ kind: "tokens", tokens: llm.model.tokenize(text, { addSpecial: true }) }];
+}
+
+function argmax(a: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
+  return best;
+}
+
+async function greedyTokens(text: string, n: number): Promise<number[]> {
+  // Collect the token ids by re-tokenizing is lossy; read them from a sampler-free manual run instead.
+  const ctx = llm.model.createContext({ contextSize: 256 });
+  try {
+    const prompt = llm.model.tokenize(text, { addSpecial: true });
+    const out: number[] = [];
+    // Without the KV cache: every step decodes the whole sequence again from an empty cache.
+    let seq = Array.from(prompt);
+    for (let i = 0; i < n; i++) {
+      ctx.clear();
+      await ctx.decode({ tokens: seq });
+      const t = argmax(ctx.logits(seq.length - 1));
+      if (llm.model.isEndOfGeneration(t)) break;
+      out.push(t);
+      seq = [...seq, t];
+    }
+    return out;
+  } finally {
+    ctx.dispose();
+  }
+}
+
+describe("GenerationEngine", () => {
+  it("greedy generation with the KV cache equals recomputing every step without it", async () => {
+    for (const text of PROMPTS.slice(0, 2)) {
+      const expected = llm.model.detokenize(await greedyTokens(text, 10));
+      const result = await llm.engine.submit(tokensChunk(text), { maxTokens: 10 }).result;
+      expect(result.text).toBe(expected);
+      expect(result.usage.completionTokens).toBeGreaterThan(0);
+    }
+  });
+
+  it("greedy text matches node-llama-cpp's own generation on the same GGUF", async () => {
+    const text = PROMPTS[2];
+    const ours = await llm.engine.submit(tokensChunk(text), { maxTokens: 8 }).result;
+    const reference = await llm.model.llama.loadModel({ modelPath: ggufPath, gpuLayers: 0 });
+    const ctx = await reference.createContext({ contextSize: 256 });
+    const theirs: number[] = [];
+    try {
+      const prompt = Array.from(llm.model.tokenize(text, { addSpecial: true })) as Token[];
+      for await (const token of ctx.getSequence().evaluate(prompt, { temperature: 0 })) {
+        if (llm.model.isEndOfGeneration(token as number)) break;
+        theirs.push(token as number);
+        if (theirs.length === ours.usage.completionTokens) break;
+      }
+    } finally {
+      await ctx.dispose();
+      await reference.dispose();
+    }
+    expect(ours.text).toBe(llm.model.detokenize(theirs));
+  });
+
+  it("requests decoded together give the texts they give one at a time (greedy and seeded)", async () => {
+    const opts = (i: number) => ({ maxTokens: 12, sampling: i % 2 ? { temperature: 0.9, seed: 100 + i } : {} });
+    const alone: string[] = [];
+    for (const [i, text] of PROMPTS.entries()) alone.push((await llm.engine.submit(tokensChunk(text), opts(i)).result).text);
+    const together = await Promise.all(PROMPTS.map((text, i) => llm.engine.submit(tokensChunk(text), opts(i)).result));
+    expect(together.map((r) => r.text)).toEqual(alone);
+    expect(new Set(alone).size).toBeGreaterThan(1);
+  });
+
+  it("queues more requests than sequences and serves them all", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 9 }, (_, i) => llm.engine.submit(tokensChunk(PROMPTS[i % 4]), { maxTokens: 3 }).result),
+    );
+    expect(results.every((r) => r.usage.completionTokens >= 1)).toBe(true);
+    expect(llm.engine.load).toEqual({ active: 0, queued: 0 });
+  });
+
+  it("streams deltas that add up to the text, and stops before a stop string", async () => {
+    const full = await llm.engine.submit(tokensChunk(PROMPTS[3]), { maxTokens: 16, sampling: { temperature: 1, seed: 5 } }).result;
+    expect(full.text.length).toBeGreaterThan(2);
+    const stop = full.text.slice(2, 4);
+    const gen = llm.engine.submit(tokensChunk(PROMPTS[3]), { maxTokens: 16, stop: [stop], sampling: { temperature: 1, seed: 5 } });
+    let streamed = "";
+    for await (const delta of gen) streamed += delta;
+    const stopped = await gen.result;
+    expect(stopped.finishReason).toBe("stop");
+    expect(stopped.text).toBe(full.text.slice(0, full.text.indexOf(stop)));
+    expect(streamed).toBe(stopped.text);
+  });
+
+  it("ends with finishReason length at maxTokens", async () => {
+    const r = await llm.engine.submit(tokensChunk(PROMPTS[0]), { maxTokens: 2, sampling: { temperature: 1, seed: 1 } }).result;
+    expect(r.usage.completionTokens).toBeLessThanOrEqual(2);
+    if (r.usage.completionTokens === 2) expect(r.finishReason).toBe("length");
+  });
+
+  it("an abort frees the sequence; the next requests are served", async () => {
+    const controller = new AbortController();
+    const gen = llm.engine.submit(tokensChunk(PROMPTS[1]), { maxTokens: 200, signal: controller.signal });
+    const it = gen[Symbol.asyncIterator]();
+    await it.next();
+    controller.abort();
+    await expect(gen.result).rejects.toBeInstanceOf(AbortError);
+    expect(llm.engine.load.active).toBe(0);
+    const after = await Promise.all(PROMPTS.map((p) => llm.engine.submit(tokensChunk(p), { maxTokens: 2 }).result));
+    expect(after).toHaveLength(4);
+  });
+
+  it("refuses prompts that cannot fit, with the numbers", async () => {
+    const big = new Int32Array(2000).fill(5);
+    expect(() => llm.engine.submit([{ kind: "tokens", tokens: big }])).toThrow(/2000 positions but a request may use at most 1024/);
+    expect(() => llm.engine.submit(tokensChunk("a"), { maxTokens: 5000 })).toThrow(/maxTokens 5000/);
+    expect(() => llm.engine.submit([{ kind: "tokens", tokens: Int32Array.of(1, 999999) }])).toThrow(/outside the vocabulary/);
+    const width = llm.identity.nEmbd;
+    expect(() =>
+      llm.engine.submit([{ kind: "embeddings", data: new Float32Array(100 * width), rows: 100, causal: false }]),
+    ).toThrow(/exceeds the context's ubatch size 64/);
+    try {
+      llm.engine.submit([{ kind: "tokens", tokens: new Int32Array(0) }]);
+    } catch (e) {
+      expect(isVlmkitError(e) && e.code).toBe("INVALID_ARGUMENT");
+    }
+  });
+
+  it("feeds embedding chunks: token rows as embeddings give the same text as the tokens", async () => {
+    const ids = llm.model.tokenize(PROMPTS[0], { addSpecial: true });
+    const rows = await llm.tokenEmbeddings(ids);
+    const viaTokens = await llm.engine.submit(tokensChunk(PROMPTS[0]), { maxTokens: 8 }).result;
+    const viaEmbeddings = await llm.engine.submit([{ kind: "embeddings", data: rows, rows: ids.length, causal: true }], {
+      maxTokens: 8,
+    }).result;
+    expect(viaEmbeddings.text).toBe(viaTokens.text);
+  });
+});
