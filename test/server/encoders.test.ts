@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Siglip } from "../../src/encoders/index.js";
 import { createApp } from "../../src/server/app.js";
 import { ServedModels } from "../../src/server/models.js";
-import { captureLogger, noisyPng, pngBase64, post, tempDir, tinyEncoder } from "./helpers.js";
+import { captureLogger, json, noisyPng, pngBase64, post, tempDir, tinyEncoder } from "./helpers.js";
 
 const root = tempDir("vlmkit-server-");
 let dir: string;
@@ -112,7 +112,7 @@ describe("POST /v1/images/embeddings", () => {
 describe("GET /v1/models, /health, /metrics", () => {
   it("lists the served encoders in OpenAI's format", async () => {
     const { app } = createApp({ models, logger: quiet() });
-    const list = await (await app.request("/v1/models")).json();
+    const list = await json(await app.request("/v1/models"));
     expect(list).toMatchObject({
       object: "list",
       data: [{ id: "tiny", object: "model", owned_by: "vlmkit", kind: "encoder" }],
@@ -121,7 +121,7 @@ describe("GET /v1/models, /health, /metrics", () => {
     expect((await app.request("/v1/models/tiny")).status).toBe(200);
     const missing = await app.request("/v1/models/nope");
     expect(missing.status).toBe(404);
-    expect((await missing.json()).error.message).toBe('model "nope" is not served here; models: "tiny"');
+    expect((await json(missing)).error.message).toBe('model "nope" is not served here; models: "tiny"');
   });
 
   it("answers 503 while models load and 200 once they are ready", async () => {
@@ -154,7 +154,7 @@ describe("GET /v1/models, /health, /metrics", () => {
     await expect(broken.loadEncoders({ bad: `${root}/does-not-exist` })).rejects.toThrow();
     const res = await app.request("/health");
     expect(res.status).toBe(503);
-    const body = await res.json();
+    const body = await json(res);
     expect(body.status).toBe("error");
     expect(body.error).toContain("does-not-exist");
   });

@@ -44,6 +44,11 @@ export interface JsonReply {
   body: any;
 }
 
+/** A response body as JSON, typed loosely for field-by-field assertions. */
+export async function json(res: Response): Promise<JsonReply["body"]> {
+  return res.json();
+}
+
 export async function post(
   app: Hono<AppEnv>,
   route: string,

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/server/app.js";
 import { listen, type RunningServer } from "../../src/server/listen.js";
 import { ServedModels } from "../../src/server/models.js";
-import { captureLogger, pngBase64, tempDir, tinyEncoder } from "./helpers.js";
+import { captureLogger, json, pngBase64, tempDir, tinyEncoder } from "./helpers.js";
 
 const root = tempDir("vlmkit-server-listen-");
 let dir: string;
@@ -56,7 +56,7 @@ async function classify(url: string, images: string[], headers: Record<string, s
     headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify({ model: "tiny", images, labels: ["cat", "dog"] }),
   });
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, body: await json(res) };
 }
 
 describe("a listening server", () => {

@@ -1,0 +1,31 @@
+export { type AppOptions, createApp, type VlmkitApp } from "./app.js";
+export {
+  type ChatRequest,
+  type ChatRole,
+  type ChatTurn,
+  fromOllamaChat,
+  fromOllamaGenerate,
+  fromOpenAiChat,
+  requestImages,
+  type Sampling,
+} from "./chat-request.js";
+export { parseServeConfig, readServeConfig, type ServeConfig, type VlmEntry } from "./config-file.js";
+export type { AppEnv, ImagePolicy, ServerContext } from "./context.js";
+export { errorBody, errorFamily, statusForCode, toVlmkitError } from "./errors.js";
+export { loadRequestImages } from "./images.js";
+export {
+  checkImageCount,
+  DEFAULT_HOST,
+  DEFAULT_LIMITS,
+  DEFAULT_PORT,
+  resolveLimits,
+  type ServerLimits,
+} from "./limits.js";
+export { type ListenOptions, listen, type RunningServer } from "./listen.js";
+export { createLogger } from "./logging.js";
+export { createMetrics, type ServerMetrics } from "./metrics.js";
+export { type ServedEncoder, ServedModels, type ServerState } from "./models.js";
+export { WorkQueue, type WorkQueueOptions } from "./queue.js";
+export { raceSignal } from "./request-signal.js";
+export * from "./schemas/index.js";
+export { ndjsonResponse, type StreamProducer, type StreamWriter, sseResponse } from "./streaming.js";
