@@ -108,13 +108,13 @@ export class Graph {
 
   /**
    * Adds a named constant tensor (a weight). float32/float16 take Float32Array (float16 is converted
-   * when written), int64 takes BigInt64Array or numbers.
+   * when written), float64 takes Float64Array, int64 takes BigInt64Array; any type takes numbers.
    */
   initializer(
     name: string,
     dtype: DType,
     dims: readonly number[],
-    data: Float32Array | BigInt64Array | Int32Array | Uint8Array | readonly number[],
+    data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | readonly number[],
   ): Value {
     const n = dims.reduce((a, b) => a * b, 1);
     const typed = toTyped(dtype, data);
@@ -130,7 +130,7 @@ export class Graph {
     name: string,
     dtype: DType,
     dims: readonly number[],
-    typed: Float32Array | BigInt64Array | Int32Array | Uint8Array,
+    typed: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array,
   ): Value {
     const root = this.root;
     const v = root.makeValue(name, dtype, dims, null);
@@ -141,7 +141,7 @@ export class Graph {
   /** An unnamed constant (shape `dims`, default scalar). */
   constant(
     dtype: DType,
-    data: readonly number[] | Float32Array | BigInt64Array,
+    data: readonly number[] | Float32Array | Float64Array | BigInt64Array,
     dims: readonly number[] = [],
   ): Value {
     const typed = toTyped(dtype, data);
@@ -312,6 +312,12 @@ export class Graph {
     return this.unary("Softmax", x, { axis: attr.int(axis) });
   }
 
+  /** LogSoftmax over `axis`: one op, and a cheaper gradient than Exp/ReduceSum/Log built by hand. */
+  logSoftmax(x: Value, axis = -1): Value {
+    normAxis(axis, x.shape.length, "LogSoftmax");
+    return this.unary("LogSoftmax", x, { axis: attr.int(axis) });
+  }
+
   /** LayerNormalization (opset 17) over the trailing axes from `axis`; scale/bias match those axes. */
   layerNorm(
     x: Value,
@@ -423,6 +429,34 @@ export class Graph {
     return this.add1("Gather", [data, indices], data.dtype, gatherShape(data.shape, indices.shape, axis), {
       axis: attr.int(axis),
     });
+  }
+
+  /**
+   * GatherElements: `out[i][j]… = data[…index…]` along `axis`, with `indices` of `data`'s rank; the
+   * result has the indices' shape (e.g. target log-probabilities: [T, V] and [T, 1] → [T, 1]).
+   */
+  gatherElements(data: Value, indices: Value, axis = 0): Value {
+    if (indices.dtype !== "int64" && indices.dtype !== "int32") {
+      throw new InvalidArgumentError(
+        `GatherElements: indices must be int64 or int32, got "${indices.dtype}"`,
+      );
+    }
+    const a = normAxis(axis, data.shape.length, "GatherElements");
+    const mismatch =
+      indices.shape.length !== data.shape.length ||
+      indices.shape.some(
+        (d, i) =>
+          i !== a &&
+          typeof d === "number" &&
+          typeof data.shape[i] === "number" &&
+          d > (data.shape[i] as number),
+      );
+    if (mismatch) {
+      throw new ShapeError(
+        `GatherElements: indices ${formatShape(indices.shape)} must have the rank of data ${formatShape(data.shape)} and no larger dims outside axis ${a}`,
+      );
+    }
+    return this.add1("GatherElements", [data, indices], data.dtype, indices.shape, { axis: attr.int(a) });
   }
 
   /** Slice with constant bounds; `axes` default to the first axes, `steps` to 1. */
@@ -572,17 +606,28 @@ export class Graph {
 }
 
 /** TensorProto.DataType codes. */
-export const ONNX_DTYPE: Record<DType, number> = { float32: 1, int32: 6, int64: 7, bool: 9, float16: 10 };
+export const ONNX_DTYPE: Record<DType, number> = {
+  float32: 1,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float16: 10,
+  float64: 11,
+};
 
 function toTyped(
   dtype: DType,
-  data: Float32Array | BigInt64Array | Int32Array | Uint8Array | readonly number[],
-): Float32Array | BigInt64Array | Int32Array | Uint8Array {
+  data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | readonly number[],
+): Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array {
   switch (dtype) {
     case "float32":
     case "float16":
       if (data instanceof Float32Array) return data;
       if (Array.isArray(data)) return Float32Array.from(data as number[]);
+      break;
+    case "float64":
+      if (data instanceof Float64Array) return data;
+      if (Array.isArray(data)) return Float64Array.from(data as number[]);
       break;
     case "int64":
       if (data instanceof BigInt64Array) return data;

@@ -1,5 +1,10 @@
-/** Typed ONNX graph builder: build with `Graph`, write with `saveModel`, read back with `readModel`. */
+/**
+ * Typed ONNX graph builder: build with `Graph`, differentiate with `gradients`, write with `saveModel`,
+ * read back with `readModel`.
+ */
+
 export { float16ToFloat32, float32ToFloat16 } from "../util/float16.js";
+export { DIFFERENTIABLE_OPS, type GradientOptions, gradients } from "./autodiff.js";
 export { Graph, ONNX_DTYPE, type Operand } from "./graph.js";
 export { initializerMap, readModel, tensorValues } from "./read.js";
 export {

@@ -6,7 +6,7 @@
 import type { Graph } from "./graph.js";
 
 /** Element types the builder can declare; names follow onnxruntime-node's tensor types. */
-export type DType = "float32" | "float16" | "int64" | "int32" | "bool";
+export type DType = "float32" | "float16" | "float64" | "int64" | "int32" | "bool";
 
 /** A dimension: a size, or a symbolic name (`"batch"`) fixed only when the model runs. */
 export type Dim = number | string;
@@ -51,9 +51,9 @@ export interface InitializerData {
   readonly dims: readonly number[];
   /**
    * float32 and float16 initializers hold Float32Array (float16 is converted when written);
-   * int64 holds BigInt64Array; int32 holds Int32Array; bool holds Uint8Array.
+   * float64 holds Float64Array; int64 holds BigInt64Array; int32 holds Int32Array; bool holds Uint8Array.
    */
-  readonly data: Float32Array | BigInt64Array | Int32Array | Uint8Array;
+  readonly data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
 }
 
 export const attr = {

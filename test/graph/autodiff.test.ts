@@ -1,0 +1,342 @@
+import { describe, expect, it } from "vitest";
+import { InvalidArgumentError } from "../../src/errors.js";
+import { Graph, gradients, type Value } from "../../src/graph/index.js";
+import { type CheckOptions, gradCheck, gradOf, type InputSpec } from "./gradcheck.js";
+
+/** float64 checks: central differences are accurate to ~1e-10 here, so 1e-7 leaves a wide margin. */
+const TOL64 = 1e-7;
+
+async function expectGrad(
+  build: (g: Graph, xs: Value[]) => Value,
+  inputs: InputSpec[],
+  options: CheckOptions & { tol?: number } = {},
+) {
+  const res = await gradCheck(build, inputs, options);
+  for (const [name, err] of Object.entries(res.relErr)) {
+    expect(res.norm[name], `gradient of ${name} is all zero`).toBeGreaterThan(1e-6);
+    expect(err, `relative error for ${name}`).toBeLessThan(options.tol ?? TOL64);
+  }
+  return res;
+}
+
+const positive = (_i: number, r: () => number) => 0.5 + 1.5 * r();
+/** Away from 0, so Relu and ReduceMax have no kinks within ±ε. */
+const awayFromZero = (i: number, r: () => number) => (i % 2 ? 1 : -1) * (0.2 + r());
+const distinct = (i: number, r: () => number) => i * 0.37 - 2 + 0.1 * r();
+
+describe("elementwise rules against finite differences (float64)", () => {
+  it("Add, Sub, Mul, Div with broadcasting and a symbolic batch dim", async () => {
+    const inputs: InputSpec[] = [
+      { name: "a", dims: ["b", 3, 4], run: [2, 3, 4] },
+      { name: "c", dims: [4] },
+      { name: "d", dims: [3, 1], gen: positive },
+      { name: "e", dims: ["b", 1, 1], run: [2, 1, 1], gen: positive },
+    ];
+    await expectGrad((g, [a, c, d, e]) => g.add(g.div(g.mul(g.sub(a, c), d), e), g.div(c, d)), inputs);
+  });
+
+  it("Pow with constant exponents (2, 3, 0.5) and a tensor exponent", async () => {
+    await expectGrad(
+      (g, [x, p]) => g.add(g.add(g.pow(x, 2), g.pow(x, 3)), g.add(g.pow(x, 0.5), g.pow(x, p))),
+      [
+        { name: "x", dims: [2, 3], gen: positive },
+        { name: "p", dims: [3] },
+      ],
+    );
+  });
+
+  it("Neg, Sqrt, Reciprocal, Exp, Log, Tanh, Sigmoid, Identity", async () => {
+    await expectGrad(
+      (g, [x]) =>
+        g.concat(
+          [g.neg(x), g.sqrt(x), g.reciprocal(x), g.exp(x), g.log(x), g.tanh(x), g.sigmoid(x), g.identity(x)],
+          0,
+        ),
+      [{ name: "x", dims: [2, 3], gen: positive }],
+    );
+  });
+
+  it("Relu away from the kink, Gelu (tanh form)", async () => {
+    await expectGrad(
+      (g, [x]) => g.add(g.relu(x), g.gelu(x, "tanh")),
+      [{ name: "x", dims: [3, 4], gen: (i, r) => 2 * awayFromZero(i, r) }],
+    );
+  });
+
+  it("Gelu (erf form) in float32: onnxruntime has no float64 Erf", async () => {
+    await expectGrad(
+      (g, [x]) => g.gelu(x),
+      [{ name: "x", dims: [3, 4], gen: (i, r) => 2 * awayFromZero(i, r) }],
+      {
+        dtype: "float32",
+        tol: 2e-3,
+      },
+    );
+  });
+
+  it("Cast float32 → float64 gives the gradient back in float32", async () => {
+    await expectGrad(
+      (g, [x]) => {
+        const x64 = g.cast(x, "float64");
+        return g.mul(x64, x64);
+      },
+      [{ name: "x", dims: [2, 3], dtype: "float32" }],
+      { eps: 2 ** -10 },
+    );
+  });
+
+  it("Where: each branch gets the gradient where it was chosen; broadcasting branches", async () => {
+    await expectGrad(
+      (g, [a, b, c]) => g.where(g.greater(c, 0), g.mul(a, a), b),
+      [
+        { name: "a", dims: ["n", 3, 4], run: [2, 3, 4] },
+        { name: "b", dims: [4] },
+        { name: "c", dims: [3, 1], gen: awayFromZero, wrt: false },
+      ],
+    );
+  });
+});
+
+describe("MatMul (float64)", () => {
+  it("batched input against a shared weight (folded into one GEMM)", async () => {
+    await expectGrad(
+      (g, [x, w]) => g.matmul(x, w),
+      [
+        { name: "x", dims: ["b", 3, 4], run: [2, 3, 4] },
+        { name: "w", dims: [4, 5] },
+      ],
+    );
+  });
+
+  it("broadcast batch dims on both sides", async () => {
+    await expectGrad(
+      (g, [a, b]) => g.matmul(a, b),
+      [
+        { name: "a", dims: [2, 1, 3, 4] },
+        { name: "b", dims: [3, 4, 2] },
+      ],
+    );
+  });
+
+  it("1-D operands: vector·matrix, matrix·vector, vector·vector", async () => {
+    await expectGrad(
+      (g, [v, m, u]) => g.concat([g.matmul(v, m), g.matmul(m, u), g.unsqueeze(g.matmul(u, u), [0])], 0),
+      [
+        { name: "v", dims: [3] },
+        { name: "m", dims: [3, 3] },
+        { name: "u", dims: [3] },
+      ],
+    );
+  });
+});
+
+describe("layout rules (float64)", () => {
+  it("Transpose, Reshape with a symbolic dim, Unsqueeze, Squeeze, Expand", async () => {
+    await expectGrad(
+      (g, [x, s]) => {
+        const t = g.transpose(x, [0, 2, 1]); // [b, 4, 3]
+        const r = g.reshape(t, [0, -1]); // [b, 12]
+        const u = g.squeeze(g.unsqueeze(r, [1, -1]), [-1]); // [b, 1, 12]
+        return g.mul(u, g.expand(s, [1, 3, 12]));
+      },
+      [
+        { name: "x", dims: ["b", 3, 4], run: [2, 3, 4] },
+        { name: "s", dims: [3, 1] },
+      ],
+    );
+  });
+
+  it("Concat along a static and along a symbolic axis", async () => {
+    await expectGrad(
+      (g, [a, b, c]) => {
+        const ab = g.concat([a, b], 0); // ["n+2", 3]
+        return g.concat([g.mul(ab, ab), g.reshape(c, [1, 3])], 0);
+      },
+      [
+        { name: "a", dims: ["n", 3], run: [2, 3] },
+        { name: "b", dims: [2, 3] },
+        { name: "c", dims: [3] },
+      ],
+    );
+  });
+
+  it("Slice: unit steps with negative bounds, step 2, step -1, a symbolic axis", async () => {
+    await expectGrad(
+      (g, [x, y]) => {
+        const a = g.slice(x, [1, -3], [3, Number.MAX_SAFE_INTEGER], [0, 1]); // [2, 3]
+        const b = g.slice(x, [0, 4], [4, 0], [0, 1], [2, -2]); // [2, 2]
+        const c = g.slice(y, [1], [Number.MAX_SAFE_INTEGER], [0]); // [n-1, 5]
+        const d = g.slice(y, [-2, 1], [Number.MAX_SAFE_INTEGER, 4], [0, 1]); // [2, 3]
+        return g.concat([g.reshape(a, [-1]), g.reshape(b, [-1]), g.reshape(c, [-1]), g.reshape(d, [-1])], 0);
+      },
+      [
+        { name: "x", dims: [4, 5] },
+        { name: "y", dims: ["n", 5], run: [4, 5] },
+      ],
+    );
+  });
+
+  it("Gather along axis 0 (repeated rows) and axis 1 with 2-D indices; GatherElements", async () => {
+    await expectGrad(
+      (g, [t, x, idx, ge]) => {
+        const rows = g.gather(t, idx, 0); // [2, 3, 4]
+        const cols = g.gather(x, g.constant("int64", [2, 0, 2, 1], [2, 2]), 1); // [3, 2, 2]
+        const picked = g.gatherElements(x, ge, 1); // [3, 2]
+        return g.concat([g.reshape(rows, [-1]), g.reshape(cols, [-1]), g.reshape(picked, [-1])], 0);
+      },
+      [
+        { name: "t", dims: [5, 4] },
+        { name: "x", dims: [3, 4] },
+        { name: "idx", dims: [2, 3], dtype: "int64", gen: (i) => [1, 3, 1, 4, 1, 0][i] },
+        { name: "ge", dims: [3, 2], dtype: "int64", gen: (i) => [3, 3, 0, 1, 2, 2][i] },
+      ],
+    );
+  });
+});
+
+describe("reductions and normalizations (float64)", () => {
+  it("ReduceSum, ReduceMean (static and symbolic axes), ReduceMax, ReduceL2, keepdims 0 and 1", async () => {
+    await expectGrad(
+      (g, [x, y]) => {
+        const s = g.reduceSum(x, [1], false); // [2, 4]
+        const m = g.reduceMean(x, [0, 2], true); // [1, 3, 1]
+        const mx = g.reduceMax(x, [-1], false); // [2, 3]
+        const l2 = g.reduceL2(x, [1, 2], false); // [2]
+        const my = g.reduceMean(y, [0], false); // [3]
+        return g.concat([g.reshape(s, [-1]), g.reshape(m, [-1]), g.reshape(mx, [-1]), l2, g.mul(my, my)], 0);
+      },
+      [
+        { name: "x", dims: [2, 3, 4], gen: distinct },
+        { name: "y", dims: ["n", 3], run: [4, 3] },
+      ],
+    );
+  });
+
+  it("ReduceMax shares the gradient among tied maxima", async () => {
+    // x = [1, 3, 3]: both 3s share dy equally.
+    expect(await gradOf((g, x) => g.reduceMax(x, [0], false), [1, 3, 3])).toEqual([0, 0.5, 0.5]);
+  });
+
+  it("Softmax and LogSoftmax over the last and a middle axis", async () => {
+    await expectGrad(
+      (g, [x]) => g.concat([g.softmax(x, -1), g.logSoftmax(x, 1), g.softmax(x, 1)], 0),
+      [{ name: "x", dims: [2, 3, 4] }],
+    );
+  });
+
+  it("LayerNormalization: input, scale and bias; last axis and the last two axes", async () => {
+    await expectGrad(
+      (g, [x, s, b, s2]) =>
+        g.concat(
+          [g.layerNorm(x, s, b, { epsilon: 1e-5 }), g.layerNorm(x, s2, null, { axis: 1, epsilon: 1e-3 })],
+          0,
+        ),
+      [
+        { name: "x", dims: ["b", 3, 4], run: [2, 3, 4] },
+        { name: "s", dims: [4] },
+        { name: "b", dims: [4] },
+        { name: "s2", dims: [3, 4] },
+      ],
+    );
+  });
+});
+
+/** A 2-layer MLP: Linear → LayerNorm → Gelu → Linear → mean softmax cross-entropy. */
+function mlpLoss(g: Graph, x: Value, w1: Value, b1: Value, ln: Value, w2: Value, targets: Value): Value {
+  const h = g.gelu(g.layerNorm(g.add(g.matmul(x, w1), b1), ln, null), "tanh"); // [B, T, H]
+  const logits = g.matmul(h, w2); // [B, T, V]
+  const logp = g.logSoftmax(logits, -1);
+  const picked = g.gatherElements(logp, targets, 2); // [B, T, 1]
+  return g.neg(g.reduceMean(picked, [0, 1, 2], false));
+}
+
+describe("composites", () => {
+  it("2-layer MLP with LayerNorm and softmax cross-entropy (LogSoftmax + GatherElements)", async () => {
+    await expectGrad(
+      (g, [x, w1, b1, ln, w2, t]) => mlpLoss(g, x, w1, b1, ln, w2, t),
+      [
+        { name: "x", dims: ["batch", 3, 4], run: [2, 3, 4] },
+        { name: "w1", dims: [4, 5] },
+        { name: "b1", dims: [5] },
+        { name: "ln", dims: [5], gen: positive },
+        { name: "w2", dims: [5, 6] },
+        { name: "t", dims: ["batch", 3, 1], run: [2, 3, 1], dtype: "int64", gen: (i) => (i * 5) % 6 },
+      ],
+    );
+  });
+
+  it("cross-entropy from ReduceMax + Exp + ReduceSum + Log and a one-hot Mul", async () => {
+    await expectGrad(
+      (g, [z, onehot]) => {
+        const m = g.reduceMax(z, [-1], true);
+        const lse = g.add(g.log(g.reduceSum(g.exp(g.sub(z, m)), [-1], true)), m); // [B, V] → [B, 1]
+        return g.reduceSum(g.mul(g.sub(lse, z), onehot), [0, 1], false);
+      },
+      [
+        { name: "z", dims: [3, 5], gen: distinct },
+        { name: "onehot", dims: [3, 5], gen: (i) => ((i % 5 === (i / 5) % 5) | 0 ? 1 : 0), wrt: false },
+      ],
+    );
+  });
+
+  it("a value used several times accumulates its gradients", async () => {
+    const res = await expectGrad(
+      (g, [x, w]) => {
+        const h = g.matmul(x, w); // used by three consumers
+        return g.add(g.add(g.mul(h, h), g.exp(h)), g.matmul(h, g.transpose(w, [1, 0])));
+      },
+      [
+        { name: "x", dims: [2, 3] },
+        { name: "w", dims: [3, 3] },
+      ],
+    );
+    expect(res.totalNodes).toBeGreaterThan(res.forwardNodes);
+  });
+});
+
+describe("pruning and errors", () => {
+  it("frozen weights and branches that do not reach the loss emit no backward nodes", async () => {
+    const g = new Graph();
+    const feats = g.input("feats", "float32", [8, 6]); // [N, Dv]
+    const adapter = g.input("adapter", "float32", [6, 4]); // trained
+    const w1 = g.input("w1", "float32", [4, 16]); // frozen LLM weights
+    const w2 = g.input("w2", "float32", [16, 4]);
+    const emb = g.matmul(feats, adapter); // [N, Dv] → [N, Dl]
+    const h = g.add(emb, g.matmul(g.gelu(g.matmul(emb, w1), "tanh"), w2));
+    const frozenOnly = g.reduceSum(g.mul(w1, w1), [0, 1], false); // depends on no trained value
+    g.tanh(g.matmul(emb, w1)); // depends on the adapter but does not reach the loss
+    const loss = g.add(g.reduceSum(g.mul(h, h), [0, 1], false), frozenOnly);
+    const before = g.nodes.length;
+    const grads = gradients(g, loss, [adapter]);
+    const backward = g.nodes.slice(before);
+    const produced = new Set(backward.flatMap((n) => n.outputs));
+    // No gradient of a frozen weight is formed: the only weight-sized values are transposed weights.
+    for (const v of produced) {
+      const weightSized = [w1.shape, w2.shape].some((s) => s.join() === v.shape.join());
+      if (weightSized) expect([v.producer!.op, v.producer!.inputs[0]]).toEqual(["Transpose", expect.anything()]);
+      if (weightSized) expect([w1, w2]).toContain(v.producer!.inputs[0]);
+    }
+    expect(backward.some((n) => n.op === "Tanh")).toBe(true); // Gelu's own derivative, not the dead branch
+    expect(backward.filter((n) => n.op === "Tanh")).toHaveLength(1);
+    // dEmb = dh + (dGelu·w2ᵀ)·w1ᵀ, dAdapter = featsᵀ·dEmb: exactly 3 GEMMs.
+    expect(backward.filter((n) => n.op === "MatMul")).toHaveLength(3);
+    // Nothing in the backward pass reads a node of the frozen-only term.
+    const frozenNodes = new Set([frozenOnly.producer!, frozenOnly.producer!.inputs[0]!.producer!]);
+    for (const n of backward)
+      for (const v of n.inputs) expect(frozenNodes.has(v?.producer as never)).toBe(false);
+    expect(grads.get(adapter)!.shape).toEqual([6, 4]);
+  });
+
+  it("an op without a rule on a gradient path is named in the error; off the path it is ignored", async () => {
+    const g = new Graph();
+    const x = g.input("x", "float64", [3]);
+    const frozen = g.input("frozen", "float64", [3]);
+    const sin = g.node("Sin", [frozen], [{ dtype: "float64", shape: [3] }])[0];
+    const ok = g.reduceSum(g.mul(x, sin), [0], false);
+    expect(() => gradients(g, ok, [x])).not.toThrow();
+    const bad = g.reduceSum(g.node("Cos", [x], [{ dtype: "float64", shape: [3] }])[0], [0], false);
+    expect(() => gradients(g, bad, [x])).toThrow(InvalidArgumentError);
+    expect(() => gradients(g, bad, [x])).toThrow(/"Cos" \(node "Cos_node"\)/);
+    expect(() => gradients(g, bad, [g.input("i", "int64", [3])])).toThrow(/only float values/);
+  });
+});
