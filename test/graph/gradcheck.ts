@@ -132,7 +132,9 @@ export async function gradCheck(
   const session = await ort.InferenceSession.create(serializeModel(g));
   const rTensor = new ort.Tensor(y.dtype as "float32", typed(y.dtype, rData) as Float32Array, yDims);
   const run = async (override?: { k: number; data: Float32Array | Float64Array }, fetch?: string[]) =>
-    session.run({ ...feeds(override), r_weights: rTensor }, fetch);
+    fetch
+      ? session.run({ ...feeds(override), r_weights: rTensor }, fetch)
+      : session.run({ ...feeds(override), r_weights: rTensor });
   const analytic = await run();
 
   const relErr: Record<string, number> = {};
