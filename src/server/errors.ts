@@ -90,8 +90,15 @@ export function toVlmkitError(error: unknown, signal?: AbortSignal): VlmkitError
         },
       );
     }
-    if (error.status < 500)
+    if (error.getResponse().headers.get("WWW-Authenticate")?.includes("invalid_request")) {
+      return new VlmkitError("INVALID_ARGUMENT", "malformed Authorization header: expected `Bearer <key>`", {
+        cause: error,
+        details: { param: "Authorization" },
+      });
+    }
+    if (error.status < 500) {
       return new VlmkitError("INVALID_ARGUMENT", error.message || "bad request", { cause: error });
+    }
   }
   return new VlmkitError("INTERNAL", "internal server error", { cause: error });
 }

@@ -47,6 +47,9 @@ describe("API key", () => {
     const ollama = await post(app, "/api/chat", {}, { authorization: "Bearer wrong-key" });
     expect(ollama.status).toBe(401);
     expect(ollama.body).toEqual({ error: "missing or invalid API key: send `Authorization: Bearer <key>`" });
+    const malformed = await post(app, "/v1/classify", body, { authorization: "Basic dXNlcjpwYXNz" });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.error.message).toBe("malformed Authorization header: expected `Bearer <key>`");
     expect((await app.request("/metrics")).status).toBe(401);
     expect((await app.request("/health")).status).toBe(200);
     const ok = await post(app, "/v1/classify", body, { authorization: "Bearer s3cret-key" });
