@@ -5,7 +5,7 @@
  */
 import fs from "node:fs/promises";
 import { type GgufFileInfo, readGgufFileInfo } from "node-llama-cpp";
-import { InvalidArgumentError, ModelFormatError, throwIfAborted } from "../errors.js";
+import { InvalidArgumentError, ModelFormatError, throwIfAborted, VlmkitError } from "../errors.js";
 import { type Tensor, tensor } from "../tensor.js";
 import { type GgmlTypeInfo, ggmlRowBytes, ggmlTypeById } from "./quant.js";
 import { dequantizeRow } from "./quant-decode.js";
@@ -56,6 +56,12 @@ export class GgufReader {
         signal: options.signal,
       });
     } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === "ENOENT") {
+        throw new VlmkitError("NOT_FOUND", `GGUF file "${path}" does not exist`, {
+          cause,
+          details: { path },
+        });
+      }
       throw new ModelFormatError(`"${path}" is not a readable GGUF file: ${(cause as Error).message}`, {
         cause,
       });
@@ -162,9 +168,9 @@ export class GgufReader {
   }
 }
 
+/** The entry's type, or the ModelFormatError naming an undecodable type id. */
 function decodable(entry: GgufTensorEntry): GgmlTypeInfo {
-  if (!entry.type) ggmlTypeById(entry.typeId); // throws the descriptive error
-  return entry.type as GgmlTypeInfo;
+  return entry.type ?? ggmlTypeById(entry.typeId);
 }
 
 /** Opens a GGUF file, runs `fn`, and closes the file again. */

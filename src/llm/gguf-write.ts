@@ -126,7 +126,7 @@ export async function writeGguf(filePath: string, options: WriteGgufOptions): Pr
     for (const t of layout.tensors) {
       throwIfAborted(options.signal);
       await out.write(new Uint8Array(dataOffset + t.offset - out.position));
-      await writeTensorData(out, t);
+      await writeTensorData(out, t, options.signal);
       options.onProgress?.({ bytesWritten: out.position, totalBytes, tensor: t.spec.name });
     }
     await out.write(new Uint8Array(totalBytes - out.position));
@@ -184,11 +184,16 @@ function planTensors(tensors: readonly GgufTensorSpec[], alignment: number) {
   return { tensors: planned, dataBytes: alignUp(offset, alignment) };
 }
 
-async function writeTensorData(out: BufferedFileWriter, t: PlannedTensor): Promise<void> {
+async function writeTensorData(
+  out: BufferedFileWriter,
+  t: PlannedTensor,
+  signal?: AbortSignal,
+): Promise<void> {
   const type = ggmlTypeByName(t.spec.type);
   const chunks = t.spec.data instanceof Float32Array ? [t.spec.data] : t.spec.data();
   let written = 0;
   for (const chunk of chunks) {
+    throwIfAborted(signal);
     if (chunk.length % t.rowLength !== 0 || written + chunk.length > t.numel) {
       throw new ShapeError(
         `tensor "${t.spec.name}": chunk of ${chunk.length} values at element ${written} is not a whole number of ` +

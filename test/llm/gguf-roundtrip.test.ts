@@ -129,7 +129,27 @@ describe("GGUF write → read", () => {
     await expect(writeGguf(file, { metadata: { "x.n": kv.u32(-1) }, tensors: [] })).rejects.toThrow(
       /"x.n": "-1" is not a uint32/,
     );
+    const controller = new AbortController();
+    const abortMidway = function* () {
+      yield new Float32Array(64);
+      controller.abort();
+      yield new Float32Array(64);
+    };
+    await expect(
+      writeGguf(file, {
+        metadata: {},
+        tensors: [{ name: "t", dims: [64, 2], type: "F32", data: abortMidway }],
+        signal: controller.signal,
+      }),
+    ).rejects.toMatchObject({ code: "ABORTED" });
     expect((await fs.readdir(dir)).filter((f) => f.includes("fail"))).toEqual([]);
+    await expect(GgufReader.open(path.join(dir, "missing.gguf"))).rejects.toMatchObject({
+      code: "NOT_FOUND",
+    });
+    await fs.writeFile(path.join(dir, "junk.gguf"), "not a gguf file at all");
+    await expect(GgufReader.open(path.join(dir, "junk.gguf"))).rejects.toMatchObject({
+      code: "MODEL_FORMAT",
+    });
   });
 
   it("honours a larger alignment and replaces an existing file atomically", async () => {
