@@ -8,11 +8,17 @@
 import { type LoadedAdapter, loadAdapter } from "./adapter/index.js";
 import type { EncodeOptions, ImageInput, SessionOptions } from "./encoders/index.js";
 import { VisionEncoder } from "./encoders/index.js";
-import { InvalidArgumentError } from "./errors.js";
+import { InvalidArgumentError, VlmkitError } from "./errors.js";
 import type { LoadImageOptions } from "./image/index.js";
 import type { GenerateOptions, Generation, GenerationResult } from "./llm/engine.js";
 import { Llm, type LlmOptions } from "./llm/llm.js";
-import { type ChatMessage, gemmaChatPrompt, type PromptPlan, paligemmaPrompt } from "./prompt/index.js";
+import {
+  type ChatMessage,
+  gemmaChatPrompt,
+  IMAGE_PLACEHOLDER,
+  type PromptPlan,
+  paligemmaPrompt,
+} from "./prompt/index.js";
 import { assembleChunks } from "./vlm/assemble.js";
 import { encoderId } from "./vlm/encoder-id.js";
 
@@ -86,12 +92,33 @@ export class Vlm {
     return this.stream(images, question, options).result;
   }
 
-  /** Like `ask`, streaming text deltas; `result` settles with the full answer. */
+  /**
+   * Like `ask`, streaming text deltas; `result` settles with the full answer. `<image>` in the question
+   * marks where each image goes (their number must match); without any, images come first.
+   */
   stream(images: readonly ImageInput[], question: string, options: AskOptions = {}): Generation {
-    const parts: Array<{ type: "text"; text: string } | { type: "image"; image: ImageInput }> = [
-      ...images.map((image) => ({ type: "image" as const, image })),
-      { type: "text" as const, text: question },
-    ];
+    const pieces = question.split(IMAGE_PLACEHOLDER);
+    const marked = pieces.length - 1;
+    if (marked > 0 && marked !== images.length) {
+      return deferred(
+        Promise.reject(
+          new VlmkitError(
+            "PROMPT_MISMATCH",
+            `number of image placeholders "${IMAGE_PLACEHOLDER}" in the question (${marked}) does not match the number of images (${images.length})`,
+          ),
+        ),
+      );
+    }
+    const parts: Array<{ type: "text"; text: string } | { type: "image"; image: ImageInput }> =
+      marked === 0
+        ? [
+            ...images.map((image) => ({ type: "image" as const, image })),
+            { type: "text" as const, text: question },
+          ]
+        : pieces.flatMap((text, i) => [
+            ...(i > 0 ? [{ type: "image" as const, image: images[i - 1] }] : []),
+            ...(text.trim() ? [{ type: "text" as const, text }] : []),
+          ]);
     return this.chatStream([{ role: "user", content: parts }], options);
   }
 
@@ -155,6 +182,7 @@ export class Vlm {
 
 /** A Generation whose submission is still being prepared (images encoding). */
 function deferred(pending: Promise<Generation>): Generation {
+  pending.catch(() => {}); // observed through `result` or the iterator
   const result = pending.then((g) => g.result);
   result.catch(() => {});
   return {

@@ -99,15 +99,18 @@ export class VisionEncoder {
   async encode(images: readonly ImageInput[], options: EncodeOptions = {}): Promise<VisionFeatures[]> {
     const batchSize = Math.max(1, options.batchSize ?? 8);
     const out: VisionFeatures[] = [];
-    const prepareBatch = (start: number) =>
-      Promise.all(images.slice(start, start + batchSize).map((img) => this.prepare(img, options)));
+    const prepareBatch = (start: number) => {
+      const batch = Promise.all(
+        images.slice(start, start + batchSize).map((img) => this.prepare(img, options)),
+      );
+      batch.catch(() => {}); // awaited below; a look-ahead that is never reached must not go unhandled
+      return batch;
+    };
     let next = images.length > 0 ? prepareBatch(0) : undefined;
     for (let start = 0; start < images.length; start += batchSize) {
       throwIfAborted(options.signal);
       const batch = await next!;
       next = start + batchSize < images.length ? prepareBatch(start + batchSize) : undefined;
-      // Keep a rejected look-ahead from going unhandled if this batch throws.
-      next?.catch(() => {});
       out.push(...(await this.run(batch)));
       options.onProgress?.(out.length, images.length);
     }
