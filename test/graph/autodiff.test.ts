@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../../src/errors.js";
-import { Graph, gradients, type Value } from "../../src/graph/index.js";
+import { attr, Graph, gradients, type Value } from "../../src/graph/index.js";
 import { type CheckOptions, gradCheck, gradOf, type InputSpec } from "./gradcheck.js";
 
 /** float64 checks: central differences are accurate to ~1e-10 here, so 1e-7 leaves a wide margin. */
@@ -173,6 +173,22 @@ describe("layout rules (float64)", () => {
         { name: "x", dims: [4, 5] },
         { name: "y", dims: ["n", 5], run: [4, 5] },
       ],
+    );
+  });
+
+  it("Split (one part unused) and Tile", async () => {
+    await expectGrad(
+      (g, [x]) => {
+        const [a, , c] = g.node(
+          "Split",
+          [x, g.ints([1, 2, 1])],
+          [1, 2, 1].map((n) => ({ dtype: x.dtype, shape: [2, n] })),
+          { axis: attr.int(1) },
+        );
+        const t = g.node("Tile", [x, g.ints([2, 3])], [{ dtype: x.dtype, shape: [4, 12] }])[0];
+        return g.concat([g.reshape(g.mul(a, c), [-1]), g.reshape(t, [-1])], 0);
+      },
+      [{ name: "x", dims: [2, 4] }],
     );
   });
 

@@ -169,6 +169,38 @@ function scatterStrided(
   })[0];
 }
 
+/** Split: concatenate the parts' gradients, with zeros for parts that do not reach the loss. */
+const split: VjpRule = (ctx, node, dys, wants) => {
+  const x = node.inputs[0]!;
+  const a = (node.attrs.axis?.value as number | undefined) ?? 0;
+  const grad = () =>
+    ctx.g.concat(
+      node.outputs.map((o, i) => dys[i] ?? ctx.zerosLike(o)),
+      a < 0 ? a + x.shape.length : a,
+    );
+  return [when(wants[0], grad), ...node.inputs.slice(1).map(() => null)];
+};
+
+/**
+ * Tile with constant repeats: dy [r₀·n₀, r₁·n₁, …] → [r₀, n₀, r₁, n₁, …] → sum over the r axes.
+ * Needs the input's shape at build time.
+ */
+const tile: VjpRule = (ctx, node, [dy], wants) => {
+  if (!wants[0]) return [null, null];
+  const x = node.inputs[0]!;
+  const repeats = ctx.requireConst(node, 1, "repeats");
+  if (!x.shape.every((d) => typeof d === "number")) {
+    throw new InvalidArgumentError(
+      `gradients: Tile node "${node.name}" needs a static input shape, got "${x.name}" [${x.shape.join(", ")}]`,
+    );
+  }
+  const dims = x.shape as number[];
+  const tiled = dims.flatMap((n, i) => [repeats[i], n]);
+  if (repeats.every((r) => r === 1)) return [dy!, null];
+  const rAxes = range(dims.length).map((i) => 2 * i);
+  return [ctx.g.reduceSum(ctx.g.reshape(dy!, tiled), rAxes, false), null];
+};
+
 const expand: VjpRule = (ctx, node, [dy], wants) => [
   when(wants[0], () => ctx.unbroadcast(dy!, node.inputs[0]!)),
   null,
@@ -183,4 +215,6 @@ export const layoutRules: Record<string, VjpRule> = {
   Concat: concat,
   Slice: slice,
   Expand: expand,
+  Split: split,
+  Tile: tile,
 };
