@@ -148,69 +148,17 @@ export type TinyGemma3Special =
   | "imageSoftToken"
   | "newline";
 
-const WORDS = [
-  "what",
-  "is",
-  "this",
-  "a",
-  "an",
-  "the",
-  "color",
-  "colour",
-  "shape",
-  "image",
-  "picture",
-  "of",
-  "in",
-  "on",
-  "and",
-  "it",
-  "describe",
-  "there",
-  "yes",
-  "no",
-  "how",
-  "many",
-  "which",
-  "object",
-  "background",
-  "small",
-  "large",
-  "big",
-  "left",
-  "right",
-  "top",
-  "bottom",
-  "center",
-  "one",
-  "two",
-  "three",
-  "user",
-  "model",
-  "red",
-  "green",
-  "blue",
-  "yellow",
-  "orange",
-  "purple",
-  "black",
-  "white",
-  "gray",
-  "pink",
-  "brown",
-  "circle",
-  "square",
-  "triangle",
-  "star",
-  "cross",
-  "rectangle",
-];
+const WORDS = (
+  "what is this a an the color colour shape image picture of in on and it describe there yes no how many " +
+  "which object background small large big left right top bottom center one two three user model " +
+  "red green blue yellow orange purple black white gray pink brown circle square triangle star cross rectangle"
+).split(" ");
 
 /**
  * The tiny SentencePiece-style vocabulary: specials (pad 0, eos 1, bos 2, unk 3, turn and image
  * markers, "\n"), 256 byte tokens, "▁", letters, digits, punctuation, and words (with and without
- * the ▁ space marker) with all their prefixes (llama.cpp's SPM tokenizer only builds a word through pieces that are in the vocab).
- * Strings are unique: llama.cpp aborts on duplicates.
+ * the ▁ space marker) with all their prefixes: llama.cpp's SPM tokenizer builds a word only through
+ * pieces that are in the vocabulary. Strings are unique: llama.cpp aborts on duplicates.
  */
 export function tinyGemma3Vocab(vocabSize = 0) {
   const tokens: string[] = [];
