@@ -315,6 +315,59 @@ describe("composites", () => {
   });
 });
 
+/**
+ * A decoder layer shaped like Gemma's (RMSNorm with 1 + w, rotary halves, one KV head shared by two
+ * query heads through Expand, causal mask through Where, Gelu MLP), trained only through an adapter.
+ */
+function decoderLayer(g: Graph, feats: Value, adapter: Value, w: Value[]): Value {
+  const [norm, wq, wk, wv, wo, cos, sin, up, down] = w;
+  const T = 4;
+  const rmsNorm = (x: Value) =>
+    g.mul(g.mul(x, g.reciprocal(g.sqrt(g.add(g.reduceMean(g.mul(x, x), [-1]), 1e-6)))), g.add(norm, 1));
+  const rope = (x: Value) => {
+    const half = g.concat([g.neg(g.slice(x, [2], [4], [-1])), g.slice(x, [0], [2], [-1])], -1);
+    return g.add(g.mul(x, cos), g.mul(half, sin));
+  };
+  const x = g.matmul(feats, adapter); // [T, Dv] → [T, 8]
+  const h = rmsNorm(x);
+  const q = rope(g.transpose(g.reshape(g.matmul(h, wq), [T, 2, 4]), [1, 0, 2])); // [2, T, 4]
+  const k = rope(g.unsqueeze(g.matmul(h, wk), [0])); // [1, T, 4]
+  const v = g.expand(g.unsqueeze(g.matmul(h, wv), [0]), [2, T, 4]); // one KV head → two
+  const causal = g.less(g.unsqueeze(g.range(0, T, 1, T), [0]), g.unsqueeze(g.range(1, T + 1, 1, T), [1]));
+  const scores = g.where(causal, g.mul(g.matmul(q, g.transpose(k, [0, 2, 1])), 0.5), -1e9); // [2, T, T]
+  const attn = g.reshape(g.transpose(g.matmul(g.softmax(scores, -1), v), [1, 0, 2]), [T, 8]);
+  const r = g.add(x, g.matmul(attn, wo));
+  return g.add(r, g.matmul(g.gelu(g.matmul(rmsNorm(r), up), "tanh"), down));
+}
+
+describe("a Gemma-style decoder layer trained through an adapter", () => {
+  it("gradients of the adapter and the features match finite differences", async () => {
+    const frozen = (name: string, dims: number[], gen?: InputSpec["gen"]): InputSpec => ({
+      name,
+      dims,
+      wrt: false,
+      gen,
+    });
+    const res = await expectGrad(
+      (g, [feats, adapter, ...w]) => decoderLayer(g, feats, adapter, w),
+      [
+        { name: "feats", dims: [4, 3] },
+        { name: "adapter", dims: [3, 8] },
+        frozen("norm", [8]),
+        frozen("wq", [8, 8]),
+        frozen("wk", [8, 4]),
+        frozen("wv", [8, 4]),
+        frozen("wo", [8, 8]),
+        frozen("cos", [4, 4], (i) => Math.cos(Math.floor(i / 4) * (i % 2 ? 0.1 : 1))),
+        frozen("sin", [4, 4], (i) => Math.sin(Math.floor(i / 4) * (i % 2 ? 0.1 : 1))),
+        frozen("up", [8, 16]),
+        frozen("down", [16, 8]),
+      ],
+    );
+    expect(res.relErr.adapter).toBeLessThan(TOL64);
+  });
+});
+
 describe("pruning and errors", () => {
   it("frozen weights and branches that do not reach the loss emit no backward nodes", async () => {
     const g = new Graph();
