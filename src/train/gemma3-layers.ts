@@ -4,7 +4,7 @@
  * float32 GGUF gives the same numbers.
  */
 import { ShapeError } from "../errors.js";
-import { attr, formatShape, type Graph, type Value } from "../graph/index.js";
+import { formatShape, type Graph, type Value } from "../graph/index.js";
 
 /**
  * Rounds to float16 and back. With `roundLikeLlamaCpp` the graph does this where llama.cpp's CPU
@@ -26,8 +26,9 @@ export function rmsNorm(g: Graph, x: Value, weight: Value, eps: number): Value {
 }
 
 /**
- * x [T, in] · Wᵀ with W [out, in] as the GGUF holds it (ggml {in, out}), via Gemm transB so the
- * weight is never copied. → [T, out]
+ * x [T, in] · Wᵀ with W [out, in] as the GGUF holds it (ggml {in, out}). → [T, out]
+ * MatMul over a Transpose rather than Gemm: the gradient rules know MatMul, and onnxruntime fuses
+ * the pair into one FusedMatMul with transB, so the weight is never copied.
  */
 export function linear(g: Graph, x: Value, w: Value): Value {
   if (x.shape.length !== 2 || w.shape.length !== 2 || x.shape[1] !== w.shape[1]) {
@@ -35,9 +36,7 @@ export function linear(g: Graph, x: Value, w: Value): Value {
       `linear: x ${formatShape(x.shape)} does not fit weight ${formatShape(w.shape)} (expected [T, in] and [out, in])`,
     );
   }
-  return g.node("Gemm", [x, w], [{ dtype: "float32", shape: [x.shape[0], w.shape[0]] }], {
-    transB: attr.int(1),
-  })[0];
+  return g.matmul(x, g.transpose(w, [1, 0]));
 }
 
 /**

@@ -12,8 +12,9 @@ import { type NativeContext, NativeModel } from "../../src/llm/native.js";
 import { type Tensor, tensor } from "../../src/tensor.js";
 import { writeTinyGemma3Gguf } from "../../src/tiny/gemma3.js";
 import { SeededRandom } from "../../src/tiny/random.js";
+import { attentionMask } from "../../src/train/attention-mask.js";
 import { type EmbeddingBlock, type ForwardInput, Gemma3Forward } from "../../src/train/gemma3-forward.js";
-import { type Gemma3Spec, gemma3SpecFromGguf } from "../../src/train/gemma3-spec.js";
+import { type Gemma3Spec, gemma3SpecFromGguf, localLayers } from "../../src/train/gemma3-spec.js";
 import { loadGemma3Weights } from "../../src/train/gemma3-weights.js";
 
 const E = 64;
@@ -232,3 +233,47 @@ describe("the comparison detects convention errors", () => {
     });
   }
 });
+
+describe("graph inputs", () => {
+  it("reads llama.cpp's layer pattern: every pattern-th layer global (Gemma 3 270M: 5, 11, 17)", () => {
+    const globals = localLayers(18, 6).flatMap((local, i) => (local ? [] : [i]));
+    expect(globals).toEqual([5, 11, 17]);
+    expect(localLayers(2, 2)).toEqual([true, false]);
+  });
+
+  it("builds the mask from bidirectional ranges; padding rows see only themselves", () => {
+    const m = attentionMask({ length: 4, size: 5, bidirectional: [{ start: 1, end: 3 }] });
+    const allowed = Array.from({ length: 5 }, (_, q) =>
+      Array.from({ length: 5 }, (_, k) => (m[q * 5 + k] === 0 ? 1 : 0)).join(""),
+    );
+    expect(allowed).toEqual(["10000", "11100", "11100", "11110", "00001"]);
+    expect(() => attentionMask({ length: 4, bidirectional: [{ start: 2, end: 5 }] })).toThrow(/\[2, 5\)/);
+  });
+
+  it("gives the same logits in a larger length bucket (padding is masked)", async () => {
+    const { input } = cases()["bidirectional image block (Gemma 3 chat)"];
+    const wide = Gemma3Forward.fromWeights(exact.spec, await weightsOf(gguf), { lengths: [128] });
+    const rows = { ...input, outputPositions: [0, 12, 39] };
+    const a = await exact.logits(rows); // bucket 64
+    const b = await wide.logits(rows);
+    expect(b.dims).toEqual(a.dims);
+    let max = 0;
+    for (let i = 0; i < a.data.length; i++) max = Math.max(max, Math.abs(a.data[i] - b.data[i]));
+    expect(max).toBeLessThan(1e-5);
+    await wide.dispose();
+  });
+
+  it("refuses token ids outside the vocabulary and sequences beyond the largest bucket", async () => {
+    await expect(exact.logits({ tokens: [2, 100000] })).rejects.toThrow(/tokens\[1\] is 100000/);
+    await expect(exact.logits({ tokens: Array(2000).fill(2) })).rejects.toThrow(/2000 rows/);
+  });
+});
+
+async function weightsOf(file: string) {
+  const reader = await GgufReader.open(file);
+  try {
+    return await loadGemma3Weights(reader, gemma3SpecFromGguf(reader.info));
+  } finally {
+    await reader.close();
+  }
+}
