@@ -88,8 +88,9 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const GELU_C = 0.044715;
 
 /**
- * Gelu. tanh form: y = ½x(1 + t), t = tanh(u), u = √(2/π)(x + 0.044715x³), so
- * y' = ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²). erf form: y' = Φ(x) + x·φ(x).
+ * Gelu. tanh form, written with ½(1 + tanh u) = σ(2u) to save passes over the tensor:
+ * y = x·s, s = σ(2u), 2u = x·(2a + 2b·x²) with a = √(2/π), b = 0.044715·a, so
+ * y' = s·(1 + x·(1 − s)·(2a + 6b·x²)). erf form: y' = Φ(x) + x·φ(x).
  */
 const gelu: VjpRule = (ctx, node, [dy], wants) => {
   const g = ctx.g;
@@ -98,11 +99,12 @@ const gelu: VjpRule = (ctx, node, [dy], wants) => {
   const tanhForm = approx?.type === "string" && approx.value === "tanh";
   const slope = () => {
     if (tanhForm) {
+      const a = SQRT_2_OVER_PI;
+      const b = GELU_C * SQRT_2_OVER_PI;
       const x2 = g.mul(x, x);
-      const t = g.tanh(g.mul(g.mul(x, g.add(g.mul(x2, GELU_C), 1)), SQRT_2_OVER_PI));
-      const halfOnePlusT = g.mul(g.add(t, 1), 0.5);
-      const du = g.mul(g.add(g.mul(x2, 3 * GELU_C), 1), SQRT_2_OVER_PI);
-      return g.add(halfOnePlusT, g.mul(g.mul(g.mul(x, 0.5), g.sub(1, g.mul(t, t))), du));
+      const s = g.sigmoid(g.mul(x, g.add(g.mul(x2, 2 * b), 2 * a)));
+      const d2u = g.add(g.mul(x2, 6 * b), 2 * a);
+      return g.mul(s, g.add(g.mul(g.sub(1, s), g.mul(x, d2u)), 1));
     }
     const erf = g.node("Erf", [g.mul(x, Math.SQRT1_2)], [{ dtype: x.dtype, shape: x.shape }])[0];
     const cdf = g.mul(g.add(erf, 1), 0.5);
