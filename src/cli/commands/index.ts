@@ -1,5 +1,6 @@
 // Each command module exports `register(program)`; list them here in the order `--help` shows them.
 export { register as ask } from "./ask.js";
+export { register as chat } from "./chat.js";
 export { register as classify } from "./classify.js";
 export { register as embed } from "./embed.js";
 export { register as models } from "./models.js";
