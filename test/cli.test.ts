@@ -1,0 +1,143 @@
+// The vlmkit command line on the files `vlmkit tiny` writes, run as a user would run it.
+import { execFile, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const CLI = ["--import", "tsx", path.join(import.meta.dirname, "helpers", "cli.ts")];
+let dir: string;
+let img: string;
+
+async function vlmkit(...args: string[]) {
+  return run(process.execPath, [...CLI, ...args], {
+    env: { ...process.env, HF_HUB_OFFLINE: "1" },
+    timeout: 120_000,
+  });
+}
+
+async function vlmkitFails(...args: string[]) {
+  const err = await vlmkit(...args).then(
+    () => undefined,
+    (e) => e,
+  );
+  expect(err, "the command should have failed").toBeDefined();
+  return { code: err.code as number, stderr: String(err.stderr) };
+}
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "vlmkit-cli-"));
+  img = path.join(dir, "red.png");
+  await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 220, g: 30, b: 30 } } })
+    .png()
+    .toFile(img);
+  await vlmkit("tiny", path.join(dir, "t"));
+});
+
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe("vlmkit CLI", () => {
+  it("tiny writes the demo set and says what it wrote (--json)", async () => {
+    const { stdout } = await vlmkit("tiny", path.join(dir, "t2"), "--json");
+    const out = JSON.parse(stdout);
+    for (const part of ["siglip", "siglip2", "siglip2-naflex", "llm", "adapter", "adapter-chat"]) {
+      expect(fs.existsSync(out.parts[part]), part).toBe(true);
+    }
+  });
+
+  it("classify --json gives per image its path and sigmoid scores", async () => {
+    const { stdout } = await vlmkit(
+      "classify",
+      img,
+      img,
+      "--labels",
+      "red,blue,a cat",
+      "--encoder",
+      path.join(dir, "t", "siglip2"),
+      "--json",
+    );
+    const rows = JSON.parse(stdout);
+    expect(rows).toHaveLength(2);
+    expect(rows[0].path).toBe(img);
+    expect(rows[0].results.map((r: { label: string }) => r.label).sort()).toEqual(["a cat", "blue", "red"]);
+    for (const r of rows[0].results) expect(r.score).toBeGreaterThan(0), expect(r.score).toBeLessThan(1);
+  });
+
+  it("embed --out writes unit-norm vectors as JSON Lines", async () => {
+    const out = path.join(dir, "vectors.jsonl");
+    await vlmkit("embed", img, "--encoder", path.join(dir, "t", "siglip2-naflex"), "--out", out);
+    const [line] = fs.readFileSync(out, "utf8").trim().split("\n");
+    const { path: p, embedding } = JSON.parse(line);
+    expect(p).toBe(img);
+    expect(Math.hypot(...embedding)).toBeCloseTo(1, 4);
+  });
+
+  it("ask --json answers through the whole pipeline", async () => {
+    const t = path.join(dir, "t");
+    const { stdout } = await vlmkit(
+      "ask",
+      img,
+      "what is this?",
+      "--encoder",
+      path.join(t, "siglip2"),
+      "--adapter",
+      path.join(t, "adapter"),
+      "--llm",
+      path.join(t, "gemma3.gguf"),
+      "--max-tokens",
+      "5",
+      "--json",
+    );
+    const r = JSON.parse(stdout);
+    expect(["stop", "length"]).toContain(r.finishReason);
+    expect(r.usage.completionTokens).toBeLessThanOrEqual(5);
+    expect(r.usage.promptTokens).toBeGreaterThan(16);
+  });
+
+  it("chat reads scripted input: /image, a question, /clear, unknown commands, /quit", async () => {
+    const t = path.join(dir, "t");
+    const child = spawn(process.execPath, [
+      ...CLI,
+      "chat",
+      "--encoder",
+      path.join(t, "siglip2-naflex"),
+      "--adapter",
+      path.join(t, "adapter-chat"),
+      "--llm",
+      path.join(t, "gemma3.gguf"),
+      "--max-tokens",
+      "4",
+    ]);
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stdin.end(`/image ${img}\nwhat is this?\n/image /does/not/exist.png\n/clear\n/nope\n/quit\n`);
+    const code = await new Promise((r) => child.on("close", r));
+    expect(code).toBe(0);
+    expect(out).toContain("attached");
+    expect(out).toMatch(/cannot read image file \/does\/not\/exist\.png/);
+    expect(out).toContain("conversation cleared");
+    expect(out).toContain("unknown command /nope");
+  });
+
+  it("models --json lists known models with their cache state", async () => {
+    const { stdout } = await vlmkit("models", "--json");
+    const list = JSON.parse(stdout);
+    expect(list.some((m: { id: string }) => m.id === "siglip2-base-patch16-224")).toBe(true);
+  });
+
+  it("bad input exits 1 with a message naming the problem", async () => {
+    const enc = path.join(dir, "t", "siglip2");
+    let r = await vlmkitFails("classify", path.join(dir, "missing.png"), "--labels", "a", "--encoder", enc);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/missing\.png/);
+    r = await vlmkitFails("classify", img, "--labels", " , ", "--encoder", enc);
+    expect(r.stderr).toMatch(/--labels " , " holds no label/);
+    r = await vlmkitFails("classify", img, "--labels", "a", "--encoder", enc, "--dtype", "q9");
+    expect(r.stderr).toMatch(/unknown dtype "q9"/);
+    r = await vlmkitFails("embed", img, "--encoder", path.join(dir, "nowhere"));
+    expect(r.stderr).toMatch(/nowhere/);
+  });
+});
