@@ -35,6 +35,12 @@ export interface GradientOptions {
    * for a scalar loss), i.e. the gradient of the sum of the loss's elements.
    */
   seed?: Value;
+  /**
+   * MatMul gradients as onnxruntime's `com.microsoft` FusedMatMul with transA/transB (float32 and
+   * float64), so no transposed copy of an operand is made. Default true; false emits Transpose +
+   * MatMul in the default domain for runtimes without onnxruntime's contrib ops.
+   */
+  fusedMatMul?: boolean;
 }
 
 /**
@@ -65,7 +71,7 @@ export function gradients(
   }
   const forward = [...g.nodes];
   const active = activeNodes(forward, loss, wrt);
-  const ctx = new VjpContext(g);
+  const ctx = new VjpContext(g, { fusedMatMul: options.fusedMatMul ?? true });
 
   // Gradient contributions per value, summed when the value is first needed (all its consumers
   // come later in topological order, so by then every contribution is in).

@@ -30,6 +30,11 @@ import type { Attr, InitializerData, Value } from "./types.js";
 export interface ModelOptions {
   /** Default-domain opset version. Default 20 (Gelu with approximate="tanh" needs ≥ 20). */
   opset?: number;
+  /**
+   * Versions of other operator domains. Every domain a node uses is imported; default version 1
+   * (e.g. `com.microsoft`, onnxruntime's contrib ops such as FusedMatMul).
+   */
+  domainOpsets?: Record<string, number>;
   /** ONNX IR version. Default 10 (onnxruntime 1.30 reads up to 11). */
   irVersion?: number;
   /** `producer_name`. Default "vlmkit". */
@@ -187,10 +192,25 @@ function buildModel(
   return create(ModelProtoSchema, {
     irVersion: BigInt(options.irVersion ?? 10),
     producerName: options.producerName ?? "vlmkit",
-    opsetImport: [{ domain: "", version: BigInt(options.opset ?? 20) }],
+    opsetImport: [
+      { domain: "", version: BigInt(options.opset ?? 20) },
+      ...[...usedDomains(graph)].map((domain) => ({
+        domain,
+        version: BigInt(options.domainOpsets?.[domain] ?? 1),
+      })),
+    ],
     graph: graphProto(graph, options, external, sideFile),
     metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => entry(key, value)),
   });
+}
+
+/** Non-default operator domains used by the graph's nodes, subgraphs included. */
+function usedDomains(g: Graph, out = new Set<string>()): Set<string> {
+  for (const n of g.nodes) {
+    if (n.domain) out.add(n.domain);
+    for (const a of Object.values(n.attrs)) if (a.type === "graph") usedDomains(a.value, out);
+  }
+  return out;
 }
 
 export function serializeModel(graph: Graph, options: ModelOptions = {}): Uint8Array {

@@ -5,6 +5,7 @@ import * as ort from "onnxruntime-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { ShapeError } from "../../src/errors.js";
 import {
+  attr,
   float16ToFloat32,
   float32ToFloat16,
   Graph,
@@ -12,6 +13,7 @@ import {
   readModel,
   saveModel,
   serializeModel,
+  toModelProto,
 } from "../../src/graph/index.js";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "vlmkit-graph-"));
@@ -231,6 +233,33 @@ describe("serialization", () => {
       Array.from(float16ToFloat32(float32ToFloat16(Float32Array.from(seq(8))))),
       1e-7,
     );
+  });
+
+  it("float64 values and a com.microsoft node: the domain is imported and onnxruntime runs it", async () => {
+    const g = new Graph();
+    const x = g.input("x", "float64", [2, 3]);
+    const w = g.initializer("w", "float64", [2, 3], Float64Array.from([1, 2, 3, 4, 5, 6]));
+    const [y] = g.node(
+      "FusedMatMul",
+      [x, w],
+      [{ dtype: "float64", shape: [2, 2] }],
+      { transB: attr.int(1) },
+      "com.microsoft",
+    );
+    g.output(g.add(y, 1e-12), "y");
+    expect(toModelProto(g).opsetImport.map((o) => [o.domain, Number(o.version)])).toEqual([
+      ["", 20],
+      ["com.microsoft", 1],
+    ]);
+    const xs = Float64Array.from([1, 0, 0, 0, 1, 1e-9]);
+    const out = await run(g, { x: new ort.Tensor("float64", xs, [2, 3]) });
+    // 1e-12 and 6e-9 survive only in float64.
+    expect(Array.from(out.y.data as Float64Array)).toEqual([
+      1 + 1e-12,
+      4 + 1e-12,
+      2 + 3e-9 + 1e-12,
+      5 + 6e-9 + 1e-12,
+    ]);
   });
 
   it("float16 conversion rounds to nearest even and keeps specials", () => {

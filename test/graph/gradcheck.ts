@@ -4,7 +4,15 @@
  * Finite differences divide by the perturbation as actually stored (float32 rounds x ± ε).
  */
 import * as ort from "onnxruntime-node";
-import { type Dim, type DType, Graph, gradients, serializeModel, type Value } from "../../src/graph/index.js";
+import {
+  type Dim,
+  type DType,
+  type GradientOptions,
+  Graph,
+  gradients,
+  serializeModel,
+  type Value,
+} from "../../src/graph/index.js";
 
 export interface InputSpec {
   name: string;
@@ -26,6 +34,8 @@ export interface CheckOptions {
   eps?: number;
   /** Seed of the input and weight generator. Default 1. */
   seed?: number;
+  /** Passed to `gradients`. Default none. */
+  gradients?: GradientOptions;
 }
 
 export interface CheckResult {
@@ -125,6 +135,7 @@ export async function gradCheck(
     g,
     loss,
     wrtIdx.map((k) => xs[k]),
+    options.gradients,
   );
   const totalNodes = g.nodes.length;
   g.output(loss, "loss");

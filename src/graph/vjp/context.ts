@@ -21,10 +21,13 @@ export type VjpRule = (
 
 export class VjpContext {
   readonly g: Graph;
+  /** Emit com.microsoft FusedMatMul (transA/transB) instead of Transpose + MatMul where it applies. */
+  readonly fusedMatMul: boolean;
   private readonly consts = new Map<Value, InitializerData>();
 
-  constructor(g: Graph) {
+  constructor(g: Graph, options: { fusedMatMul: boolean }) {
     this.g = g;
+    this.fusedMatMul = options.fusedMatMul;
     for (const init of g.root.initializers) this.consts.set(init.value, init);
   }
 

@@ -1,20 +1,42 @@
 /**
  * MatMul with numpy semantics (batched, broadcast batch dims, 1-D operands promoted):
  * dA = dY·Bᵀ and dB = Aᵀ·dY, summed over the batch dims the operand was broadcast along.
- * Transposes are plain Transpose nodes on the last two axes: onnxruntime's MatmulTransposeFusion
- * folds them into the GEMM (FusedMatMul transA/transB) for float32, so no transposed copy is made.
+ * The transposes are GEMM flags (com.microsoft FusedMatMul) rather than Transpose nodes: left to
+ * itself, onnxruntime fuses Transpose into MatMul only sometimes (a MatMul+Add fused into Gemm first
+ * kept a materialized [2048, 640] weight transpose), and a transposed weight copy costs a full pass.
  */
 import type { Graph } from "../graph.js";
-import type { Value } from "../types.js";
-import { range, type VjpRule } from "./context.js";
+import { matmulShape } from "../shape.js";
+import { attr, type Value } from "../types.js";
+import { range, type VjpContext, type VjpRule } from "./context.js";
 
-/** Swaps the last two axes. */
-function swapLast(g: Graph, x: Value): Value {
-  const r = x.shape.length;
-  const perm = range(r);
-  perm[r - 2] = r - 1;
-  perm[r - 1] = r - 2;
-  return g.transpose(x, perm);
+const FUSABLE = new Set(["float32", "float64"]);
+
+/** The shape with its last two axes swapped. */
+function swapped<T>(shape: readonly T[]): T[] {
+  const s = [...shape];
+  [s[s.length - 2], s[s.length - 1]] = [s[s.length - 1], s[s.length - 2]];
+  return s;
+}
+
+function transposeLast(g: Graph, x: Value): Value {
+  return g.transpose(x, swapped(range(x.shape.length)));
+}
+
+/** op(A)·op(B) where op transposes the last two axes when asked; both operands have rank ≥ 2. */
+function matmulT(ctx: VjpContext, a: Value, b: Value, transA: boolean, transB: boolean): Value {
+  const g = ctx.g;
+  if (!ctx.fusedMatMul || !FUSABLE.has(a.dtype)) {
+    return g.matmul(transA ? transposeLast(g, a) : a, transB ? transposeLast(g, b) : b);
+  }
+  const shape = matmulShape(transA ? swapped(a.shape) : a.shape, transB ? swapped(b.shape) : b.shape);
+  return g.node(
+    "FusedMatMul",
+    [a, b],
+    [{ dtype: a.dtype, shape }],
+    { transA: attr.int(transA ? 1 : 0), transB: attr.int(transB ? 1 : 0), alpha: attr.float(1) },
+    "com.microsoft",
+  )[0];
 }
 
 export const matmul: VjpRule = (ctx, node, [dy], wants) => {
@@ -29,8 +51,8 @@ export const matmul: VjpRule = (ctx, node, [dy], wants) => {
   if (b.shape.length === 1) dy2 = g.unsqueeze(dy2, [dy2.shape.length]);
 
   const da = (): Value => {
-    // [..., M, N] · [..., N, K] → [..., M, K] → A's batch dims
-    const full = g.matmul(dy2, swapLast(g, b2()));
+    // [..., M, N] · [..., K, N]ᵀ → [..., M, K] → A's batch dims
+    const full = matmulT(ctx, dy2, b2(), false, true);
     const out = ctx.unbroadcast(full, {
       name: a.name,
       shape: a.shape.length === 1 ? [1, ...a.shape] : a.shape,
@@ -50,10 +72,10 @@ export const matmul: VjpRule = (ctx, node, [dy], wants) => {
         : g.freshDim("rows");
       // One row count for both reshapes, so the builder sees that the GEMM's inner dims agree.
       const flat = (v: Value, cols: number) => g.reshapeTo(v, g.ints([-1, cols]), [rows, cols]);
-      out = g.matmul(swapLast(g, flat(a, k)), flat(dy2, n));
+      out = matmulT(ctx, flat(a, k), flat(dy2, n), true, false);
     } else {
       const target = { name: b.name, shape: b.shape.length === 1 ? [...b.shape, 1] : b.shape };
-      out = ctx.unbroadcast(g.matmul(swapLast(g, a2()), dy2), target);
+      out = ctx.unbroadcast(matmulT(ctx, a2(), dy2, true, false), target);
     }
     return b.shape.length === 1 ? g.squeeze(out, [1]) : out;
   };
