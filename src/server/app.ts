@@ -21,6 +21,8 @@ import { requestSignal } from "./request-signal.js";
 import { registerEncoderRoutes } from "./routes/encoders.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerModelRoutes } from "./routes/models.js";
+import { registerOllamaRoutes } from "./routes/ollama.js";
+import { registerOpenAiChatRoutes } from "./routes/openai-chat.js";
 
 export interface AppOptions {
   /** The models to serve and the readiness state. Default: an empty set, still "loading". */
@@ -81,6 +83,8 @@ export function createApp(options: AppOptions = {}): VlmkitApp {
     },
   };
 
+  metrics.watchEngines(() => ctx.models.engineLoads());
+
   const app = new Hono<AppEnv>();
   app.use(requestId({ headerName: "X-Request-Id" }));
   app.use(requestLog(ctx.logger, metrics));
@@ -106,6 +110,8 @@ export function createApp(options: AppOptions = {}): VlmkitApp {
   registerHealthRoutes(app, ctx);
   registerModelRoutes(app, ctx);
   registerEncoderRoutes(app, ctx);
+  registerOpenAiChatRoutes(app, ctx);
+  registerOllamaRoutes(app, ctx);
 
   app.notFound((c) =>
     errorResponse(

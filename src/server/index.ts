@@ -12,6 +12,7 @@ export {
 export { parseServeConfig, readServeConfig, type ServeConfig, type VlmEntry } from "./config-file.js";
 export type { AppEnv, ImagePolicy, ServerContext } from "./context.js";
 export { errorBody, errorFamily, statusForCode, toVlmkitError } from "./errors.js";
+export { type ChatRun, type StartChatOptions, startChat } from "./generation.js";
 export { loadRequestImages } from "./images.js";
 export {
   checkImageCount,
@@ -23,9 +24,11 @@ export {
 } from "./limits.js";
 export { type ListenOptions, listen, type RunningServer } from "./listen.js";
 export { createLogger } from "./logging.js";
-export { createMetrics, type ServerMetrics } from "./metrics.js";
-export { type ServedEncoder, ServedModels, type ServerState } from "./models.js";
+export { type LoadVlmsOptions, loadVlms, type VlmParts } from "./load-vlms.js";
+export { createMetrics, type EngineLoad, type ServerMetrics } from "./metrics.js";
+export { type ServedEncoder, ServedModels, type ServedVlm, type ServerState } from "./models.js";
 export { WorkQueue, type WorkQueueOptions } from "./queue.js";
 export { raceSignal } from "./request-signal.js";
 export * from "./schemas/index.js";
 export { ndjsonResponse, type StreamProducer, type StreamWriter, sseResponse } from "./streaming.js";
+export { toVlmMessages } from "./vlm-messages.js";

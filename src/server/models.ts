@@ -2,8 +2,11 @@
  * The models a server answers for, by the name clients send in `model`, and the server's readiness:
  * `/health` is 503 while they load (the server listens first so orchestrators see it come up).
  */
+import path from "node:path";
 import { Siglip, type SiglipOptions } from "../encoders/index.js";
-import { VlmkitError } from "../errors.js";
+import { InvalidArgumentError, VlmkitError } from "../errors.js";
+import type { Vlm } from "../vlm.js";
+import type { EngineLoad } from "./metrics.js";
 
 export type ServerState = "loading" | "ready" | "failed" | "draining";
 
@@ -16,10 +19,27 @@ export interface ServedEncoder {
   created: number;
 }
 
+/** A vision-language model served for chat; several may share one `Llm` (and so one engine). */
+export interface ServedVlm {
+  name: string;
+  vlm: Vlm;
+  /** The adapter directory. */
+  adapter: string;
+  /** Resolved GGUF path: VLMs with the same one share the loaded LLM. */
+  llmPath: string;
+  /** Unix seconds when it finished loading. */
+  created: number;
+}
+
 export interface ModelListEntry {
   id: string;
-  kind: "encoder";
+  kind: "encoder" | "vlm";
   created: number;
+}
+
+/** Something the server loaded and must free on shutdown (a shared LLM or encoder). */
+export interface Disposable {
+  dispose(): Promise<void> | void;
 }
 
 export interface LoadEncodersOptions {
@@ -31,6 +51,9 @@ export interface LoadEncodersOptions {
 
 export class ServedModels {
   private readonly encoders = new Map<string, ServedEncoder>();
+  private readonly vlms = new Map<string, ServedVlm>();
+  /** Shared parts (LLMs, vision encoders) freed after the models that use them. */
+  private readonly resources: Disposable[] = [];
   private stateValue: ServerState = "loading";
   private failure?: VlmkitError;
 
@@ -49,14 +72,24 @@ export class ServedModels {
    * and the error is rethrown.
    */
   async loadEncoders(specs: Record<string, string>, options: LoadEncodersOptions = {}): Promise<void> {
+    return this.loading(() => this.addEncoders(specs, options));
+  }
+
+  /** Loads and serves encoders without touching the state (inside `loading`, before VLMs that reuse them). */
+  async addEncoders(specs: Record<string, string>, options: LoadEncodersOptions = {}): Promise<void> {
+    for (const [name, spec] of Object.entries(specs)) {
+      const dir = options.resolveDir ? await options.resolveDir(spec) : spec;
+      const model = await Siglip.load(dir, options.siglip);
+      await model.logitParams();
+      this.addEncoder(name, model, dir);
+    }
+  }
+
+  /** Runs `load` with the state "loading", then "ready"; on failure "failed" and the error is rethrown. */
+  async loading(load: () => Promise<void>): Promise<void> {
     this.stateValue = "loading";
     try {
-      for (const [name, spec] of Object.entries(specs)) {
-        const dir = options.resolveDir ? await options.resolveDir(spec) : spec;
-        const model = await Siglip.load(dir, options.siglip);
-        await model.logitParams();
-        this.addEncoder(name, model, dir);
-      }
+      await load();
       this.stateValue = "ready";
     } catch (error) {
       this.failure =
@@ -72,10 +105,33 @@ export class ServedModels {
 
   /** Serves an already loaded encoder under `name`. */
   addEncoder(name: string, model: Siglip, dir = model.dir): void {
-    if (this.encoders.has(name)) {
+    this.checkUnused(name);
+    this.encoders.set(name, { name, dir, model, created: Math.floor(Date.now() / 1000) });
+  }
+
+  /**
+   * Serves a loaded VLM under `name` for the chat routes. The VLM's parts stay the caller's unless
+   * handed over with `adopt`.
+   */
+  addVlm(name: string, vlm: Vlm, info: { adapter: string; llmPath: string }): void {
+    this.checkUnused(name);
+    this.vlms.set(name, { name, vlm, ...info, created: Math.floor(Date.now() / 1000) });
+  }
+
+  /** Frees `resource` on `dispose`, after every model (shared LLMs and encoders). */
+  adopt(resource: Disposable): void {
+    this.resources.push(resource);
+  }
+
+  private checkUnused(name: string): void {
+    if (this.encoders.has(name) || this.vlms.has(name)) {
       throw new VlmkitError("INVALID_ARGUMENT", `model name "${name}" is used twice; names must be unique`);
     }
-    this.encoders.set(name, { name, dir, model, created: Math.floor(Date.now() / 1000) });
+  }
+
+  /** The served encoder whose directory is `dir` (VLMs reuse its vision tower). */
+  encoderByDir(dir: string): ServedEncoder | undefined {
+    return [...this.encoders.values()].find((e) => path.resolve(e.dir) === path.resolve(dir));
   }
 
   /** Marks the server ready without loading anything (models added with `addEncoder`). */
@@ -92,7 +148,49 @@ export class ServedModels {
   encoder(name: string): ServedEncoder {
     const entry = this.encoders.get(name);
     if (entry) return entry;
+    if (this.vlms.has(name)) {
+      throw new InvalidArgumentError(
+        `model "${name}" is a vision-language model; this route needs an encoder (${this.names("encoder")})`,
+        { details: { param: "model", model: name } },
+      );
+    }
     throw this.notFound(name);
+  }
+
+  /** The VLM served as `name`; 400 when it is an encoder, 404 when nothing has that name. */
+  vlm(name: string): ServedVlm {
+    const entry = this.vlms.get(name);
+    if (entry) return entry;
+    if (this.encoders.has(name)) {
+      throw new InvalidArgumentError(
+        `model "${name}" is an image encoder and cannot chat; chat needs a vision-language model (${this.names("vlm")})`,
+        { details: { param: "model", model: name } },
+      );
+    }
+    throw this.notFound(name);
+  }
+
+  /** Every served VLM. */
+  servedVlms(): ServedVlm[] {
+    return [...this.vlms.values()];
+  }
+
+  /** Requests decoding and waiting on each distinct LLM engine, labelled by GGUF file name. */
+  engineLoads(): EngineLoad[] {
+    const byPath = new Map(this.servedVlms().map((v) => [v.llmPath, v.vlm.llm.engine]));
+    return [...byPath].map(([file, engine]) => ({ llm: path.basename(file), ...engine.load }));
+  }
+
+  /** Generation requests running or waiting, over every LLM (draining waits for 0). */
+  get generating(): number {
+    return this.engineLoads().reduce((n, e) => n + e.active + e.queued, 0);
+  }
+
+  private names(kind: ModelListEntry["kind"]): string {
+    const names = this.list()
+      .filter((m) => m.kind === kind)
+      .map((m) => `"${m.id}"`);
+    return names.length ? `served: ${names.join(", ")}` : `none is served`;
   }
 
   /** The list entry of any served model; NOT_FOUND (404) otherwise. */
@@ -121,16 +219,24 @@ export class ServedModels {
   }
 
   list(): ModelListEntry[] {
-    return [...this.encoders.values()].map((e) => ({
-      id: e.name,
-      kind: "encoder" as const,
-      created: e.created,
-    }));
+    return [
+      ...[...this.encoders.values()].map((e) => ({
+        id: e.name,
+        kind: "encoder" as const,
+        created: e.created,
+      })),
+      ...[...this.vlms.values()].map((v) => ({ id: v.name, kind: "vlm" as const, created: v.created })),
+    ];
   }
 
   async dispose(): Promise<void> {
+    const vlms = [...this.vlms.values()];
     const all = [...this.encoders.values()];
+    const resources = this.resources.splice(0);
+    this.vlms.clear();
     this.encoders.clear();
+    await Promise.all(vlms.map((v) => v.vlm.dispose()));
     await Promise.all(all.map((e) => e.model.dispose()));
+    for (const r of resources.reverse()) await r.dispose();
   }
 }

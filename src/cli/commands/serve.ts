@@ -1,16 +1,18 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { InvalidArgumentError, VlmkitError } from "../../errors.js";
+import { InvalidArgumentError } from "../../errors.js";
 import { parseOnnxDtype } from "../../hub/dtypes.js";
 import { resolveModelDir } from "../../hub/index.js";
 import { createApp } from "../../server/app.js";
 import { readServeConfig } from "../../server/config-file.js";
 import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, type ServerLimits } from "../../server/limits.js";
 import { listen } from "../../server/listen.js";
+import { loadVlms, type VlmParts } from "../../server/load-vlms.js";
 import { createLogger } from "../../server/logging.js";
 import { createMetrics } from "../../server/metrics.js";
 import { ServedModels } from "../../server/models.js";
+import { llmPath } from "../llm-arg.js";
 
 interface ServeArgs {
   host: string;
@@ -31,13 +33,23 @@ interface ServeArgs {
   timeoutMs?: number;
   drainTimeoutMs: number;
   logLevel?: string;
+  adapter?: string;
+  llm?: string;
+  name?: string;
+  parallel: number;
+  ctx: number;
+  batchSize?: number;
+  gpuLayers?: number;
 }
 
-function int(flag: string) {
+/** How long a drained server waits for generations whose connections were cut to stop decoding. */
+const ENGINE_STOP_MS = 5_000;
+
+function int(flag: string, min = 0) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isSafeInteger(n) || n < 0)
-      throw new InvalidArgumentError(`${flag} "${value}": expected an integer ≥ 0`);
+    if (!Number.isSafeInteger(n) || n < min)
+      throw new InvalidArgumentError(`${flag} "${value}": expected an integer ≥ ${min}`);
     return n;
   };
 }
@@ -53,12 +65,14 @@ export function encoderSpec(value: string): [name: string, spec: string] {
 export function register(program: Command): void {
   program
     .command("serve")
-    .description("HTTP API: OpenAI-style /v1/classify, /v1/images/embeddings, /v1/models; /health, /metrics")
+    .description(
+      "HTTP API: OpenAI-style /v1/chat/completions, /v1/classify, /v1/images/embeddings, /v1/models; Ollama-style /api/chat, /api/generate, /api/tags; /health, /metrics",
+    )
     .option("--host <host>", "interface to bind", DEFAULT_HOST)
     .option("--port <port>", "TCP port (0 picks a free one)", int("--port"), DEFAULT_PORT)
     .option(
       "--encoder <[name=]id|dir>",
-      "encoder to serve (repeatable); named by the folder or id unless name= is given",
+      "encoder to serve (repeatable); named by the folder or id unless name= is given. With --adapter: the VLM's encoder",
       (v: string, prev: string[]) => [...prev, v],
       [] as string[],
     )
@@ -66,6 +80,27 @@ export function register(program: Command): void {
       "--config <file.json>",
       'models by name: {"encoders": {name: id|dir}, "vlms": {name: {encoder, adapter, llm}}}',
     )
+    .option("--adapter <dir>", "serve a VLM: this adapter on --encoder and --llm")
+    .option("--llm <gguf|id|hf:uri>", "the VLM's LLM: a GGUF file, a known id, or an hf: URI")
+    .option("--name <name>", "the VLM's model name (default: the adapter folder's name)")
+    .option(
+      "--parallel <n>",
+      "requests decoded together per LLM (llama.cpp sequences)",
+      int("--parallel", 1),
+      4,
+    )
+    .option(
+      "--ctx <n>",
+      "context size per LLM: positions shared by its parallel requests",
+      int("--ctx", 256),
+      4096,
+    )
+    .option(
+      "--batch-size <n>",
+      "most rows per decode; bounds an image block (default 512)",
+      int("--batch-size", 32),
+    )
+    .option("--gpu-layers <n>", "LLM layers to offload to the GPU (-1 = all)", (v) => Number.parseInt(v, 10))
     .option("--dtype <dtype>", "ONNX weight variant of the encoders", "fp32")
     .option("--threads <n>", "onnxruntime threads (default: physical cores)", int("--threads"))
     .option("--api-key <key>", "require `Authorization: Bearer <key>` (default: $VLMKIT_API_KEY)")
@@ -101,7 +136,7 @@ export function register(program: Command): void {
     )
     .option(
       "--queue-size <n>",
-      `encoder jobs waiting before 429 (default ${DEFAULT_LIMITS.maxQueuedJobs})`,
+      `encoder jobs, and generation requests per LLM, waiting before 429 (default ${DEFAULT_LIMITS.maxQueuedJobs})`,
       int("--queue-size"),
     )
     .option(
@@ -120,21 +155,42 @@ export function register(program: Command): void {
       const dtype = parseOnnxDtype(args.dtype);
       const config = args.config ? readServeConfig(args.config) : { encoders: {}, vlms: {} };
       const encoders: Record<string, string> = { ...config.encoders };
-      for (const value of args.encoder) {
-        const [name, spec] = encoderSpec(value);
-        if (name in encoders)
-          throw new InvalidArgumentError(`--encoder "${value}": the name "${name}" is used twice`);
-        encoders[name] = spec;
+      // Config VLMs name one of the config's encoders and reuse it; --adapter's VLM has its own.
+      const vlms: Record<
+        string,
+        { encoder: { served: string } | { spec: string }; adapter: string; llm: string }
+      > = {};
+      for (const [name, entry] of Object.entries(config.vlms))
+        vlms[name] = { ...entry, encoder: { served: entry.encoder } };
+      if (args.adapter) {
+        if (!args.llm) throw new InvalidArgumentError("--adapter needs --llm <gguf|id|hf:uri>");
+        if (args.encoder.length !== 1) {
+          throw new InvalidArgumentError(
+            `--adapter needs exactly one --encoder (the VLM's), got ${args.encoder.length}`,
+          );
+        }
+        const name = args.name ?? path.basename(path.resolve(args.adapter));
+        if (name in vlms || name in encoders)
+          throw new InvalidArgumentError(`--name "${name}": the name is used twice`);
+        vlms[name] = {
+          encoder: { spec: encoderSpec(args.encoder[0])[1] },
+          adapter: args.adapter,
+          llm: args.llm,
+        };
+      } else {
+        if (args.llm || args.name)
+          throw new InvalidArgumentError(`${args.llm ? "--llm" : "--name"} needs --adapter <dir>`);
+        for (const value of args.encoder) {
+          const [name, spec] = encoderSpec(value);
+          if (name in encoders)
+            throw new InvalidArgumentError(`--encoder "${value}": the name "${name}" is used twice`);
+          encoders[name] = spec;
+        }
       }
-      const vlmNames = Object.keys(config.vlms);
-      if (vlmNames.length > 0) {
-        throw new VlmkitError(
-          "CONFIG_INVALID",
-          `${args.config} lists vlms (${vlmNames.join(", ")}), but this version of vlmkit serve answers encoder routes only; remove "vlms" to serve the encoders`,
+      if (Object.keys(encoders).length + Object.keys(vlms).length === 0) {
+        throw new InvalidArgumentError(
+          "nothing to serve: pass --encoder <id|dir>, --adapter <dir> --encoder <id|dir> --llm <gguf>, or --config <file.json>",
         );
-      }
-      if (Object.keys(encoders).length === 0) {
-        throw new InvalidArgumentError("nothing to serve: pass --encoder <id|dir> or --config <file.json>");
       }
       if (args.allowPrivateImageAddresses && !args.allowRemoteImages) {
         throw new InvalidArgumentError("--allow-private-image-addresses needs --allow-remote-images");
@@ -170,6 +226,9 @@ export function register(program: Command): void {
           logger.info({ signal, drainTimeoutMs: args.drainTimeoutMs }, "shutting down: draining requests");
           models.markDraining();
           const drained = await running.close(args.drainTimeoutMs);
+          // Cut connections abort their generations; the native context is freed only once none decodes.
+          const until = Date.now() + ENGINE_STOP_MS;
+          while (models.generating > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
           await models.dispose();
           if (drained) logger.info("stopped");
           else
@@ -187,9 +246,33 @@ export function register(program: Command): void {
       });
 
       try {
-        await models.loadEncoders(encoders, {
-          siglip: { dtype, threads: args.threads },
-          resolveDir: (spec) => resolveModelDir(spec, { dtype }),
+        await models.loading(async () => {
+          await models.addEncoders(encoders, {
+            siglip: { dtype, threads: args.threads },
+            resolveDir: (spec) => resolveModelDir(spec, { dtype }),
+          });
+          const parts: Record<string, VlmParts> = {};
+          for (const [name, v] of Object.entries(vlms)) {
+            parts[name] = {
+              encoder:
+                "served" in v.encoder
+                  ? models.encoder(v.encoder.served).dir
+                  : await resolveModelDir(v.encoder.spec, { dtype }),
+              adapter: v.adapter,
+              llm: await llmPath(v.llm, { json: true }),
+            };
+          }
+          await loadVlms(models, parts, {
+            encoder: { dtype, threads: args.threads },
+            llm: {
+              sequences: args.parallel,
+              contextSize: args.ctx,
+              batchSize: args.batchSize,
+              gpuLayers: args.gpuLayers,
+              threads: args.threads,
+              maxQueue: args.queueSize ?? DEFAULT_LIMITS.maxQueuedJobs,
+            },
+          });
         });
         logger.info({ models: models.list().map((m) => m.id) }, "ready");
       } catch (error) {

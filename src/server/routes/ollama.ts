@@ -1,0 +1,111 @@
+/**
+ * Ollama-compatible routes: `POST /api/chat` and `POST /api/generate` (NDJSON streaming unless
+ * `stream: false`, ending with a `done: true` object that carries `done_reason`, token counts and
+ * durations in nanoseconds), `GET /api/tags` (the served VLMs) and `GET /api/version`.
+ */
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import type { Context, Hono } from "hono";
+import type { GenerationResult } from "../../llm/engine.js";
+import { readBody } from "../body.js";
+import { type ChatRequest, fromOllamaChat, fromOllamaGenerate } from "../chat-request.js";
+import type { AppEnv, ServerContext } from "../context.js";
+import { startChat } from "../generation.js";
+import { OllamaChatRequest, OllamaGenerateRequest } from "../schemas/ollama.js";
+import { ndjsonResponse } from "../streaming.js";
+
+const VERSION: string = JSON.parse(
+  fs.readFileSync(new URL("../../../package.json", import.meta.url), "utf8"),
+).version;
+
+const ns = (ms: number) => Math.round(ms * 1e6);
+
+/** The closing fields of an answer; Ollama reports durations in nanoseconds. */
+function doneFields(result: GenerationResult, startMs: number) {
+  const t = result.timings;
+  return {
+    done: true,
+    done_reason: result.finishReason,
+    total_duration: ns(performance.now() - startMs),
+    load_duration: 0, // models are loaded when the server starts
+    prompt_eval_count: result.usage.promptTokens,
+    prompt_eval_duration: ns(t.queuedMs + t.prefillMs),
+    eval_count: result.usage.completionTokens,
+    eval_duration: ns(t.decodeMs),
+  };
+}
+
+/** Ollama clients often add the default tag: "name:latest" finds "name". */
+function servedName(ctx: ServerContext, model: string): string {
+  if (!model.endsWith(":latest")) return model;
+  const base = model.slice(0, -":latest".length);
+  return ctx.models.servedVlms().some((v) => v.name === base) ? base : model;
+}
+
+async function answer(
+  c: Context<AppEnv>,
+  ctx: ServerContext,
+  request: ChatRequest,
+  shape: (text: string) => Record<string, unknown>,
+): Promise<Response> {
+  const start = performance.now();
+  const model = request.model;
+  const run = await startChat(
+    ctx,
+    { ...request, model: servedName(ctx, model) },
+    { maxTokensParam: "options.num_predict", signal: c.var.signal },
+  );
+  const at = () => new Date().toISOString();
+  if (!request.stream) {
+    const result = await run.result;
+    return c.json({ model, created_at: at(), ...shape(result.text), ...doneFields(result, start) });
+  }
+  return ndjsonResponse(c, (out) =>
+    run.pipe(out, async () => {
+      for await (const text of run.deltas) {
+        if (!(await out.send({ model, created_at: at(), ...shape(text), done: false }))) return;
+      }
+      const result = await run.result;
+      await out.send({ model, created_at: at(), ...shape(""), ...doneFields(result, start) });
+    }),
+  );
+}
+
+export function registerOllamaRoutes(app: Hono<AppEnv>, ctx: ServerContext): void {
+  app.post("/api/chat", async (c) => {
+    const request = fromOllamaChat(await readBody(c, OllamaChatRequest));
+    return answer(c, ctx, request, (content) => ({ message: { role: "assistant", content } }));
+  });
+
+  app.post("/api/generate", async (c) => {
+    const request = fromOllamaGenerate(await readBody(c, OllamaGenerateRequest));
+    return answer(c, ctx, request, (response) => ({ response }));
+  });
+
+  app.get("/api/tags", (c) =>
+    c.json({
+      models: ctx.models.servedVlms().map((v) => {
+        const size = fs.statSync(v.llmPath).size;
+        const family = v.vlm.llm.identity.architecture;
+        return {
+          name: v.name,
+          model: v.name,
+          modified_at: new Date(v.created * 1000).toISOString(),
+          size,
+          // Identifies the assembly (LLM file + adapter), not a content hash of the weights.
+          digest: createHash("sha256").update(`${v.llmPath}\n${size}\n${v.adapter}`).digest("hex"),
+          details: {
+            parent_model: "",
+            format: "gguf",
+            family,
+            families: [family],
+            parameter_size: "",
+            quantization_level: "",
+          },
+        };
+      }),
+    }),
+  );
+
+  app.get("/api/version", (c) => c.json({ version: VERSION }));
+}
