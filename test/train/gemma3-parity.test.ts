@@ -6,7 +6,9 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { gradients, serializeModel, type Value } from "../../src/graph/index.js";
 import { GgufReader } from "../../src/llm/gguf-read.js";
 import { type NativeContext, NativeModel } from "../../src/llm/native.js";
 import { type Tensor, tensor } from "../../src/tensor.js";
@@ -14,6 +16,7 @@ import { writeTinyGemma3Gguf } from "../../src/tiny/gemma3.js";
 import { SeededRandom } from "../../src/tiny/random.js";
 import { attentionMask } from "../../src/train/attention-mask.js";
 import { type EmbeddingBlock, type ForwardInput, Gemma3Forward } from "../../src/train/gemma3-forward.js";
+import { buildGemma3Graph } from "../../src/train/gemma3-graph.js";
 import { type Gemma3Spec, gemma3SpecFromGguf, localLayers } from "../../src/train/gemma3-spec.js";
 import { loadGemma3Weights } from "../../src/train/gemma3-weights.js";
 
@@ -277,3 +280,75 @@ async function weightsOf(file: string) {
     await reader.close();
   }
 }
+
+describe("gradients through the graph", () => {
+  it("to the input embeddings match central differences (prefix-LM mask, both layer kinds)", async () => {
+    const T = 32;
+    const P = 6;
+    const spec = exact.spec;
+    const weights = await weightsOf(gguf);
+    const built = buildGemma3Graph(spec, { length: T, outputs: P });
+    const g = built.graph;
+    const embeds = built.inputs.embeds as Value;
+    const probe = g.input("probe", "float32", [P, spec.vocab]); // [P, V]: loss = Σ logits ⊙ probe
+    const loss = g.reduceSum(g.mul(built.logits, probe), [0, 1], false);
+    g.output(loss, "loss");
+    g.output(gradients(g, loss, [embeds]).get(embeds) as Value, "grad");
+    const session = await ort.InferenceSession.create(serializeModel(g));
+    const rng = new SeededRandom(4);
+    const x = randomEmbeds(T, 5);
+    const feeds = (e: Float32Array) => ({
+      ...Object.fromEntries(weights),
+      tokens: new ort.Tensor("int64", new BigInt64Array(T).fill(20n), [T]),
+      embeds: new ort.Tensor("float32", e, [T, E]),
+      use_embeds: new ort.Tensor(
+        "bool",
+        Uint8Array.from({ length: T }, (_, i) => (i < 24 ? 1 : 0)),
+        [T, 1],
+      ),
+      positions: new ort.Tensor(
+        "int64",
+        BigInt64Array.from({ length: T }, (_, i) => BigInt(i)),
+        [T],
+      ),
+      mask: new ort.Tensor("float32", attentionMask({ length: T, bidirectional: [{ start: 0, end: 26 }] }), [
+        T,
+        T,
+      ]),
+      output_positions: new ort.Tensor(
+        "int64",
+        BigInt64Array.from({ length: P }, (_, i) => BigInt(T - P + i)),
+        [P],
+      ),
+      probe: new ort.Tensor(
+        "float32",
+        Float32Array.from({ length: P * spec.vocab }, () => rng.normal(0, 0.01)),
+        [P, spec.vocab],
+      ),
+    });
+    const base = feeds(x);
+    const grad = (await session.run(base)).grad.data as Float32Array;
+    const lossAt = async (e: Float32Array) =>
+      (await session.run({ ...base, embeds: new ort.Tensor("float32", e, [T, E]) })).loss.data[0] as number;
+    // Rows 0 (far outside layer 0's window from the outputs), 5, 20 and 23 (image rows); row 28 is a
+    // token row, whose embedding row is unused: its gradient must be exactly 0.
+    for (const [row, col] of [
+      [0, 0],
+      [5, 3],
+      [20, 7],
+      [23, 40],
+    ]) {
+      const i = row * E + col;
+      const h = 1e-2;
+      const plus = x.slice();
+      plus[i] += h;
+      const minus = x.slice();
+      minus[i] -= h;
+      const fd = ((await lossAt(plus)) - (await lossAt(minus))) / (2 * h);
+      expect(Math.abs(fd - grad[i])).toBeLessThan(2e-2 * Math.abs(fd) + 1e-5);
+    }
+    expect(grad.subarray(28 * E, 29 * E).every((v) => v === 0)).toBe(true);
+    expect(Math.abs(grad[0])).toBeGreaterThan(1e-4);
+    await session.release();
+  });
+});
