@@ -1,6 +1,7 @@
+import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../../src/errors.js";
-import { attr, Graph, gradients, type Value } from "../../src/graph/index.js";
+import { attr, Graph, gradients, serializeModel, type Value } from "../../src/graph/index.js";
 import { type CheckOptions, gradCheck, gradOf, type InputSpec } from "./gradcheck.js";
 
 /** float64 checks: central differences are accurate to ~1e-10 here, so 1e-7 leaves a wide margin. */
@@ -412,6 +413,35 @@ describe("pruning and errors", () => {
     for (const n of backward)
       for (const v of n.inputs) expect(frozenNodes.has(v?.producer as never)).toBe(false);
     expect(grads.get(adapter)!.shape).toEqual([6, 4]);
+  });
+
+  it("intermediate wrt values, a wrt that does not reach the loss, and an explicit seed", async () => {
+    const g = new Graph();
+    const x = g.input("x", "float64", [3]);
+    const other = g.input("other", "float64", [2, "n"]);
+    const seed = g.input("seed", "float64", [3]);
+    const h = g.exp(x);
+    const y = g.mul(h, h); // non-scalar "loss", seeded with `seed`
+    const grads = gradients(g, y, [h, x, other], { seed });
+    for (const [k, v] of grads) g.output(v, `d_${k.name}`);
+    const session = await ort.InferenceSession.create(serializeModel(g));
+    const xs = [0.1, -0.4, 0.7];
+    const ws = [1, -2, 0.5];
+    const out = await session.run({
+      x: new ort.Tensor("float64", Float64Array.from(xs), [3]),
+      other: new ort.Tensor("float64", new Float64Array(8), [2, 4]),
+      seed: new ort.Tensor("float64", Float64Array.from(ws), [3]),
+    });
+    const dh = xs.map((v, i) => 2 * Math.exp(v) * ws[i]);
+    expect(Array.from(out[`d_${h.name}`].data as Float64Array)).toEqual(dh.map((d) => expect.closeTo(d, 12)));
+    expect(Array.from(out.d_x.data as Float64Array)).toEqual(
+      dh.map((d, i) => expect.closeTo(d * Math.exp(xs[i]), 12)),
+    );
+    expect(out.d_other.dims).toEqual([2, 4]);
+    expect(Array.from(out.d_other.data as Float64Array)).toEqual(new Array(8).fill(0));
+    expect(() => gradients(g, y, [x], { seed: x.graph.input("bad_seed", "float64", [1]) })).toThrow(
+      /seed "bad_seed"/,
+    );
   });
 
   it("an op without a rule on a gradient path is named in the error; off the path it is ignored", async () => {
