@@ -119,7 +119,7 @@ export class Gemma3Forward {
     const weights = this.#weights;
     if (!weights) throw new DisposedError("Gemma3Forward");
     const feeds = this.feeds(input);
-    const P = (feeds.output_positions.dims[0] as number) ?? 1;
+    const P = feeds.output_positions.dims[0] as number;
     const session = await this.session(feeds.tokens.dims[0] as number, P);
     const out = await session.run({ ...Object.fromEntries(weights), ...feeds });
     const logits = out.logits;
@@ -157,10 +157,16 @@ export class Gemma3Forward {
       embeds.set(block.data.data, block.start * E);
       useEmbeds.fill(1, block.start, block.start + n);
     }
-    const positions = new BigInt64Array(T);
-    for (let i = 0; i < T; i++) positions[i] = BigInt(i < L ? (input.positions?.[i] ?? i) : i);
     if (input.positions && input.positions.length !== L) {
       throw new InvalidArgumentError(`positions has ${input.positions.length} entries; expected ${L}`);
+    }
+    const positions = new BigInt64Array(T);
+    for (let i = 0; i < T; i++) {
+      const p = i < L ? (input.positions?.[i] ?? i) : i; // padding rows are masked; any position does
+      if (!Number.isInteger(p) || p < 0) {
+        throw new InvalidArgumentError(`positions[${i}] is ${p}; expected a non-negative integer`);
+      }
+      positions[i] = BigInt(p);
     }
     const rows = input.outputPositions ?? [L - 1];
     const outputPositions = new BigInt64Array(rows.length);
