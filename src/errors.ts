@@ -15,6 +15,9 @@ export type ErrorCode =
   | "PROMPT_MISMATCH"
   | "CONTEXT_OVERFLOW"
   | "DATASET_INVALID"
+  // training
+  | "CHECKPOINT_MISMATCH"
+  | "CHECKPOINT_NOT_FOUND"
   // files on disk that do not fit what was expected (HTTP 500 when serving)
   | "MODEL_FORMAT"
   | "MODEL_INCOMPATIBLE"
@@ -86,6 +89,16 @@ export class ShapeError extends VlmkitError {
     super("SHAPE_MISMATCH", message, options);
   }
 }
+
+/** A training dataset, or one of its rows, cannot be used; `details.line` names the row when there is one. */
+export class DatasetError extends VlmkitError {
+  constructor(message: string, options: VlmkitErrorOptions = {}) {
+    super("DATASET_INVALID", message, options);
+  }
+}
+
+/** No usable checkpoint to resume from, or one written for another dataset, model or settings. */
+export class CheckpointError extends VlmkitError {}
 
 /** Download and cache problems: offline, unauthorized, missing file, integrity. */
 export class HubError extends VlmkitError {}
