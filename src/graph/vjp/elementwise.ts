@@ -106,13 +106,16 @@ const gelu: VjpRule = (ctx, node, [dy], wants) => {
       const d2u = g.add(g.mul(x2, 6 * b), 2 * a);
       return g.mul(s, g.add(g.mul(g.sub(1, s), g.mul(x, d2u)), 1));
     }
-    const erf = g.node("Erf", [g.mul(x, Math.SQRT1_2)], [{ dtype: x.dtype, shape: x.shape }])[0];
-    const cdf = g.mul(g.add(erf, 1), 0.5);
+    const erfX = g.node("Erf", [g.mul(x, Math.SQRT1_2)], [{ dtype: x.dtype, shape: x.shape }])[0];
+    const cdf = g.mul(g.add(erfX, 1), 0.5);
     const pdf = g.mul(g.exp(g.mul(g.mul(x, x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
     return g.add(cdf, g.mul(x, pdf));
   };
   return [when(wants[0], () => g.mul(dy!, slope()))];
 };
+
+// d erf(x) = 2/√π · exp(−x²)
+const erf = unary(({ g }, x, _y, dy) => g.mul(dy, g.mul(g.exp(g.neg(g.mul(x, x))), 2 / Math.sqrt(Math.PI))));
 
 const cast: VjpRule = (ctx, node, [dy], wants) => {
   const x = node.inputs[0]!;
@@ -147,6 +150,7 @@ export const elementwiseRules: Record<string, VjpRule> = {
   Sigmoid: sigmoid,
   Relu: relu,
   Gelu: gelu,
+  Erf: erf,
   Cast: cast,
   Where: where,
 };
