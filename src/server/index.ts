@@ -23,8 +23,8 @@ export {
   type ServerLimits,
 } from "./limits.js";
 export { type ListenOptions, listen, type RunningServer } from "./listen.js";
-export { createLogger } from "./logging.js";
 export { type LoadVlmsOptions, loadVlms, type VlmParts } from "./load-vlms.js";
+export { createLogger } from "./logging.js";
 export { createMetrics, type EngineLoad, type ServerMetrics } from "./metrics.js";
 export { type ServedEncoder, ServedModels, type ServedVlm, type ServerState } from "./models.js";
 export { WorkQueue, type WorkQueueOptions } from "./queue.js";
