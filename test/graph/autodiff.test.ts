@@ -133,6 +133,27 @@ describe("MatMul (float64)", () => {
     );
   });
 
+  it("linear layers over a Transpose (x·Wᵀ, Xᵀ·w): the gradient reads the untransposed operand", async () => {
+    const res = await expectGrad(
+      (g, [x, w, y]) => g.add(g.matmul(x, g.transpose(w, [1, 0])), g.matmul(g.transpose(y, [1, 0]), w)),
+      [
+        { name: "x", dims: [3, 4] },
+        { name: "w", dims: [4, 4] },
+        { name: "y", dims: [4, 3] },
+      ],
+    );
+    expect(res.totalNodes).toBeGreaterThan(res.forwardNodes);
+    const g = new Graph();
+    const x = g.input("x", "float32", [3, 4]);
+    const wt = g.transpose(g.input("w", "float32", [5, 4]), [1, 0]);
+    const loss = g.reduceSum(g.matmul(x, wt), [0, 1], false);
+    const before = g.nodes.length;
+    gradients(g, loss, [x]);
+    const backward = g.nodes.slice(before);
+    expect(backward.filter((n) => n.inputs.includes(wt))).toHaveLength(0);
+    expect(backward.filter((n) => n.op === "MatMul")).toHaveLength(1); // dY·W, no flags needed
+  });
+
   it("1-D operands: vector·matrix, matrix·vector, vector·vector", async () => {
     await expectGrad(
       (g, [v, m, u]) => g.concat([g.matmul(v, m), g.matmul(m, u), g.unsqueeze(g.matmul(u, u), [0])], 0),

@@ -23,9 +23,27 @@ function transposeLast(g: Graph, x: Value): Value {
   return g.transpose(x, swapped(range(x.shape.length)));
 }
 
-/** op(A)·op(B) where op transposes the last two axes when asked; both operands have rank ≥ 2. */
-function matmulT(ctx: VjpContext, a: Value, b: Value, transA: boolean, transB: boolean): Value {
+/** The input of a Transpose that swaps only the last two axes, else `null`. */
+function swappedFrom(v: Value): Value | null {
+  const p = v.producer;
+  if (p?.op !== "Transpose" || p.domain !== "" || v.shape.length < 2) return null;
+  const perm = p.attrs.perm;
+  const want = swapped(range(v.shape.length));
+  return perm?.type === "ints" && perm.value.every((axis, i) => axis === want[i]) ? p.inputs[0] : null;
+}
+
+/**
+ * op(A)·op(B) where op transposes the last two axes when asked; both operands have rank ≥ 2.
+ * An operand that is itself a last-two-axes Transpose (a linear layer's `x·Wᵀ`) is read through and
+ * its flag flips: dX = dY·(Wᵀ)ᵀ becomes a plain MatMul dY·W, with no transpose in the backward pass.
+ */
+function matmulT(ctx: VjpContext, a0: Value, b0: Value, transA0: boolean, transB0: boolean): Value {
   const g = ctx.g;
+  const aSrc = swappedFrom(a0);
+  const bSrc = swappedFrom(b0);
+  const [a, transA] = aSrc ? [aSrc, !transA0] : [a0, transA0];
+  const [b, transB] = bSrc ? [bSrc, !transB0] : [b0, transB0];
+  if (!transA && !transB) return g.matmul(a, b);
   if (!ctx.fusedMatMul || !FUSABLE.has(a.dtype)) {
     return g.matmul(transA ? transposeLast(g, a) : a, transB ? transposeLast(g, b) : b);
   }
