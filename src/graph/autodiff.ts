@@ -105,7 +105,10 @@ export function gradients(
     grads.forEach((d, k) => {
       const v = node.inputs[k];
       if (!d || !v || !wants[k]) return;
-      if (d.dtype !== v.dtype || d.shape.length !== v.shape.length) {
+      const dimsDiffer = d.shape.some(
+        (e, j) => typeof e === "number" && typeof v.shape[j] === "number" && e !== v.shape[j],
+      );
+      if (d.dtype !== v.dtype || d.shape.length !== v.shape.length || dimsDiffer) {
         throw new InvalidArgumentError(
           `gradients: rule for ${node.op} (node "${node.name}") gave "${d.dtype}" [${d.shape.join(", ")}] for input "${v.name}" "${v.dtype}" [${v.shape.join(", ")}]`,
         );
@@ -128,9 +131,18 @@ function activeNodes(
   loss: Value,
   wrt: readonly Value[],
 ): { needs: Set<Value>; nodes: Set<Node> } {
+  // A Loop body may read main-graph values without listing them as inputs; count those as inputs,
+  // so that such a node on a gradient path is refused instead of silently passing no gradient.
+  const inputsOf = (n: Node): Value[] => {
+    const direct = n.inputs.filter((v): v is Value => v !== null);
+    const bodies = Object.values(n.attrs).filter((a) => a.type === "graph");
+    return bodies.length === 0
+      ? direct
+      : [...direct, ...bodies.flatMap((a) => outerValues(a.value as Graph))];
+  };
   const needs = new Set<Value>(wrt);
   for (const n of nodes) {
-    if (!n.inputs.some((v) => v && needs.has(v))) continue;
+    if (!inputsOf(n).some((v) => needs.has(v))) continue;
     for (const o of n.outputs) if (FLOAT.has(o.dtype)) needs.add(o);
   }
   const reaches = new Set<Value>([loss]);
@@ -138,12 +150,27 @@ function activeNodes(
   for (let i = nodes.length - 1; i >= 0; i--) {
     const n = nodes[i];
     if (!n.outputs.some((o) => reaches.has(o))) continue;
-    for (const v of n.inputs) if (v) reaches.add(v);
+    for (const v of inputsOf(n)) reaches.add(v);
     if (n.outputs.some((o) => reaches.has(o) && needs.has(o))) active.add(n);
   }
   // A value's gradient only matters where it both depends on `wrt` and reaches the loss.
   for (const v of needs) if (!reaches.has(v)) needs.delete(v);
   return { needs, nodes: active };
+}
+
+/** Values of enclosing graphs that the nodes of `body` (and of its own subgraphs) read. */
+function outerValues(body: Graph, out: Value[] = []): Value[] {
+  const inside = (v: Value) => {
+    for (let h: Graph | null = v.graph; h; h = h.parent) if (h === body) return true;
+    return false;
+  };
+  for (const n of body.nodes) {
+    for (const v of n.inputs) if (v && !inside(v)) out.push(v);
+    for (const a of Object.values(n.attrs)) {
+      if (a.type === "graph") for (const v of outerValues(a.value, [])) if (!inside(v)) out.push(v);
+    }
+  }
+  return out;
 }
 
 function seedOnes(ctx: VjpContext, loss: Value): Value {

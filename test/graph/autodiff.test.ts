@@ -477,5 +477,14 @@ describe("pruning and errors", () => {
     expect(() => gradients(g, bad, [x])).toThrow(InvalidArgumentError);
     expect(() => gradients(g, bad, [x])).toThrow(/"Cos" \(node "Cos_node"\)/);
     expect(() => gradients(g, bad, [g.input("i", "int64", [3])])).toThrow(/only float values/);
+    // A Loop body that reads x from the enclosing graph is on the path even though x is not an input.
+    const { scans } = g.loop({
+      trip: g.constant("int64", [2]),
+      tripDim: 2,
+      body: (b) => ({ scans: [b.mul(x, 2)] }),
+    });
+    expect(() => gradients(g, g.reduceSum(scans[0], [0, 1], false), [x])).toThrow(
+      /"Loop" \(node "Loop_node"\)/,
+    );
   });
 });
