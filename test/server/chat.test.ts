@@ -220,6 +220,15 @@ describe("Ollama routes", () => {
 });
 
 describe("models and metrics", () => {
+  it("shares one LLM between adapters on the same GGUF, and a served encoder with the VLM on it", () => {
+    const chat = server.models.vlm("chat").vlm;
+    const pali = server.models.vlm("pali").vlm;
+    expect(chat.llm).toBe(pali.llm);
+    expect(pali.encoder).toBe(server.models.encoder("enc").model.vision);
+    expect(chat.encoder).not.toBe(pali.encoder);
+    expect(server.models.engineLoads()).toHaveLength(1);
+  });
+
   it("lists VLMs next to encoders and counts tokens, time to first token and engine load", async () => {
     const { app } = createApp({ models: server.models, logger: quiet() });
     const list = await (await app.request("/v1/models")).json();
