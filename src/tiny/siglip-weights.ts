@@ -4,18 +4,7 @@
  * inside the combined model, and whatever order the tensors are created in.
  */
 import type { Graph, Value } from "../graph/index.js";
-
-/** mulberry32: a small, fast 32-bit PRNG with good enough statistics for weight init. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { SeededRandom } from "./random.js";
 
 /** FNV-1a hash of a string, mixed with the model seed. */
 function hashSeed(seed: number, name: string): number {
@@ -27,17 +16,11 @@ function hashSeed(seed: number, name: string): number {
   return h;
 }
 
-/** `n` samples of N(mean, std²) by Box–Muller from the tensor's own generator. */
+/** `n` samples of N(mean, std²) from the tensor's own generator. */
 export function normalArray(seed: number, name: string, n: number, std: number, mean = 0): Float32Array {
-  const rand = mulberry32(hashSeed(seed, name));
+  const rng = new SeededRandom(hashSeed(seed, name));
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const u = 1 - rand();
-    const v = rand();
-    const r = Math.sqrt(-2 * Math.log(u)) * std;
-    out[i] = mean + r * Math.cos(2 * Math.PI * v);
-    if (i + 1 < n) out[i + 1] = mean + r * Math.sin(2 * Math.PI * v);
-  }
+  for (let i = 0; i < n; i++) out[i] = rng.normal(mean, std);
   return out;
 }
 

@@ -3,6 +3,7 @@
  * loss Σ y ⊙ r with random r, so every output element's gradient is exercised with a distinct weight.
  * Finite differences divide by the perturbation as actually stored (float32 rounds x ± ε).
  */
+
 import * as ort from "onnxruntime-node";
 import {
   type Dim,
@@ -13,6 +14,7 @@ import {
   serializeModel,
   type Value,
 } from "../../src/graph/index.js";
+import { SeededRandom } from "../../src/tiny/random.js";
 
 export interface InputSpec {
   name: string;
@@ -48,17 +50,6 @@ export interface CheckResult {
   totalNodes: number;
 }
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const typed = (dtype: DType, values: number[]) =>
   dtype === "float64"
     ? Float64Array.from(values)
@@ -87,7 +78,8 @@ export async function gradCheck(
 ): Promise<CheckResult> {
   const dtype = options.dtype ?? "float64";
   const eps = options.eps ?? (dtype === "float64" ? 1e-5 : 2 ** -8);
-  const rnd = mulberry32(options.seed ?? 1);
+  const rng = new SeededRandom(options.seed ?? 1);
+  const rnd = () => rng.next();
   const dtypeOf = (s: InputSpec) => s.dtype ?? dtype;
   const runDims = (s: InputSpec) => s.run ?? (s.dims as number[]);
   const data = inputs.map((s) => {
