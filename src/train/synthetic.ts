@@ -1,0 +1,113 @@
+/**
+ * A synthetic dataset of coloured shapes for learning tests and demos: circle / square / triangle in
+ * red / green / blue / yellow on a lightly tinted background, random position and size, drawn as SVG
+ * and rasterized by sharp. Every word of the answers is a single token of the tiny gemma3
+ * vocabulary (`tinyGemma3Vocab`), so a tiny LLM can learn them quickly. Same seed → same files.
+ */
+import fs from "node:fs/promises";
+import path from "node:path";
+import sharp from "sharp";
+import { InvalidArgumentError } from "../errors.js";
+import { SeededRandom } from "../tiny/random.js";
+import { writeFileAtomic } from "../util/fs.js";
+
+export const SHAPES = ["circle", "square", "triangle"] as const;
+export const COLORS = ["red", "green", "blue", "yellow"] as const;
+export type ShapeName = (typeof SHAPES)[number];
+export type ColorName = (typeof COLORS)[number];
+export type ShapeTask = "color" | "shape" | "caption";
+
+const FILL: Record<ColorName, string> = {
+  red: "#d62728",
+  green: "#2ca02c",
+  blue: "#1f5fd6",
+  yellow: "#f2d21b",
+};
+export const COLOR_QUESTION = "what color is the shape?";
+export const SHAPE_QUESTION = "what shape is this?";
+
+export interface ShapesDatasetOptions {
+  /** Images to draw. Default 48. */
+  count?: number;
+  /** Seed of every random choice. Default 0. */
+  seed?: number;
+  /** Side of the square images in pixels. Default 64. */
+  size?: number;
+  /** Rows written per image: colour question, shape question, caption ("a red circle", prompt left to the default). Default all three. */
+  tasks?: readonly ShapeTask[];
+}
+
+export interface ShapeImage {
+  /** Path relative to the dataset folder. */
+  image: string;
+  shape: ShapeName;
+  color: ColorName;
+}
+
+export interface ShapesDataset {
+  /** `<dir>/data.jsonl` */
+  file: string;
+  images: ShapeImage[];
+  /** Rows in data.jsonl. */
+  rows: number;
+}
+
+function shapeSvg(shape: ShapeName, color: ColorName, rng: SeededRandom, size: number): string {
+  // A light background whose tint varies, so the colour question is about the shape, not the image mean.
+  const tint = () => Math.round(rng.uniform(200, 255));
+  const bg = `rgb(${tint()},${tint()},${tint()})`;
+  const r = rng.uniform(0.18, 0.34) * size; // half the shape's extent
+  const cx = rng.uniform(r, size - r);
+  const cy = rng.uniform(r, size - r);
+  const fill = FILL[color];
+  const f = (v: number) => v.toFixed(2);
+  const body =
+    shape === "circle"
+      ? `<circle cx="${f(cx)}" cy="${f(cy)}" r="${f(r)}" fill="${fill}"/>`
+      : shape === "square"
+        ? `<rect x="${f(cx - r)}" y="${f(cy - r)}" width="${f(2 * r)}" height="${f(2 * r)}" fill="${fill}"/>`
+        : `<polygon points="${f(cx)},${f(cy - r)} ${f(cx + r)},${f(cy + r)} ${f(cx - r)},${f(cy + r)}" fill="${fill}"/>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}"><rect width="100%" height="100%" fill="${bg}"/>${body}</svg>`;
+}
+
+/** Writes `<dir>/images/shape-XXXX.png` and `<dir>/data.jsonl` (plain JSONL: image, prompt?, answer). */
+export async function writeShapesDataset(
+  dir: string,
+  options: ShapesDatasetOptions = {},
+): Promise<ShapesDataset> {
+  const { count = 48, seed = 0, size = 64, tasks = ["color", "shape", "caption"] } = options;
+  if (!Number.isInteger(count) || count <= 0)
+    throw new InvalidArgumentError(`count ${count}; expected a positive integer`);
+  if (!Number.isInteger(size) || size < 8)
+    throw new InvalidArgumentError(`size ${size}; expected an integer ≥ 8`);
+  const unknown = tasks.filter((t) => !["color", "shape", "caption"].includes(t));
+  if (unknown.length > 0 || tasks.length === 0) {
+    throw new InvalidArgumentError(
+      `tasks ${JSON.stringify(tasks)}; expected some of "color", "shape", "caption"`,
+    );
+  }
+  const rng = new SeededRandom(seed);
+  await fs.mkdir(path.join(dir, "images"), { recursive: true });
+  const images: ShapeImage[] = [];
+  const lines: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const shape = SHAPES[rng.int(SHAPES.length)];
+    const color = COLORS[rng.int(COLORS.length)];
+    const image = `images/shape-${String(i).padStart(4, "0")}.png`;
+    const png = await sharp(Buffer.from(shapeSvg(shape, color, rng, size)))
+      .png()
+      .toBuffer();
+    await writeFileAtomic(path.join(dir, image), png);
+    images.push({ image, shape, color });
+    const id = `shape-${i}`;
+    if (tasks.includes("color"))
+      lines.push(JSON.stringify({ id: `${id}-color`, image, prompt: COLOR_QUESTION, answer: color }));
+    if (tasks.includes("shape"))
+      lines.push(JSON.stringify({ id: `${id}-shape`, image, prompt: SHAPE_QUESTION, answer: shape }));
+    if (tasks.includes("caption"))
+      lines.push(JSON.stringify({ id: `${id}-caption`, image, caption: `a ${color} ${shape}` }));
+  }
+  const file = path.join(dir, "data.jsonl");
+  await writeFileAtomic(file, `${lines.join("\n")}\n`);
+  return { file, images, rows: lines.length };
+}
