@@ -65,6 +65,11 @@ export class VisionEncoder {
     private readonly s: EncoderSession,
   ) {}
 
+  /** The ONNX file the session runs (the dtype variant that was loaded). */
+  get modelFile(): string {
+    return this.s.file;
+  }
+
   /** Dv: the width of each patch feature. */
   get hiddenSize(): number {
     return this.config.visionHidden;

@@ -17,7 +17,7 @@ import { readSafetensors, writeSafetensors } from "../adapter/safetensors.js";
 import { vlmkitCacheDir } from "../config.js";
 import type { VisionEncoder } from "../encoders/index.js";
 import { ImageError, InvalidArgumentError, throwIfAborted } from "../errors.js";
-import { externalDataName, type OnnxDtype, onnxFileName } from "../hub/dtypes.js";
+import { externalDataName } from "../hub/dtypes.js";
 import { loadImage, type RgbImage } from "../image/index.js";
 import { type Tensor, tensor } from "../tensor.js";
 
@@ -34,8 +34,6 @@ export interface CachedFeatures {
 export interface FeatureCacheOptions {
   /** Cache root. Default `<vlmkitCacheDir()>/features` (`$VLMKIT_CACHE`, else `~/.cache/vlmkit`). */
   dir?: string;
-  /** The weight variant the encoder was loaded with; picks the ONNX file that enters the key. Default "fp32". */
-  dtype?: OnnxDtype;
 }
 
 export interface PrecomputeOptions {
@@ -76,14 +74,9 @@ async function fileFingerprint(file: string): Promise<string> {
   }
 }
 
-/** What identifies an encoder's features: its config, weights file(s) and preprocessing. */
-export async function encoderIdentity(encoder: VisionEncoder, dtype: OnnxDtype = "fp32"): Promise<string> {
-  const onnx = path.join(encoder.dir, "onnx", onnxFileName("vision_model", dtype));
-  if (!fs.existsSync(onnx)) {
-    throw new InvalidArgumentError(
-      `feature cache: ${onnx} not found; pass the dtype the encoder was loaded with (got "${dtype}")`,
-    );
-  }
+/** What identifies an encoder's features: its config, the weights file(s) its session runs, and preprocessing. */
+export async function encoderIdentity(encoder: VisionEncoder): Promise<string> {
+  const onnx = encoder.modelFile;
   const parts = [
     await fs.promises.readFile(path.join(encoder.dir, "config.json")),
     await fileFingerprint(onnx),
@@ -106,7 +99,7 @@ export class FeatureCache {
 
   static async open(encoder: VisionEncoder, options: FeatureCacheOptions = {}): Promise<FeatureCache> {
     const dir = path.resolve(options.dir ?? path.join(vlmkitCacheDir(), "features"));
-    return new FeatureCache(encoder, dir, await encoderIdentity(encoder, options.dtype));
+    return new FeatureCache(encoder, dir, await encoderIdentity(encoder));
   }
 
   /** The cache file for an image's content hash. */

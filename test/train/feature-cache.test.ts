@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { VisionEncoder } from "../../src/encoders/index.js";
 import { ImageError } from "../../src/errors.js";
 import { writeTinySiglip } from "../../src/tiny/siglip.js";
-import { FeatureCache } from "../../src/train/feature-cache.js";
+import { encoderIdentity, FeatureCache } from "../../src/train/feature-cache.js";
 
 let root: string;
 let encoder: VisionEncoder;
@@ -14,7 +14,12 @@ const images: string[] = [];
 
 beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), "vlmkit-features-"));
-  await writeTinySiglip(path.join(root, "enc"), { variant: "siglip2", seed: 4, towers: ["vision"] });
+  await writeTinySiglip(path.join(root, "enc"), {
+    variant: "siglip2",
+    seed: 4,
+    towers: ["vision"],
+    dtypes: ["fp32", "fp16"],
+  });
   encoder = await VisionEncoder.load(path.join(root, "enc"));
   const colours = ["#d22", "#2d2", "#22d", "#dd2"];
   for (const [i, c] of colours.entries()) {
@@ -112,8 +117,10 @@ describe("FeatureCache", () => {
     expect((await a.get(copy)).patches.data).toEqual(fa.patches.data);
     expect(counter.images()).toBe(0);
     counter.restore();
-    await expect(FeatureCache.open(encoder, { dtype: "fp16" })).rejects.toThrow(
-      /vision_model_fp16.onnx not found/,
-    );
+    // The key follows the ONNX file the session runs: an fp16 encoder gets its own entries.
+    const half = await VisionEncoder.load(path.join(root, "enc"), { dtype: "fp16" });
+    expect(half.modelFile).toMatch(/vision_model_fp16\.onnx$/);
+    expect(await encoderIdentity(half)).not.toBe(await encoderIdentity(encoder));
+    await half.dispose();
   });
 });
