@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/server/app.js";
 import { listen, type RunningServer } from "../../src/server/listen.js";
 import { type DemoServer, demoModels, sseEvents } from "./demo.js";
-import { captureLogger, pngBase64 } from "./helpers.js";
+import { captureLogger, json, pngBase64 } from "./helpers.js";
 
 let server: DemoServer;
 let running: RunningServer;
@@ -129,13 +129,13 @@ describe("disconnects and a full queue", () => {
       await expect.poll(() => engine.load.queued, { timeout: 5000, interval: 5 }).toBe(1);
       const c = await send(chatBody(4, { stream: false }));
       expect(c.status).toBe(429);
-      const body = await c.json();
+      const body = await json(c);
       expect(body.error).toMatchObject({ code: "BUSY", type: "rate_limit_error" });
       expect(body.error.message).toBe("1 requests are already waiting; try again later");
       holder.abort();
       const served = await b;
       expect(served.status).toBe(200);
-      expect((await served.json()).object).toBe("chat.completion");
+      expect((await json(served)).object).toBe("chat.completion");
     } finally {
       await srv.close(1000);
       await small.cleanup();

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeImage } from "../../src/image/decode.js";
 import { createApp } from "../../src/server/app.js";
 import { type DemoServer, demoModels, ndjsonLines, sseEvents } from "./demo.js";
-import { captureLogger, pngBase64, post } from "./helpers.js";
+import { captureLogger, json, pngBase64, post } from "./helpers.js";
 
 let server: DemoServer;
 let red: string;
@@ -22,7 +22,7 @@ const GREEDY = { temperature: 0, max_tokens: 10 };
 
 /** The same question asked through the library, to compare with what the routes answer. */
 async function libraryAnswer(model: string, image: string, text: string, maxTokens: number) {
-  const decoded = await decodeImage(Buffer.from(image, "base64"), "test image", {});
+  const decoded = await decodeImage(Buffer.from(image, "base64"), "test image", { maxPixels: 1 << 24 });
   const { vlm } = server.models.vlm(model);
   return vlm.chat(
     [
@@ -211,11 +211,11 @@ describe("Ollama routes", () => {
 
   it("/api/tags lists the VLMs, /api/version answers", async () => {
     const { app } = createApp({ models: server.models, logger: quiet() });
-    const tags = await (await app.request("/api/tags")).json();
+    const tags = await json(await app.request("/api/tags"));
     expect(tags.models.map((m: { name: string }) => m.name)).toEqual(["chat", "pali"]);
     expect(tags.models[0]).toMatchObject({ model: "chat", details: { format: "gguf", family: "gemma3" } });
     expect(tags.models[0].size).toBeGreaterThan(1000);
-    expect((await (await app.request("/api/version")).json()).version).toMatch(/^\d+\.\d+\.\d+/);
+    expect((await json(await app.request("/api/version"))).version).toMatch(/^\d+\.\d+\.\d+/);
   });
 });
 
@@ -231,7 +231,7 @@ describe("models and metrics", () => {
 
   it("lists VLMs next to encoders and counts tokens, time to first token and engine load", async () => {
     const { app } = createApp({ models: server.models, logger: quiet() });
-    const list = await (await app.request("/v1/models")).json();
+    const list = await json(await app.request("/v1/models"));
     expect(list.data.map((m: { id: string; kind: string }) => [m.id, m.kind])).toEqual([
       ["enc", "encoder"],
       ["chat", "vlm"],

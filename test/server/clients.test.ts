@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/server/app.js";
 import { listen, type RunningServer } from "../../src/server/listen.js";
 import { type DemoServer, demoModels, sseEvents } from "./demo.js";
-import { captureLogger, pngBase64 } from "./helpers.js";
+import { captureLogger, json, pngBase64 } from "./helpers.js";
 
 let server: DemoServer;
 let running: RunningServer;
@@ -166,7 +166,7 @@ describe("vlmkit serve with a VLM", () => {
     const exited = new Promise<number | null>((resolve) => child!.on("exit", (code) => resolve(code)));
     await expect.poll(() => /"msg":"ready"/.test(stdout), { timeout: 30_000, interval: 50 }).toBe(true);
     const url = `http://127.0.0.1:${/"port":(\d+)/.exec(stdout)![1]}`;
-    expect((await (await fetch(`${url}/v1/models`)).json()).data.map((m: { id: string }) => m.id)).toEqual([
+    expect((await json(await fetch(`${url}/v1/models`))).data.map((m: { id: string }) => m.id)).toEqual([
       "demo",
     ]);
 
@@ -227,7 +227,7 @@ describe("vlmkit serve with a VLM", () => {
     const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
     await expect.poll(() => /"msg":"ready"/.test(stdout), { timeout: 30_000, interval: 50 }).toBe(true);
     const url = `http://127.0.0.1:${/"port":(\d+)/.exec(stdout)![1]}`;
-    const list = await (await fetch(`${url}/v1/models`)).json();
+    const list = await json(await fetch(`${url}/v1/models`));
     expect(list.data.map((m: { id: string; kind: string }) => [m.id, m.kind])).toEqual([
       ["enc", "encoder"],
       ["demo", "vlm"],
@@ -242,7 +242,7 @@ describe("vlmkit serve with a VLM", () => {
       }),
     });
     expect(res.status).toBe(200);
-    expect((await res.json()).done).toBe(true);
+    expect((await json(res)).done).toBe(true);
     proc.kill("SIGTERM");
     expect(await exited).toBe(0);
   });
