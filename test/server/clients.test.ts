@@ -139,7 +139,7 @@ describe("vlmkit serve with a VLM", () => {
 
   it("serves --adapter/--encoder/--llm and lets an in-flight stream finish on SIGTERM", async () => {
     const { parts } = server.demo;
-    const cli = path.join(import.meta.dirname, "fixtures", "cli.ts");
+    const cli = path.join(import.meta.dirname, "..", "helpers", "cli.ts");
     // --ctx 4096 across 2 sequences (one shared KV budget); --threads 1 keeps the small test box responsive.
     const args = [
       "serve",
@@ -210,7 +210,7 @@ describe("vlmkit serve with a VLM", () => {
         vlms: { demo: { encoder: "enc", adapter: "./adapter-chat", llm: "./gemma3.gguf" } },
       }),
     );
-    const cli = path.join(import.meta.dirname, "fixtures", "cli.ts");
+    const cli = path.join(import.meta.dirname, "..", "helpers", "cli.ts");
     const proc = spawn(
       process.execPath,
       ["--import", "tsx", cli, "serve", "--port", "0", "--config", config, "--threads", "1"],

@@ -113,7 +113,7 @@ describe("vlmkit serve", () => {
   });
 
   it("listens before loading, drains an in-flight request on SIGTERM and exits 0", async () => {
-    const cli = path.join(import.meta.dirname, "fixtures", "cli.ts");
+    const cli = path.join(import.meta.dirname, "..", "helpers", "cli.ts");
     child = spawn(
       process.execPath,
       [
