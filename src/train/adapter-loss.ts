@@ -95,6 +95,19 @@ export class AdapterLoss {
     }
   }
 
+  /**
+   * RMS of the token embeddings in the scaled space (`token_embd` × √E): the scale adapter outputs
+   * should start at so the LLM sees image rows of the size it knows.
+   */
+  tokenEmbeddingRms(): number {
+    const t = this.#weights?.get("token_embd.weight");
+    if (!t) throw new DisposedError("AdapterLoss");
+    const data = t.data as Float32Array;
+    let sum = 0;
+    for (let i = 0; i < data.length; i++) sum += data[i] * data[i];
+    return Math.sqrt((sum / data.length) * this.spec.embedding);
+  }
+
   /** The (T, P) bucket an example runs in. */
   bucket(layout: ExampleLayout): { length: number; outputs: number } {
     const n = layout.imageTokens;

@@ -1,0 +1,76 @@
+import type { Command } from "commander";
+import { readAdapterCard } from "../../adapter/index.js";
+import { InvalidArgumentError } from "../../errors.js";
+import { evaluateAdapter } from "../../train/evaluate.js";
+import { encoderDir } from "../encoder-arg.js";
+import { llmPath } from "../llm-arg.js";
+import { printJson, printLine, progressBar } from "../output.js";
+
+interface EvalArgs {
+  data: string;
+  adapter: string;
+  encoder?: string;
+  dtype: string;
+  llm?: string;
+  limit?: number;
+  maxTokens: number;
+  onBadRow: string;
+  threads?: number;
+  json?: boolean;
+}
+
+const int = (v: string) => Number.parseInt(v, 10);
+
+export function register(program: Command): void {
+  program
+    .command("eval")
+    .description("loss and answer accuracy of an adapter on a dataset (answers through the inference path)")
+    .requiredOption(
+      "--data <file|dir>",
+      "dataset: .jsonl, LLaVA .json, or an imagefolder with metadata.jsonl",
+    )
+    .requiredOption("--adapter <dir>", "adapter directory")
+    .option("--encoder <id|dir>", "encoder (default: the adapter card's encoder id)")
+    .option("--dtype <dtype>", "ONNX weight variant of the encoder", "fp32")
+    .option("--llm <gguf>", "the gemma3 GGUF (default: the adapter card's LLM name, if it is a known id)")
+    .option("--limit <n>", "answer only the first n rows (the loss uses all)", int)
+    .option("--max-tokens <n>", "most tokens per answer", int, 32)
+    .option("--on-bad-row <policy>", "skip or fail", "skip")
+    .option("--threads <n>", "onnxruntime threads (default: physical cores)", int)
+    .option("--json", "print {examples, loss, accuracy, answered, answers} as JSON")
+    .action(async (args: EvalArgs) => {
+      if (args.onBadRow !== "skip" && args.onBadRow !== "fail") {
+        throw new InvalidArgumentError(`--on-bad-row "${args.onBadRow}"; expected "skip" or "fail"`);
+      }
+      const card = await readAdapterCard(args.adapter);
+      const { dir, dtype } = await encoderDir({
+        encoder: args.encoder ?? card.encoder.id,
+        dtype: args.dtype,
+        json: args.json,
+      });
+      const llm = await llmPath(args.llm ?? card.llm.name, { json: args.json });
+      const bar = progressBar("answering", { json: args.json });
+      try {
+        const result = await evaluateAdapter({
+          data: args.data,
+          adapter: args.adapter,
+          encoder: dir,
+          encoderDtype: dtype,
+          llm,
+          limit: args.limit,
+          maxTokens: args.maxTokens,
+          onBadRow: args.onBadRow,
+          threads: args.threads,
+          onProgress: (done, total) => bar.update(done, total),
+          onReport: (m) => process.stderr.write(`${m}\n`),
+        });
+        bar.stop();
+        if (args.json) return printJson(result);
+        printLine(`examples  ${result.examples}`);
+        printLine(`loss      ${result.loss.toFixed(4)}`);
+        printLine(`accuracy  ${(100 * result.accuracy).toFixed(1)}% (${result.answered} answered)`);
+      } finally {
+        bar.stop();
+      }
+    });
+}

@@ -1,0 +1,133 @@
+import type { Command } from "commander";
+import { InvalidArgumentError } from "../../errors.js";
+import type { AttentionMode, PromptStyle } from "../../prompt/index.js";
+import { TRAIN_DEFAULTS, type TrainEvent, trainAdapter } from "../../train/trainer.js";
+import { addEncoderOptions, type EncoderArgs, encoderDir } from "../encoder-arg.js";
+import { llmPath } from "../llm-arg.js";
+import { printJson, printLine, progressBar } from "../output.js";
+
+interface TrainArgs extends EncoderArgs {
+  data: string;
+  llm: string;
+  out: string;
+  style: string;
+  attention?: string;
+  epochs: number;
+  lr: number;
+  batch: number;
+  gradAccum: number;
+  warmup?: number;
+  valFraction: number;
+  valFile?: string;
+  evalEvery: number;
+  samples: number;
+  checkpointEvery: number;
+  resume?: boolean;
+  onBadRow: string;
+  seed: number;
+}
+
+const int = (v: string) => Number.parseInt(v, 10);
+const num = (v: string) => Number.parseFloat(v);
+
+export function register(program: Command): void {
+  const d = TRAIN_DEFAULTS;
+  addEncoderOptions(
+    program
+      .command("train")
+      .description("train a linear adapter from an image encoder into a frozen gemma3 LLM")
+      .requiredOption(
+        "--data <file|dir>",
+        "dataset: .jsonl, LLaVA .json, or an imagefolder with metadata.jsonl",
+      )
+      .requiredOption("--llm <gguf>", "the gemma3 GGUF the adapter feeds")
+      .requiredOption("--out <dir>", "adapter directory (also gets metrics.jsonl, loss.png, checkpoints/)")
+      .option("--style <style>", "prompt style: paligemma or gemma-chat", d.style)
+      .option("--attention <mode>", "prefix-lm, bidirectional-image or causal (default: the style's)")
+      .option("--epochs <n>", "passes over the training rows", int, d.epochs)
+      .option("--lr <rate>", "peak AdamW learning rate", num, d.lr)
+      .option("--batch <n>", "examples per micro-batch", int, d.batchSize)
+      .option("--grad-accum <n>", "micro-batches per optimizer step", int, d.gradAccum)
+      .option("--warmup <steps>", "linear warmup steps (default 5% of the steps)", int)
+      .option("--val-fraction <f>", "share of rows held out for validation", num, d.valFraction)
+      .option("--val-file <file|dir>", "a separate validation dataset (then nothing is held out)")
+      .option("--eval-every <steps>", "validate every n steps (0: each epoch)", int, d.evalEvery)
+      .option("--samples <n>", "sample answers generated at each validation", int, d.samples)
+      .option("--checkpoint-every <steps>", "checkpoint every n optimizer steps", int, d.checkpointEvery)
+      .option("--resume", "continue from the newest checkpoint in --out")
+      .option("--on-bad-row <policy>", "skip or fail", "skip")
+      .option("--seed <n>", "seed of the split, shuffle and initial weights", int, d.seed)
+      .option("--json", "print the training summary as JSON"),
+  ).action(async (args: TrainArgs) => {
+    if (args.style !== "paligemma" && args.style !== "gemma-chat") {
+      throw new InvalidArgumentError(`--style "${args.style}"; expected "paligemma" or "gemma-chat"`);
+    }
+    if (args.onBadRow !== "skip" && args.onBadRow !== "fail") {
+      throw new InvalidArgumentError(`--on-bad-row "${args.onBadRow}"; expected "skip" or "fail"`);
+    }
+    const { dir, dtype } = await encoderDir(args);
+    const llm = await llmPath(args.llm, { json: args.json });
+    const features = progressBar("encoding images", { json: args.json });
+    const steps = progressBar("training", { json: args.json });
+    const say = (text: string) => {
+      if (!args.json) process.stderr.write(`${text}\n`);
+    };
+    const controller = new AbortController();
+    process.once("SIGINT", () => controller.abort());
+    const onEvent = (e: TrainEvent) => {
+      if (e.kind === "features") features.update(e.done, e.total);
+      else if (e.kind === "start") {
+        features.stop();
+        say(`training on ${e.train} rows (${e.val} for validation), ${e.totalSteps} steps`);
+      } else if (e.kind === "resumed") say(`resuming after step ${e.step} from ${e.file}`);
+      else if (e.kind === "step") steps.update(e.step, e.totalSteps);
+      else if (e.kind === "validation") {
+        const right = e.samples.filter((s) => s.correct).length;
+        say(
+          `step ${e.step}: validation loss ${e.valLoss.toFixed(4)}; samples ${right}/${e.samples.length} right`,
+        );
+        for (const s of e.samples)
+          say(
+            `  ${JSON.stringify(s.prompt)} → ${JSON.stringify(s.answer)} (want ${JSON.stringify(s.reference)})`,
+          );
+      }
+    };
+    try {
+      const result = await trainAdapter({
+        data: args.data,
+        encoder: dir,
+        encoderDtype: dtype,
+        llm,
+        out: args.out,
+        style: args.style as PromptStyle,
+        attention: args.attention as AttentionMode | undefined,
+        epochs: args.epochs,
+        lr: args.lr,
+        batchSize: args.batch,
+        gradAccum: args.gradAccum,
+        warmupSteps: args.warmup,
+        valFraction: args.valFraction,
+        valFile: args.valFile,
+        evalEvery: args.evalEvery,
+        samples: args.samples,
+        checkpointEvery: args.checkpointEvery,
+        resume: args.resume ?? false,
+        onBadRow: args.onBadRow,
+        seed: args.seed,
+        threads: args.threads,
+        onEvent,
+        onReport: say,
+        signal: controller.signal,
+      });
+      steps.stop();
+      if (args.json) return printJson(result);
+      printLine(
+        `adapter saved to ${result.adapterDir}: ${result.steps} steps, final training loss ${result.finalLoss.toFixed(4)}, ` +
+          `validation loss ${result.initialValLoss.toFixed(4)} → ${result.finalValLoss.toFixed(4)}`,
+      );
+    } finally {
+      features.stop();
+      steps.stop();
+    }
+  });
+}
