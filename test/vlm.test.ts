@@ -158,3 +158,24 @@ describe("Vlm", () => {
     await vlm.dispose();
   });
 });
+
+describe("Vlm prompt limits", () => {
+  it("refuses a question longer than the context before building embedding rows", async () => {
+    const vlm = await Vlm.load({ encoder: demo.parts.siglip2, adapter: demo.parts.adapter, llm });
+    const t0 = performance.now();
+    const err = await vlm.ask([red], "red ".repeat(50_000)).catch((e) => e);
+    expect(err.code).toBe("CONTEXT_OVERFLOW");
+    expect(err.message).toMatch(/positions but a request may use at most 1024/);
+    expect(performance.now() - t0).toBeLessThan(5000);
+    await vlm.dispose();
+  });
+
+  it("refuses a PaliGemma block larger than the batch size, naming both numbers", async () => {
+    const small = await Llm.load(demo.parts.llm, { gpu: false, contextSize: 2048, batchSize: 64 });
+    const vlm = await Vlm.load({ encoder: demo.parts.siglip2, adapter: demo.parts.adapter, llm: small });
+    const err = await vlm.ask([red], "red ".repeat(100)).catch((e) => e);
+    expect(err.message).toMatch(/bidirectional block of \d+ positions .* exceeds the LLM's batch size 64/);
+    await vlm.dispose();
+    await small.dispose();
+  });
+});

@@ -24,6 +24,7 @@ export async function assembleChunks(
   const tokens = plan.segments.map((s) =>
     s.kind === "text" ? llm.model.tokenize(s.text, { parseSpecial: s.special }) : undefined,
   );
+  checkFits(plan, tokens, llm);
   const rangeAt = new Map(plan.bidirectional.map((r) => [r.start, r]));
   const chunks: PromptChunk[] = [];
   const pushTokens = (ids: Int32Array) => {
@@ -63,6 +64,37 @@ export async function assembleChunks(
     i = end;
   }
   return chunks;
+}
+
+/**
+ * Refuses prompts the context cannot hold before any embedding row is built: a long text in a prefix-LM
+ * block would otherwise read one GGUF row per token first.
+ */
+function checkFits(plan: PromptPlan, tokens: (Int32Array | undefined)[], llm: Llm): void {
+  const rows = (k: number) => {
+    const seg = plan.segments[k];
+    return seg.kind === "image" ? seg.tokens : tokens[k]!.length;
+  };
+  let total = 0;
+  for (let k = 0; k < plan.segments.length; k++) total += rows(k);
+  const { capacity } = llm.engine;
+  if (total >= capacity) {
+    throw new VlmkitError(
+      "CONTEXT_OVERFLOW",
+      `the prompt takes ${total} positions but a request may use at most ${capacity} (leaving room for the answer)`,
+    );
+  }
+  const { ubatchSize } = llm.engine.context.info;
+  for (const range of plan.bidirectional) {
+    let block = 0;
+    for (let k = range.start; k < range.end; k++) block += rows(k);
+    if (block > ubatchSize) {
+      throw new VlmkitError(
+        "CONTEXT_OVERFLOW",
+        `a bidirectional block of ${block} positions (images and, for PaliGemma prompts, the question) exceeds the LLM's batch size ${ubatchSize}; shorten the question or load the LLM with a larger batchSize`,
+      );
+    }
+  }
 }
 
 function concat(parts: Float32Array[]): Float32Array {
