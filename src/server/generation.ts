@@ -66,6 +66,7 @@ export async function startChat(
       { details: { param, capacity: engine.capacity } },
     );
   }
+  checkEngineRoom(served, ctx.limits.maxQueuedJobs);
   const controller = new AbortController();
   const abort = (reason: unknown) => {
     if (!controller.signal.aborted) controller.abort(reason);
@@ -75,16 +76,24 @@ export async function startChat(
   else options.signal.addEventListener("abort", onRequestAbort, { once: true });
 
   try {
-    const images = await loadRequestImages(requestImages(request), ctx, controller.signal);
-    const messages = toVlmMessages(request.turns, images);
-    const generation = served.vlm.chatStream(messages, {
-      sampling: samplerOptions(request.sampling),
-      maxTokens: request.maxTokens,
-      stop: request.stop,
-      signal: controller.signal,
-    });
-    const it = generation[Symbol.asyncIterator]();
-    const first = await it.next();
+    const refs = requestImages(request);
+    const begin = async () => {
+      const images = await loadRequestImages(refs, ctx, controller.signal);
+      const messages = toVlmMessages(request.turns, images);
+      const generation = served.vlm.chatStream(messages, {
+        sampling: samplerOptions(request.sampling),
+        maxTokens: request.maxTokens,
+        stop: request.stop,
+        signal: controller.signal,
+      });
+      const it = generation[Symbol.asyncIterator]();
+      return { generation, it, first: await it.next() };
+    };
+    // Images are decoded and encoded (inside chatStream) under an encoder slot, held until the first
+    // token proves the encoding done: decoded pixels and encoder runs stay bounded by the queue, and
+    // a full queue answers 429 before any decode.
+    const { generation, it, first } =
+      refs.length > 0 ? await ctx.encoderQueue.run(begin, controller.signal) : await begin();
     const model = served.name;
     ctx.metrics.timeToFirstToken.observe({ model }, (performance.now() - start) / 1000);
     generation.result.then(
@@ -129,6 +138,21 @@ export async function startChat(
   } catch (error) {
     options.signal.removeEventListener("abort", onRequestAbort);
     throw nameMaxTokens(error, request, param);
+  }
+}
+
+/**
+ * Refuses a request at once (429) when its LLM already has `maxQueued` requests waiting for a
+ * sequence, before its images cost anything; the engine's own check at submission stays the backstop.
+ */
+function checkEngineRoom(served: ServedVlm, maxQueued: number): void {
+  const { queued } = served.vlm.llm.engine.load;
+  if (queued >= maxQueued) {
+    throw new VlmkitError(
+      "BUSY",
+      `model "${served.name}": ${queued} requests are already waiting for a sequence (the limit is ${maxQueued}); try again later`,
+      { details: { model: served.name, waiting: queued, limit: maxQueued } },
+    );
   }
 }
 

@@ -14,13 +14,28 @@ export interface ServerLimits {
   maxImagesPerRequest: number;
   /** Largest encoded image in bytes (data: URL payload or download); larger → 413. Default 20 MiB. */
   maxImageBytes: number;
-  /** Largest decoded image in pixels (width × height, read from the header before decoding). Default 4096². */
+  /**
+   * Largest decoded image in pixels (width × height, read from the header before decoding).
+   * Default 4096 × 3072 (12.6 M: a 12-megapixel photo fits; 36 MiB once decoded to RGB).
+   */
   maxImagePixels: number;
+  /**
+   * Most decoded pixels of all a request's images together, checked image by image from the headers
+   * before each decode. Default 2²⁵ (33.5 M pixels, 96 MiB of RGB): with `encoderConcurrency` it bounds
+   * the memory decoded images may take at once.
+   */
+  maxRequestPixels: number;
   /** Whole-download deadline for one remote image in ms, redirects included. Default 10 000. */
   imageFetchTimeoutMs: number;
-  /** Encoder jobs that run at once. Default 1 (onnxruntime already uses every core for one job). */
+  /**
+   * Encoder jobs that run at once: a job decodes a request's images and encodes them (for chat, up to
+   * its first token). Default 1 (onnxruntime already uses every core for one job).
+   */
   encoderConcurrency: number;
-  /** Encoder jobs that may wait for a slot; one more → 429. Default 32. */
+  /**
+   * Encoder jobs that may wait for a slot, and chat requests that may wait for a sequence per LLM;
+   * one more → 429 before any image is decoded. Default 32.
+   */
   maxQueuedJobs: number;
   /** Deadline for a whole request in ms, queueing and streaming included; past it → 408. Default 120 000. */
   requestTimeoutMs: number;
@@ -30,7 +45,8 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxBodyBytes: 32 * 1024 * 1024,
   maxImagesPerRequest: 8,
   maxImageBytes: 20 * 1024 * 1024,
-  maxImagePixels: 4096 * 4096,
+  maxImagePixels: 4096 * 3072,
+  maxRequestPixels: 2 ** 25,
   imageFetchTimeoutMs: 10_000,
   encoderConcurrency: 1,
   maxQueuedJobs: 32,

@@ -111,7 +111,11 @@ describe("disconnects and a full queue", () => {
 
   it("answers 429 when the engine's queue is full, and serves the waiting request once a sequence frees", async () => {
     const small = await demoModels({ sequences: 1, maxQueue: 1 });
-    const { app } = createApp({ models: small.models, logger: captureLogger().logger });
+    const { app } = createApp({
+      models: small.models,
+      logger: captureLogger().logger,
+      limits: { maxQueuedJobs: 1 },
+    });
     const srv = await listen(app, { port: 0 });
     const engine = small.models.vlm("chat").vlm.llm.engine;
     const send = (body: unknown, signal?: AbortSignal) =>
@@ -131,7 +135,9 @@ describe("disconnects and a full queue", () => {
       expect(c.status).toBe(429);
       const body = await json(c);
       expect(body.error).toMatchObject({ code: "BUSY", type: "rate_limit_error" });
-      expect(body.error.message).toBe("1 requests are already waiting; try again later");
+      expect(body.error.message).toBe(
+        'model "chat": 1 requests are already waiting for a sequence (the limit is 1); try again later',
+      );
       holder.abort();
       const served = await b;
       expect(served.status).toBe(200);

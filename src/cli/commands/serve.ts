@@ -28,6 +28,7 @@ interface ServeArgs {
   maxImages?: number;
   maxImageBytes?: number;
   maxImagePixels?: number;
+  maxRequestPixels?: number;
   concurrency?: number;
   queueSize?: number;
   timeoutMs?: number;
@@ -130,6 +131,11 @@ export function register(program: Command): void {
       int("--max-image-pixels"),
     )
     .option(
+      "--max-request-pixels <n>",
+      `decoded pixels of all a request's images together (default ${DEFAULT_LIMITS.maxRequestPixels})`,
+      int("--max-request-pixels"),
+    )
+    .option(
       "--concurrency <n>",
       `encoder jobs at once (default ${DEFAULT_LIMITS.encoderConcurrency})`,
       int("--concurrency"),
@@ -200,6 +206,7 @@ export function register(program: Command): void {
         maxImagesPerRequest: args.maxImages,
         maxImageBytes: args.maxImageBytes,
         maxImagePixels: args.maxImagePixels,
+        maxRequestPixels: args.maxRequestPixels,
         encoderConcurrency: args.concurrency,
         maxQueuedJobs: args.queueSize,
         requestTimeoutMs: args.timeoutMs,

@@ -15,13 +15,13 @@ export function registerEncoderRoutes(app: Hono<AppEnv>, ctx: ServerContext): vo
     const { model } = ctx.models.encoder(body.model);
     const signal = c.var.signal;
     const refs = body.images.map((img, i) => toImageRef(img, `images[${i}]`));
-    // Decoding runs outside the queue (libvips threads, downloads); only the encoder holds a slot.
-    const images = await loadRequestImages(refs, ctx, signal);
+    // The slot is taken before any decode: a full queue answers 429 at once, and decoded pixels
+    // exist only for the jobs that run.
     const results = await raceSignal(
-      ctx.encoderQueue.run(
-        () => model.classify(images, body.labels, { template: body.template, signal }),
-        signal,
-      ),
+      ctx.encoderQueue.run(async () => {
+        const images = await loadRequestImages(refs, ctx, signal);
+        return model.classify(images, body.labels, { template: body.template, signal });
+      }, signal),
       signal,
     );
     return c.json({
@@ -47,9 +47,11 @@ export function registerEncoderRoutes(app: Hono<AppEnv>, ctx: ServerContext): vo
       toImageRef(img, typeof body.input === "string" ? "input" : `${field}[${i}]`),
     );
     const signal = c.var.signal;
-    const images = await loadRequestImages(refs, ctx, signal);
     const features = await raceSignal(
-      ctx.encoderQueue.run(() => model.vision.encode(images, { signal }), signal),
+      ctx.encoderQueue.run(async () => {
+        const images = await loadRequestImages(refs, ctx, signal);
+        return model.vision.encode(images, { signal });
+      }, signal),
       signal,
     );
     const base64 = body.encoding_format === "base64";
