@@ -10,10 +10,10 @@
  * Tensors are encoded chunk by chunk as they are written, so a model never needs to be held in
  * memory whole. The file appears atomically: it is written under a temporary name and renamed.
  */
-import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { InvalidArgumentError, ShapeError, throwIfAborted } from "../errors.js";
+import { tempPathFor } from "../util/fs.js";
 import { ggmlRowBytes, ggmlTypeByName } from "./quant.js";
 import { quantizeRow, type WritableGgmlType } from "./quant-encode.js";
 
@@ -114,10 +114,8 @@ export async function writeGguf(filePath: string, options: WriteGgufOptions): Pr
   const dataOffset = alignUp(header.length, alignment);
   const totalBytes = dataOffset + layout.dataBytes;
 
-  const tmp = path.join(
-    path.dirname(filePath),
-    `.${path.basename(filePath)}.${randomBytes(6).toString("hex")}.tmp`,
-  );
+  await fs.mkdir(path.dirname(filePath), { recursive: true });
+  const tmp = tempPathFor(filePath);
   const handle = await fs.open(tmp, "w");
   try {
     const out = new BufferedFileWriter(handle);
