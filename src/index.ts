@@ -38,5 +38,6 @@ export { assertDims, numel, type Tensor, tensor, zeros } from "./tensor.js";
 export { type TinyDemo, writeTinyDemo } from "./tiny/demo.js";
 export { writeTinyGemma3Gguf } from "./tiny/gemma3.js";
 export { writeTinySiglip } from "./tiny/siglip.js";
+export * from "./train/index.js";
 export { pairingCard } from "./vlm/card-input.js";
 export { type AskOptions, Vlm, type VlmLoadOptions, type VlmMessage } from "./vlm.js";

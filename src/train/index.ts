@@ -1,3 +1,4 @@
+export { AdapterLoss } from "./adapter-loss.js";
 export {
   type CheckpointState,
   checkpointDir,
@@ -34,6 +35,15 @@ export {
 export { type BadRow, DEFAULT_CAPTION_PROMPT, type TrainExample } from "./dataset-rows.js";
 export { type SplitBy, type SplitOptions, splitExamples, splitHash } from "./dataset-split.js";
 export {
+  accuracy,
+  answersMatch,
+  type EvaluateOptions,
+  type EvaluationResult,
+  evaluateAdapter,
+  generateAnswers,
+  type SampleAnswer,
+} from "./evaluate.js";
+export {
   type CachedFeatures,
   encoderIdentity,
   FeatureCache,
@@ -41,6 +51,14 @@ export {
   type PrecomputeOptions,
   type PrecomputeResult,
 } from "./feature-cache.js";
+export { Gemma3Forward, type Gemma3ForwardOptions } from "./gemma3-forward.js";
+export {
+  buildGemma3Graph,
+  type Gemma3Graph,
+  type Gemma3GraphOptions,
+  gemma3WeightShapes,
+} from "./gemma3-graph.js";
+export { type Gemma3Spec, gemma3SpecFromGguf } from "./gemma3-spec.js";
 export {
   type LossCurveOptions,
   type LossPoint,
@@ -48,6 +66,7 @@ export {
   renderLossCurve,
   writeLossCurve,
 } from "./loss-curve.js";
+export { buildAdapterLossGraph } from "./loss-graph.js";
 export { MetricsLog, type MetricsRecord, metricsFile, readMetrics } from "./metrics.js";
 export {
   AdamW,
@@ -70,3 +89,10 @@ export {
   type ShapeTask,
   writeShapesDataset,
 } from "./synthetic.js";
+export {
+  TRAIN_DEFAULTS,
+  type TrainEvent,
+  type TrainOptions,
+  type TrainResult,
+  trainAdapter,
+} from "./trainer.js";
