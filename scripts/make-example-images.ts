@@ -10,5 +10,7 @@ const shapes: Record<string, string> = {
 const out = path.join(import.meta.dirname, "..", "examples", "images");
 for (const [name, shape] of Object.entries(shapes)) {
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128"><rect width="128" height="128" fill="#f4f1ea"/>${shape}</svg>`;
-  await sharp(Buffer.from(svg)).png().toFile(path.join(out, `${name}.png`));
+  await sharp(Buffer.from(svg))
+    .png()
+    .toFile(path.join(out, `${name}.png`));
 }
