@@ -38,7 +38,9 @@ export type ErrorCode =
   | "INTERNAL"
   // HTTP layer
   | "UNAUTHORIZED"
+  | "FORBIDDEN"
   | "PAYLOAD_TOO_LARGE"
+  | "UNSUPPORTED_MEDIA_TYPE"
   | "UNAVAILABLE";
 
 export interface VlmkitErrorOptions {

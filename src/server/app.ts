@@ -12,11 +12,12 @@ import { serverEnv } from "../config.js";
 import { VlmkitError } from "../errors.js";
 import type { AppEnv, ServerContext } from "./context.js";
 import { errorResponse, exceptionHeaders, statusForCode, toVlmkitError } from "./errors.js";
-import { resolveLimits, type ServerLimits } from "./limits.js";
+import { DEFAULT_HOST, resolveLimits, type ServerLimits } from "./limits.js";
 import { createLogger, requestLog } from "./logging.js";
 import { createMetrics, type ServerMetrics } from "./metrics.js";
 import { ServedModels } from "./models.js";
 import { WorkQueue } from "./queue.js";
+import { requestGuard } from "./request-guard.js";
 import { requestSignal } from "./request-signal.js";
 import { registerEncoderRoutes } from "./routes/encoders.js";
 import { registerHealthRoutes } from "./routes/health.js";
@@ -34,6 +35,15 @@ export interface AppOptions {
    * even when the variable is set. Unset: no auth (the default host is 127.0.0.1).
    */
   apiKey?: string | false;
+  /**
+   * The interface the server binds (as given to `listen`): without an API key, `Host` must name it, a
+   * loopback address or an `allowedHosts` entry. Default "127.0.0.1".
+   */
+  host?: string;
+  /** Extra `Host` names accepted without an API key ("*": any). Default none. See request-guard.ts. */
+  allowedHosts?: readonly string[];
+  /** Extra browser origins accepted besides loopback pages ("*": any). Default none. */
+  allowedOrigins?: readonly string[];
   /** Fetch http(s) image URLs given in requests. Default false: only data: URLs and base64. */
   allowRemoteImages?: boolean;
   /**
@@ -90,6 +100,14 @@ export function createApp(options: AppOptions = {}): VlmkitApp {
   app.use(requestLog(ctx.logger, metrics));
   app.use(requestSignal(limits.requestTimeoutMs));
   const apiKey = options.apiKey === false ? undefined : (options.apiKey ?? serverEnv().apiKey);
+  app.use(
+    requestGuard({
+      boundHost: options.host ?? DEFAULT_HOST,
+      allowedHosts: options.allowedHosts,
+      allowedOrigins: options.allowedOrigins,
+      authenticated: Boolean(apiKey),
+    }),
+  );
   if (apiKey) {
     const auth = bearerAuth<AppEnv>({ token: apiKey });
     app.use(async (c, next) => (c.req.path === "/health" ? next() : auth(c, next)));

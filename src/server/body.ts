@@ -4,7 +4,7 @@ import type { z } from "zod";
 import { InvalidArgumentError } from "../errors.js";
 import { parseWith } from "./schemas/issues.js";
 
-/** Parses the body as JSON whatever the Content-Type (curl -d sends form encoding by default). */
+/** Parses the body as JSON (the request guard has already required `Content-Type: application/json`). */
 export async function readJson(c: Context): Promise<unknown> {
   const text = await c.req.text();
   if (text.trim() === "") {

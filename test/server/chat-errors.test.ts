@@ -329,6 +329,7 @@ describe("bad chat requests", () => {
     {
       const sse = await app.request("/v1/chat/completions", {
         method: "POST",
+        headers: { "content-type": "application/json" },
         body: JSON.stringify({ ...slow, stream: true }),
       });
       expect(sse.status).toBe(200);
@@ -338,6 +339,7 @@ describe("bad chat requests", () => {
       expect(events.at(-1)).not.toContain("[DONE]");
       const nd = await app.request("/api/chat", {
         method: "POST",
+        headers: { "content-type": "application/json" },
         body: JSON.stringify({ ...slow, options: { num_predict: 1500 } }),
       });
       const lines = (await nd.text()).trim().split("\n");

@@ -89,6 +89,7 @@ describe("POST /v1/chat/completions", () => {
     const plain = await post(app, "/v1/chat/completions", openAiBody());
     const res = await app.request("/v1/chat/completions", {
       method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify(openAiBody({ stream: true, stream_options: { include_usage: true } })),
     });
     expect(res.status).toBe(200);
@@ -163,7 +164,11 @@ describe("Ollama routes", () => {
       messages: [{ role: "user", content: "what is this?", images: [red] }],
       options: { temperature: 0, num_predict: 10 },
     };
-    const res = await app.request("/api/chat", { method: "POST", body: JSON.stringify(body) });
+    const res = await app.request("/api/chat", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/x-ndjson");
     const lines = ndjsonLines(await res.text());

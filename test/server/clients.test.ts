@@ -234,6 +234,7 @@ describe("vlmkit serve with a VLM", () => {
     ]);
     const res = await fetch(`${url}/api/chat`, {
       method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({
         model: "demo",
         messages: [{ role: "user", content: "hi", images: [red] }],

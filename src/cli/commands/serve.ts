@@ -22,6 +22,8 @@ interface ServeArgs {
   dtype: string;
   threads?: number;
   apiKey?: string;
+  allowedHosts: string[];
+  allowedOrigins: string[];
   allowRemoteImages?: boolean;
   allowPrivateImageAddresses?: boolean;
   maxBodyBytes?: number;
@@ -53,6 +55,17 @@ function int(flag: string, min = 0) {
       throw new InvalidArgumentError(`${flag} "${value}": expected an integer ≥ ${min}`);
     return n;
   };
+}
+
+/** A repeatable flag whose values may also be comma-separated. */
+function list(value: string, previous: string[]): string[] {
+  return [
+    ...previous,
+    ...value
+      .split(",")
+      .map((v) => v.trim())
+      .filter(Boolean),
+  ];
 }
 
 /** `name=dir` names an encoder explicitly; otherwise a directory is named by its folder, an id by itself. */
@@ -105,6 +118,18 @@ export function register(program: Command): void {
     .option("--dtype <dtype>", "ONNX weight variant of the encoders", "fp32")
     .option("--threads <n>", "onnxruntime threads (default: physical cores)", int("--threads"))
     .option("--api-key <key>", "require `Authorization: Bearer <key>` (default: $VLMKIT_API_KEY)")
+    .option(
+      "--allowed-hosts <host>",
+      "without an API key, also answer requests whose Host is this name (repeatable or comma-separated; * = any)",
+      list,
+      [] as string[],
+    )
+    .option(
+      "--allowed-origins <origin>",
+      "also accept browser requests from this origin, e.g. https://app.example (repeatable or comma-separated; * = any)",
+      list,
+      [] as string[],
+    )
     .option("--allow-remote-images", "fetch http(s) image URLs given in requests (public addresses only)")
     .option(
       "--allow-private-image-addresses",
@@ -218,6 +243,9 @@ export function register(program: Command): void {
         models,
         limits,
         apiKey: args.apiKey,
+        host: args.host,
+        allowedHosts: args.allowedHosts,
+        allowedOrigins: args.allowedOrigins,
         allowRemoteImages: args.allowRemoteImages ?? false,
         allowPrivateImageAddresses: args.allowPrivateImageAddresses ?? false,
         logger,
