@@ -9,7 +9,7 @@ import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import type { Logger } from "pino";
 import { serverEnv } from "../config.js";
-import { VlmkitError } from "../errors.js";
+import { InvalidArgumentError, VlmkitError } from "../errors.js";
 import type { AppEnv, ServerContext } from "./context.js";
 import { errorResponse, exceptionHeaders, statusForCode, toVlmkitError } from "./errors.js";
 import { DEFAULT_HOST, resolveLimits, type ServerLimits } from "./limits.js";
@@ -32,7 +32,8 @@ export interface AppOptions {
   limits?: Partial<ServerLimits>;
   /**
    * Bearer token every route but `/health` requires. Default `$VLMKIT_API_KEY`; `false` turns auth off
-   * even when the variable is set. Unset: no auth (the default host is 127.0.0.1).
+   * even when the variable is set. Unset: no auth (the default host is 127.0.0.1). An empty key, or
+   * one with characters outside `[A-Za-z0-9._~+/-]+=*`, throws INVALID_ARGUMENT.
    */
   apiKey?: string | false;
   /**
@@ -99,16 +100,16 @@ export function createApp(options: AppOptions = {}): VlmkitApp {
   app.use(requestId({ headerName: "X-Request-Id" }));
   app.use(requestLog(ctx.logger, metrics));
   app.use(requestSignal(limits.requestTimeoutMs));
-  const apiKey = options.apiKey === false ? undefined : (options.apiKey ?? serverEnv().apiKey);
+  const apiKey = resolveApiKey(options.apiKey);
   app.use(
     requestGuard({
       boundHost: options.host ?? DEFAULT_HOST,
       allowedHosts: options.allowedHosts,
       allowedOrigins: options.allowedOrigins,
-      authenticated: Boolean(apiKey),
+      authenticated: apiKey !== undefined,
     }),
   );
-  if (apiKey) {
+  if (apiKey !== undefined) {
     const auth = bearerAuth<AppEnv>({ token: apiKey });
     app.use(async (c, next) => (c.req.path === "/health" ? next() : auth(c, next)));
   }
@@ -145,4 +146,33 @@ export function createApp(options: AppOptions = {}): VlmkitApp {
     return res;
   });
   return { app, context: ctx };
+}
+
+/** What `Authorization: Bearer` can carry (RFC 6750 b64token, as hono's bearerAuth matches it). */
+const TOKEN68 = /^[A-Za-z0-9._~+/-]+=*$/;
+
+/**
+ * The key to require, or undefined for none. An explicit key (even "") wins over the environment; a
+ * key no client could send is refused at startup rather than locking every client out (or, when
+ * empty, silently turning auth off).
+ */
+export function resolveApiKey(option: string | false | undefined): string | undefined {
+  if (option === false) return undefined;
+  const key = option ?? serverEnv().apiKey;
+  if (key === undefined) return undefined;
+  const from = option === undefined ? "$VLMKIT_API_KEY" : "the API key";
+  if (key === "") {
+    throw new InvalidArgumentError(
+      `${from} is empty; give a non-empty key, or leave it unset to serve without authentication`,
+      { details: { param: "apiKey" } },
+    );
+  }
+  if (!TOKEN68.test(key)) {
+    const bad = [...new Set(key.replace(/[A-Za-z0-9._~+/=-]/g, ""))].join("");
+    throw new InvalidArgumentError(
+      `${from} holds characters a Bearer token cannot carry (${JSON.stringify(bad || "=")}); use letters, digits and . _ ~ + / - (then = padding only at the end)`,
+      { details: { param: "apiKey" } },
+    );
+  }
+  return key;
 }

@@ -68,6 +68,32 @@ describe("API key", () => {
   });
 });
 
+describe("API key checks at startup", () => {
+  it("refuses an empty key instead of turning auth off, even with VLMKIT_API_KEY set", () => {
+    process.env.VLMKIT_API_KEY = "from-env";
+    expect(() => createApp({ models, logger: quiet(), apiKey: "" })).toThrow(
+      "the API key is empty; give a non-empty key, or leave it unset to serve without authentication",
+    );
+    process.env.VLMKIT_API_KEY = "";
+    expect(createApp({ models, logger: quiet() }).context).toBeDefined(); // an empty variable is unset
+  });
+
+  it("refuses keys a Bearer header cannot carry, naming the characters", async () => {
+    expect(() => createApp({ models, logger: quiet(), apiKey: "k!ey:1" })).toThrow(
+      'the API key holds characters a Bearer token cannot carry ("!:"); use letters, digits and . _ ~ + / - (then = padding only at the end)',
+    );
+    process.env.VLMKIT_API_KEY = "a b";
+    expect(() => createApp({ models, logger: quiet() })).toThrow(
+      /^\$VLMKIT_API_KEY holds characters .*\(" "\)/,
+    );
+    expect(() => createApp({ models, logger: quiet(), apiKey: "ab=c" })).toThrow('("=")');
+    const { app } = createApp({ models, logger: quiet(), apiKey: "a.b_c~d+e/f-g==" });
+    expect(
+      (await app.request("/v1/models", { headers: { authorization: "Bearer a.b_c~d+e/f-g==" } })).status,
+    ).toBe(200);
+  });
+});
+
 describe("work queue and deadlines", () => {
   it("answers 429 when the encoder queue is full and serves the waiting request when a slot frees", async () => {
     const queue = new WorkQueue({ name: "encoder", concurrency: 1, maxQueued: 1 });
