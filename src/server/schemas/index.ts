@@ -9,3 +9,4 @@ export {
 export { formatPath, issuesToError, parseWith } from "./issues.js";
 export { OllamaChatRequest, OllamaGenerateRequest, OllamaOptions } from "./ollama.js";
 export { OpenAiChatRequest } from "./openai-chat.js";
+export { MAX_STOP_LENGTH, MAX_STOP_SEQUENCES, MAX_TEXT_BYTES } from "./text-limits.js";

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { imageUrlString } from "./image-ref.js";
+import { checkTextSize, stopString } from "./text-limits.js";
 
 const TextPart = z.object({ type: z.literal("text"), text: z.string() });
 const ImagePart = z.object({
@@ -43,31 +44,43 @@ const Message = z
 
 const probability = z.number().min(0).max(1);
 
-export const OpenAiChatRequest = z.object({
-  model: z.string().min(1, { message: "expected a model name" }),
-  messages: z.array(Message).min(1, { message: "expected at least one message" }),
-  stream: z.boolean().nullish(),
-  stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
-  max_tokens: z.number().int().min(1).nullish(),
-  max_completion_tokens: z.number().int().min(1).nullish(),
-  temperature: z.number().min(0).max(2).nullish(),
-  top_p: probability.nullish(),
-  /** Not OpenAI's, but llama.cpp-server and vLLM accept these sampling fields; so does vlmkit. */
-  top_k: z.number().int().min(0).nullish(),
-  min_p: probability.nullish(),
-  repeat_penalty: z.number().positive().nullish(),
-  frequency_penalty: z.number().min(-2).max(2).nullish(),
-  presence_penalty: z.number().min(-2).max(2).nullish(),
-  stop: z
-    .union([z.string(), z.array(z.string()).max(4, { message: "expected at most 4 stop sequences" })])
-    .nullish(),
-  seed: z.number().int().nullish(),
-  n: z
-    .number()
-    .int()
-    .nullish()
-    .refine((n) => n === null || n === undefined || n === 1, {
-      message: "only n = 1 is supported (one choice per request)",
-    }),
-});
+export const OpenAiChatRequest = z
+  .object({
+    model: z.string().min(1, { message: "expected a model name" }),
+    messages: z.array(Message).min(1, { message: "expected at least one message" }),
+    stream: z.boolean().nullish(),
+    stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
+    max_tokens: z.number().int().min(1).nullish(),
+    max_completion_tokens: z.number().int().min(1).nullish(),
+    temperature: z.number().min(0).max(2).nullish(),
+    top_p: probability.nullish(),
+    /** Not OpenAI's, but llama.cpp-server and vLLM accept these sampling fields; so does vlmkit. */
+    top_k: z.number().int().min(0).nullish(),
+    min_p: probability.nullish(),
+    repeat_penalty: z.number().positive().nullish(),
+    frequency_penalty: z.number().min(-2).max(2).nullish(),
+    presence_penalty: z.number().min(-2).max(2).nullish(),
+    stop: z
+      .union([stopString, z.array(stopString).max(4, { message: "expected at most 4 stop sequences" })])
+      .nullish(),
+    seed: z.number().int().nullish(),
+    n: z
+      .number()
+      .int()
+      .nullish()
+      .refine((n) => n === null || n === undefined || n === 1, {
+        message: "only n = 1 is supported (one choice per request)",
+      }),
+  })
+  .superRefine((r, ctx) =>
+    checkTextSize(
+      r.messages.flatMap((m) =>
+        typeof m.content === "string"
+          ? [m.content]
+          : (m.content ?? []).flatMap((p) => (p.type === "text" ? [p.text] : [])),
+      ),
+      ctx,
+      ["messages"],
+    ),
+  );
 export type OpenAiChatRequest = z.output<typeof OpenAiChatRequest>;
