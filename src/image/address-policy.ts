@@ -10,10 +10,25 @@ import dns from "node:dns";
 import ipaddr from "ipaddr.js";
 import { ImageError } from "../errors.js";
 
-/** The ipaddr.js range name of `address` ("unicast", "loopback", "private", ...); IPv4-mapped IPv6 is unwrapped. */
+/**
+ * The ipaddr.js range name of `address` ("unicast", "loopback", "private", ...); IPv4-mapped IPv6 is
+ * unwrapped. `::/96` (deprecated IPv4-compatible IPv6, RFC 4291 §2.5.5.1), which ipaddr.js calls
+ * "unicast", is named "ipv4Compatible": some stacks route `::7f00:1` to 127.0.0.1.
+ */
 export function addressRange(address: string): string {
   // process() turns ::ffff:127.0.0.1 into 127.0.0.1 so a mapped loopback reads as loopback.
-  return ipaddr.process(address).range();
+  const parsed = ipaddr.process(address);
+  const range = parsed.range();
+  if (
+    parsed.kind() === "ipv6" &&
+    range === "unicast" &&
+    parsed
+      .toByteArray()
+      .slice(0, 12)
+      .every((b) => b === 0)
+  )
+    return "ipv4Compatible";
+  return range;
 }
 
 /** True for addresses on the public internet. Everything ipaddr.js names other than "unicast" is refused. */

@@ -159,6 +159,11 @@ describe("address policy", () => {
     ["ff02::1", false],
     ["::ffff:127.0.0.1", false],
     ["::ffff:10.0.0.1", false],
+    // ::/96, IPv4-compatible IPv6: ::7f00:1 is ::127.0.0.1
+    ["::7f00:1", false],
+    ["::127.0.0.1", false],
+    ["::808:808", false],
+    ["::1:0:0:0", true],
     ["not-an-ip", false],
   ])("%s public: %s", (address, expected) => {
     expect(isPublicAddress(address)).toBe(expected);
