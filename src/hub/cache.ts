@@ -9,12 +9,14 @@
 import { constants as fsConstants } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { InvalidArgumentError } from "../errors.js";
+import { HubError, InvalidArgumentError } from "../errors.js";
 import { type ModelEntry, type ModelFileOptions, modelFiles } from "./registry.js";
 import { resolveHubSettings } from "./settings.js";
 
 const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/;
 const COMMIT = /^[0-9a-f]{40}$/;
+/** Blob names: a git sha1 (small files) or an LFS sha256. */
+const ETAG = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
 export function isRepoId(value: string): boolean {
   return REPO_ID.test(value) && !value.includes("..");
@@ -45,6 +47,40 @@ export function isCommitHash(revision: string): boolean {
   return COMMIT.test(revision);
 }
 
+export function isBlobName(etag: string): boolean {
+  return ETAG.test(etag);
+}
+
+/**
+ * Refuses revisions that could leave `refs/` or `snapshots/`: branch and tag names may hold "/" (as
+ * "refs/pr/1" does) but no empty, "." or ".." segment, no backslash, no leading "/".
+ */
+export function assertRevision(revision: string): void {
+  const parts = revision.split("/");
+  if (revision === "" || revision.includes("\\") || parts.some((p) => p === "" || p === "." || p === "..")) {
+    throw new InvalidArgumentError(
+      `invalid revision "${revision}"; expected a branch, tag or commit hash without empty, "." or ".." segments`,
+      { details: { revision } },
+    );
+  }
+}
+
+/** Throws unless `p` lies strictly inside `dir` once both are resolved: the last guard against names from the network. */
+export function assertInside(dir: string, p: string, what: string): string {
+  const base = path.resolve(dir);
+  const full = path.resolve(p);
+  if (!full.startsWith(base + path.sep)) {
+    throw new HubError(
+      "HUB_DOWNLOAD_FAILED",
+      `${what} ${JSON.stringify(p)} would lie outside ${base}; refused`,
+      {
+        details: { dir: base, path: full },
+      },
+    );
+  }
+  return full;
+}
+
 /** `org/name` → `models--org--name`, as huggingface_hub names repo folders. */
 export function repoFolderName(repo: string): string {
   assertRepoId(repo);
@@ -56,19 +92,38 @@ export function repoCacheDir(cacheDir: string, repo: string): string {
 }
 
 export function blobPath(cacheDir: string, repo: string, etag: string): string {
-  return path.join(repoCacheDir(cacheDir, repo), "blobs", etag);
+  if (!isBlobName(etag)) {
+    throw new HubError("HUB_DOWNLOAD_FAILED", `blob name "${etag}" is not a 40- or 64-digit hex hash`, {
+      details: { etag },
+    });
+  }
+  const dir = path.join(repoCacheDir(cacheDir, repo), "blobs");
+  return assertInside(dir, path.join(dir, etag), "blob");
 }
 
 export function pointerPath(cacheDir: string, repo: string, commit: string, file: string): string {
   assertRepoFile(file);
-  return path.join(repoCacheDir(cacheDir, repo), "snapshots", commit, ...file.split("/"));
+  if (!isCommitHash(commit)) {
+    throw new HubError("HUB_DOWNLOAD_FAILED", `commit "${commit}" is not a 40-digit hex hash`, {
+      details: { commit },
+    });
+  }
+  const dir = path.join(repoCacheDir(cacheDir, repo), "snapshots");
+  return assertInside(dir, path.join(dir, commit, ...file.split("/")), "snapshot file");
+}
+
+function refPath(cacheDir: string, repo: string, revision: string): string {
+  assertRevision(revision);
+  const dir = path.join(repoCacheDir(cacheDir, repo), "refs");
+  return assertInside(dir, path.join(dir, ...revision.split("/")), "ref");
 }
 
 /** The commit a revision resolves to in the cache, or undefined when it was never fetched. */
 export async function readRef(cacheDir: string, repo: string, revision: string): Promise<string | undefined> {
   if (isCommitHash(revision)) return revision;
+  const file = refPath(cacheDir, repo, revision);
   try {
-    const ref = (await fs.readFile(path.join(repoCacheDir(cacheDir, repo), "refs", revision), "utf8")).trim();
+    const ref = (await fs.readFile(file, "utf8")).trim();
     return isCommitHash(ref) ? ref : undefined;
   } catch {
     return undefined;
@@ -83,7 +138,12 @@ export async function writeRef(
   commit: string,
 ): Promise<void> {
   if (revision === commit) return;
-  const file = path.join(repoCacheDir(cacheDir, repo), "refs", revision);
+  if (!isCommitHash(commit)) {
+    throw new HubError("HUB_DOWNLOAD_FAILED", `commit "${commit}" is not a 40-digit hex hash`, {
+      details: { commit },
+    });
+  }
+  const file = refPath(cacheDir, repo, revision);
   await fs.mkdir(path.dirname(file), { recursive: true });
   const current = await fs.readFile(file, "utf8").catch(() => undefined);
   if (current?.trim() !== commit) await fs.writeFile(file, commit);

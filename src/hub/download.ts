@@ -11,8 +11,11 @@ import { AbortError, HubError, throwIfAborted } from "../errors.js";
 import {
   assertRepoFile,
   assertRepoId,
+  assertRevision,
   blobPath,
   cachedFile,
+  isBlobName,
+  isCommitHash,
   linkIntoSnapshot,
   pointerPath,
   readRef,
@@ -108,6 +111,21 @@ export async function fetchFileMetadata(ref: FileRef, settings: HubSettings): Pr
       { details: { ...ref, url, missing } },
     );
   }
+  // Both name paths in the cache: anything but a hash could point outside it.
+  if (!isCommitHash(commit!)) {
+    throw new HubError(
+      "HUB_DOWNLOAD_FAILED",
+      `${url} answered X-Repo-Commit ${JSON.stringify(commit)}; expected a 40-digit hex commit hash`,
+      { details: { ...ref, url, commit } },
+    );
+  }
+  if (!isBlobName(etag!)) {
+    throw new HubError(
+      "HUB_DOWNLOAD_FAILED",
+      `${url} answered ETag ${JSON.stringify(etag)}; expected a git sha1 (40 hex digits) or an LFS sha256 (64)`,
+      { details: { ...ref, url, etag } },
+    );
+  }
   return { commit: commit!, etag: etag!, size: size!, location };
 }
 
@@ -134,6 +152,7 @@ export async function downloadFile(options: DownloadFileOptions): Promise<Downlo
   const ref: FileRef = { repo: options.repo, file: options.file, revision: options.revision ?? "main" };
   assertRepoId(ref.repo);
   assertRepoFile(ref.file);
+  assertRevision(ref.revision);
   throwIfAborted(settings.signal);
   if (settings.offline) {
     const cached = await cachedDownload(ref, settings.cacheDir);

@@ -213,4 +213,49 @@ describe("downloadFile", () => {
       code: "INVALID_ARGUMENT",
     });
   });
+
+  it("refuses an ETag that is not a hash instead of writing the blob outside the cache", async () => {
+    for (const etag of ['"../../../../escape-etag"', 'W/"../escape"', '"abc"', `"${"g".repeat(40)}"`]) {
+      hub.faults = { headers: { ETag: etag } };
+      const error = await downloadFile({ ...opts(), repo: REPO, file: "config.json" }).catch((e) => e);
+      expect(error).toBeInstanceOf(HubError);
+      expect(error.code).toBe("HUB_DOWNLOAD_FAILED");
+      const where = path.resolve(repoDir(), "blobs", etag.replace(/^W\//, "").replaceAll('"', ""));
+      for (const p of [where, `${where}.incomplete`])
+        expect(await fs.stat(p).catch(() => undefined)).toBeUndefined();
+      expect(error.message).toMatch(
+        /answered ETag ".*"; expected a git sha1 \(40 hex digits\) or an LFS sha256 \(64\)$/,
+      );
+    }
+    expect(await fs.readdir(repoDir()).catch(() => [])).not.toContain("blobs");
+  });
+
+  it("refuses an X-Repo-Commit that is not a commit hash: no symlink or removal outside the cache", async () => {
+    const victim = path.join(path.dirname(cacheDir), `escape-victim-${path.basename(cacheDir)}`);
+    await fs.mkdir(victim);
+    await fs.writeFile(path.join(victim, "config.json"), "keep me");
+    try {
+      for (const commit of [path.relative(path.join(repoDir(), "snapshots"), victim), "..", "A".repeat(40)]) {
+        hub.faults = { headers: { "X-Repo-Commit": commit } };
+        const error = await downloadFile({ ...opts(), repo: REPO, file: "config.json" }).catch((e) => e);
+        expect(error).toBeInstanceOf(HubError);
+        expect(error.message).toContain(
+          `answered X-Repo-Commit ${JSON.stringify(commit)}; expected a 40-digit hex commit hash`,
+        );
+      }
+      expect(await fs.readFile(path.join(victim, "config.json"), "utf8")).toBe("keep me");
+      expect(await fs.readdir(repoDir()).catch(() => [])).toEqual([]);
+    } finally {
+      await fs.rm(victim, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses revisions with . or .. segments before any request", async () => {
+    for (const revision of ["..", "../../x", "main/../..", "/abs", "a//b"]) {
+      await expect(downloadFile({ ...opts(), repo: REPO, file: "config.json", revision })).rejects.toThrow(
+        `invalid revision "${revision}"; expected a branch, tag or commit hash without empty, "." or ".." segments`,
+      );
+    }
+    expect(hub.requests).toEqual([]);
+  });
 });

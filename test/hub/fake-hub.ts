@@ -34,6 +34,8 @@ export interface FaultModes {
   cutOnce?: boolean;
   /** Flip the first body byte the CDN sends. */
   corrupt?: boolean;
+  /** Headers that replace the hub's own on resolve answers (a hostile or broken endpoint). */
+  headers?: Record<string, string>;
 }
 
 export const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -54,6 +56,8 @@ export class FakeHub {
   readonly repos = new Map<string, FakeRepo>();
   readonly requests: RecordedRequest[] = [];
   faults: FaultModes = {};
+  /** Called for every resolve request (HEAD or GET) before it is answered: to change a repo mid-pull. */
+  onResolve?: (repo: string, file: string) => void;
   endpoint = "";
   cdn = "";
   private readonly blobs = new Map<string, Buffer>();
@@ -118,7 +122,14 @@ export class FakeHub {
       return;
     }
     const file = resolve![3];
+    this.onResolve?.(repoName!, file);
     const data = repo.files[file];
+    const writeHead = res.writeHead.bind(res);
+    const overrides = this.faults.headers;
+    if (overrides) {
+      res.writeHead = ((status: number, headers: Record<string, string>) =>
+        writeHead(status, { ...headers, ...overrides })) as typeof res.writeHead;
+    }
     if (!data) {
       res.writeHead(404, { "X-Error-Code": "EntryNotFound", "X-Repo-Commit": repo.commit }).end();
       return;
