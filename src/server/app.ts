@@ -18,7 +18,7 @@ import { createMetrics, type ServerMetrics } from "./metrics.js";
 import { ServedModels } from "./models.js";
 import { WorkQueue } from "./queue.js";
 import { requestGuard } from "./request-guard.js";
-import { requestSignal } from "./request-signal.js";
+import { raceSignal, requestSignal } from "./request-signal.js";
 import { registerEncoderRoutes } from "./routes/encoders.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerModelRoutes } from "./routes/models.js";
@@ -113,18 +113,19 @@ export function createApp(options: AppOptions = {}): VlmkitApp {
     const auth = bearerAuth<AppEnv>({ token: apiKey });
     app.use(async (c, next) => (c.req.path === "/health" ? next() : auth(c, next)));
   }
-  app.use(
-    bodyLimit({
-      maxSize: limits.maxBodyBytes,
-      onError: () => {
-        throw new VlmkitError(
-          "PAYLOAD_TOO_LARGE",
-          `request body is larger than the server's limit of ${limits.maxBodyBytes} bytes`,
-          { details: { limit: limits.maxBodyBytes } },
-        );
-      },
-    }),
-  );
+  const limitBody = bodyLimit({
+    maxSize: limits.maxBodyBytes,
+    onError: () => {
+      throw new VlmkitError(
+        "PAYLOAD_TOO_LARGE",
+        `request body is larger than the server's limit of ${limits.maxBodyBytes} bytes`,
+        { details: { limit: limits.maxBodyBytes } },
+      );
+    },
+  });
+  // bodyLimit reads a body sent without Content-Length before the route runs: the request deadline
+  // and disconnect watch must cover that read too, or a trickling client holds the request forever.
+  app.use((c, next) => raceSignal(limitBody(c, next), c.var.signal));
 
   registerHealthRoutes(app, ctx);
   registerModelRoutes(app, ctx);

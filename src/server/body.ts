@@ -2,11 +2,14 @@
 import type { Context } from "hono";
 import type { z } from "zod";
 import { InvalidArgumentError } from "../errors.js";
+import type { AppEnv } from "./context.js";
+import { raceSignal } from "./request-signal.js";
 import { parseWith } from "./schemas/issues.js";
 
 /** Parses the body as JSON (the request guard has already required `Content-Type: application/json`). */
-export async function readJson(c: Context): Promise<unknown> {
-  const text = await c.req.text();
+export async function readJson(c: Context<AppEnv>): Promise<unknown> {
+  // A client that trickles its body must not outlive the request deadline (408) or its own disconnect.
+  const text = await raceSignal(c.req.text(), c.var.signal);
   if (text.trim() === "") {
     throw new InvalidArgumentError("request body is empty; expected a JSON object", {
       details: { param: "body" },
@@ -23,6 +26,6 @@ export async function readJson(c: Context): Promise<unknown> {
 }
 
 /** Reads and validates the body against a zod schema. */
-export async function readBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+export async function readBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.output<S>> {
   return parseWith(schema, await readJson(c));
 }

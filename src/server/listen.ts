@@ -35,6 +35,11 @@ export function listen(app: Hono<AppEnv>, options: ListenOptions = {}): Promise<
   const port = options.port ?? DEFAULT_PORT;
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, hostname: host, port }) as Server;
+    // Node's own bounds on receiving a request (not on answering it), set here rather than left to the
+    // Node version's defaults: headers within 30 s, the whole request within 5 min. The app's
+    // per-request deadline (`requestTimeoutMs`) covers reading the body too.
+    server.headersTimeout = 30_000;
+    server.requestTimeout = 300_000;
     server.once("error", (cause: NodeJS.ErrnoException) => {
       const why = cause.code === "EADDRINUSE" ? "the port is in use" : cause.message;
       reject(new VlmkitError("INVALID_ARGUMENT", `cannot listen on ${host}:${port}: ${why}`, { cause }));

@@ -4,7 +4,7 @@ import { createApp } from "../../src/server/app.js";
 import { DEFAULT_LIMITS, resolveLimits } from "../../src/server/limits.js";
 import { ServedModels } from "../../src/server/models.js";
 import { WorkQueue } from "../../src/server/queue.js";
-import { captureLogger, pngBase64, post, tempDir, tinyEncoder } from "./helpers.js";
+import { captureLogger, json, pngBase64, post, tempDir, tinyEncoder } from "./helpers.js";
 
 const root = tempDir("vlmkit-server-sec-");
 let models: ServedModels;
@@ -135,6 +135,29 @@ describe("work queue and deadlines", () => {
     expect(queue.waiting).toBe(0);
     gate.resolve();
     await blocker;
+  });
+});
+
+describe("body deadline", () => {
+  it("answers 408 when the body does not arrive before the request deadline", async () => {
+    const { app } = createApp({ models, logger: quiet(), limits: { requestTimeoutMs: 150 } });
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"model": "tiny", '));
+      }, // and never more: a trickling client
+    });
+    const started = Date.now();
+    const res = await app.request("/v1/classify", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    expect(res.status).toBe(408);
+    expect((await json(res)).error.message).toBe(
+      "request took longer than 150 ms (the server's request timeout)",
+    );
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 });
 
