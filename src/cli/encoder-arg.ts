@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { type OnnxDtype, parseOnnxDtype } from "../hub/dtypes.js";
 import { resolveModelDir } from "../hub/index.js";
 import { progressBar } from "./output.js";
+import { int } from "./parse.js";
 
 export const DEFAULT_ENCODER = "siglip2-base-patch16-224";
 
@@ -14,7 +15,7 @@ export function addEncoderOptions(cmd: Command): Command {
       DEFAULT_ENCODER,
     )
     .option("--dtype <dtype>", "ONNX weight variant (fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4)", "fp32")
-    .option("--threads <n>", "onnxruntime threads (default: physical cores)", (v) => Number.parseInt(v, 10));
+    .option("--threads <n>", "onnxruntime threads (default: physical cores)", int("--threads", 1, 1024));
 }
 
 export interface EncoderArgs {

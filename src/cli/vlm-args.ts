@@ -1,21 +1,10 @@
 /** Flags shared by the commands that run a whole VLM (`ask`, `chat`, `serve`): parts and sampling. */
-import { type Command, InvalidArgumentError as CommanderArgError } from "commander";
+import type { Command } from "commander";
 import type { SamplerOptions } from "../llm/native.js";
 import { Vlm } from "../vlm.js";
 import { addEncoderOptions, type EncoderArgs, encoderDir } from "./encoder-arg.js";
 import { llmPath } from "./llm-arg.js";
-
-function num(name: string, min: number, max: number, integer = false) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-      throw new CommanderArgError(
-        `${name} must be ${integer ? "an integer" : "a number"} in [${min}, ${max}], got "${v}"`,
-      );
-    }
-    return n;
-  };
-}
+import { num } from "./parse.js";
 
 export function addVlmOptions(cmd: Command): Command {
   return addEncoderOptions(cmd)

@@ -3,6 +3,7 @@ import { DEFAULT_TEMPLATE, Siglip } from "../../encoders/index.js";
 import { InvalidArgumentError } from "../../errors.js";
 import { addEncoderOptions, type EncoderArgs, encoderDir } from "../encoder-arg.js";
 import { printJson, printLine, progressBar } from "../output.js";
+import { int } from "../parse.js";
 
 interface ClassifyArgs extends EncoderArgs {
   labels: string;
@@ -18,7 +19,7 @@ export function register(program: Command): void {
       .argument("<images...>", "image files (or data: URLs)")
       .requiredOption("--labels <list>", 'comma-separated labels, e.g. "cat,dog,car"')
       .option("--template <text>", 'prompt template, "{}" is the label', DEFAULT_TEMPLATE)
-      .option("--top <k>", "print only the k best labels per image", (v) => Number.parseInt(v, 10))
+      .option("--top <k>", "print only the k best labels per image", int("--top", 1))
       .option("--json", "print JSON: [{path, results: [{label, score}]}]"),
   ).action(async (images: string[], args: ClassifyArgs) => {
     const labels = args.labels

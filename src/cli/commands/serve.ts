@@ -13,6 +13,7 @@ import { createLogger } from "../../server/logging.js";
 import { createMetrics } from "../../server/metrics.js";
 import { ServedModels } from "../../server/models.js";
 import { llmPath } from "../llm-arg.js";
+import { int } from "../parse.js";
 
 interface ServeArgs {
   host: string;
@@ -47,15 +48,6 @@ interface ServeArgs {
 
 /** How long a drained server waits for generations whose connections were cut to stop decoding. */
 const ENGINE_STOP_MS = 5_000;
-
-function int(flag: string, min = 0) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isSafeInteger(n) || n < min)
-      throw new InvalidArgumentError(`${flag} "${value}": expected an integer ≥ ${min}`);
-    return n;
-  };
-}
 
 /** A repeatable flag whose values may also be comma-separated. */
 function list(value: string, previous: string[]): string[] {
@@ -114,7 +106,11 @@ export function register(program: Command): void {
       "most rows per decode; bounds an image block (default 512)",
       int("--batch-size", 32),
     )
-    .option("--gpu-layers <n>", "LLM layers to offload to the GPU (-1 = all)", (v) => Number.parseInt(v, 10))
+    .option(
+      "--gpu-layers <n>",
+      "LLM layers to offload to the GPU (-1 = all)",
+      int("--gpu-layers", -1, 10_000),
+    )
     .option("--dtype <dtype>", "ONNX weight variant of the encoders", "fp32")
     .option("--threads <n>", "onnxruntime threads (default: physical cores)", int("--threads"))
     .option("--api-key <key>", "require `Authorization: Bearer <key>` (default: $VLMKIT_API_KEY)")
