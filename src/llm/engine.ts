@@ -75,8 +75,9 @@ interface Job {
   generated: number;
   text: string;
   stream: TextStream;
-  sampling: SamplerOptions;
-  sampler?: NativeSampler;
+  sampler: NativeSampler;
+  /** Removes the abort listener. */
+  unlisten?: () => void;
   signal?: AbortSignal;
   deltas: string[];
   wake?: () => void;
@@ -99,6 +100,10 @@ export class GenerationEngine {
   #loop?: Promise<void>;
   /** Requests whose rows are in the decode that is running. */
   #inFlight: Job[] = [];
+  #abortDecode?: AbortController;
+  #closed = false;
+  /** Sequences of ended requests waiting for the running decode to finish before their KV is cleared. */
+  readonly #toRemove: number[] = [];
 
   constructor(model: NativeModel, context: NativeContext, options: EngineOptions = {}) {
     this.#model = model;
@@ -123,11 +128,13 @@ export class GenerationEngine {
   }
 
   /** Checks and queues a request; throws at once for requests that can never run. */
-  submit(chunks: readonly PromptChunk[], options: GenerateOptions = {}): Generation {
+  submit(input: readonly PromptChunk[], options: GenerateOptions = {}): Generation {
+    let chunks = [...input];
     const { ubatchSize } = this.#ctx.info;
     const nVocab = this.#model.info.nVocab;
     const width = this.#model.info.nEmbdInp;
     let promptRows = 0;
+    chunks = chunks.filter((c) => (c.kind === "tokens" ? c.tokens.length : c.rows) > 0);
     for (const [i, c] of chunks.entries()) {
       if (c.kind === "tokens") {
         for (const t of c.tokens) {
@@ -173,7 +180,10 @@ export class GenerationEngine {
     if (this.#waiting.length >= this.#maxQueue) {
       throw new VlmkitError("BUSY", `${this.#waiting.length} requests are already waiting; try again later`);
     }
-    options.signal?.throwIfAborted?.();
+    if (this.#closed) throw new VlmkitError("UNAVAILABLE", "the generation engine has been closed");
+    if (options.signal?.aborted) throw new AbortError(undefined, { cause: options.signal.reason });
+    // Created now so bad sampling options fail the call, not the shared loop.
+    const sampler = this.#model.createSampler(this.#checkedSampling(options.sampling ?? {}));
     let resolve!: Job["resolve"];
     let reject!: Job["reject"];
     const result = new Promise<GenerationResult>((res, rej) => {
@@ -182,7 +192,7 @@ export class GenerationEngine {
     });
     const now = performance.now();
     const job: Job = {
-      chunks: [...chunks],
+      chunks,
       chunk: 0,
       offset: 0,
       promptRows,
@@ -194,7 +204,7 @@ export class GenerationEngine {
       generated: 0,
       text: "",
       stream: new TextStream(options.stop ?? []),
-      sampling: options.sampling ?? {},
+      sampler,
       signal: options.signal,
       deltas: [],
       ended: false,
@@ -203,7 +213,12 @@ export class GenerationEngine {
       reject,
     };
     result.catch(() => {}); // iterators and callers observe it; never an unhandled rejection
-    options.signal?.addEventListener("abort", () => this.#kick(), { once: true });
+    if (options.signal) {
+      const signal = options.signal;
+      const onAbort = () => this.#onAbort(job);
+      signal.addEventListener("abort", onAbort, { once: true });
+      job.unlisten = () => signal.removeEventListener("abort", onAbort);
+    }
     this.#waiting.push(job);
     this.#kick();
     return {
@@ -228,15 +243,80 @@ export class GenerationEngine {
     }
   }
 
+  /** Validates sampling against this model and context (llama.cpp would assert or misread them). */
+  #checkedSampling(sampling: SamplerOptions): SamplerOptions {
+    const bad = (name: string, value: unknown, expected: string) =>
+      new InvalidArgumentError(`sampling.${name} = ${value}; expected ${expected}`, {
+        details: { field: name },
+      });
+    const { temperature, topK, topP, minP, repeatPenalty, repeatLastN, seed } = sampling;
+    if (temperature !== undefined && !(temperature >= 0 && temperature <= 100))
+      throw bad("temperature", temperature, "a number in [0, 100]");
+    if (topK !== undefined && !(Number.isInteger(topK) && topK >= 0))
+      throw bad("topK", topK, "a non-negative integer");
+    if (topP !== undefined && !(topP >= 0 && topP <= 1)) throw bad("topP", topP, "a number in [0, 1]");
+    if (minP !== undefined && !(minP >= 0 && minP <= 1)) throw bad("minP", minP, "a number in [0, 1]");
+    if (repeatPenalty !== undefined && !(repeatPenalty > 0 && repeatPenalty <= 100)) {
+      throw bad("repeatPenalty", repeatPenalty, "a number in (0, 100]");
+    }
+    const size = this.#ctx.info.contextSize;
+    if (
+      repeatLastN !== undefined &&
+      !(Number.isInteger(repeatLastN) && repeatLastN >= -1 && repeatLastN <= size)
+    ) {
+      throw bad("repeatLastN", repeatLastN, `-1 (the whole context) or an integer in [0, ${size}]`);
+    }
+    if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff)) {
+      throw bad("seed", seed, "an integer in [0, 2³²-1]");
+    }
+    return {
+      ...sampling,
+      // A top-k beyond the vocabulary keeps every token, as it would with a larger vocabulary.
+      topK: topK === undefined ? undefined : Math.min(topK, this.#model.info.nVocab),
+      repeatLastN: repeatLastN === -1 ? size : repeatLastN,
+    };
+  }
+
+  /**
+   * Fails every request and stops the loop; call before disposing the context. A decode that is
+   * running completes first.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const error = new VlmkitError("UNAVAILABLE", "the LLM was unloaded while the request was running");
+    for (const job of [...this.#waiting, ...this.#active]) this.#fail(job, error);
+    this.#abortDecode?.abort();
+    await this.#loop;
+    this.#flushRemovals();
+  }
+
+  #onAbort(job: Job): void {
+    if (job.ended) return;
+    if (this.#inFlight.includes(job)) {
+      // Stop the running decode once every request in it has been aborted; the loop fails them.
+      if (this.#inFlight.every((j) => j.signal?.aborted)) this.#abortDecode?.abort();
+      return;
+    }
+    this.#fail(job, new AbortError(undefined, { cause: job.signal?.reason }));
+    this.#kick();
+  }
+
   #kick(): void {
-    this.#loop ??= this.#run().finally(() => {
-      this.#loop = undefined;
-      if (this.#waiting.length > 0 || this.#active.size > 0) this.#kick();
-    });
+    if (this.#loop || this.#closed) return;
+    this.#loop = this.#run()
+      .catch((error) => {
+        // Anything outside a decode: fail what is pending rather than leave callers waiting.
+        for (const job of [...this.#waiting, ...this.#active]) this.#fail(job, error);
+      })
+      .finally(() => {
+        this.#loop = undefined;
+        // Only runnable work restarts the loop: waiting requests with no free sequence wait for a release.
+        if (this.#active.size > 0 || (this.#waiting.length > 0 && this.#canAdmit())) this.#kick();
+      });
   }
 
   async #run(): Promise<void> {
-    while (this.#waiting.length > 0 || this.#active.size > 0) {
+    while (!this.#closed) {
       this.#dropAborted();
       this.#admit();
       if (this.#active.size === 0) return;
@@ -250,21 +330,30 @@ export class GenerationEngine {
         await this.#tokenStep();
       } catch (error) {
         // A failed decode leaves the KV cache of its rows undefined: fail those requests, keep serving.
-        for (const job of this.#inFlight) this.#fail(job, error);
+        const failed = this.#inFlight;
         this.#inFlight = [];
+        for (const job of failed) {
+          this.#fail(
+            job,
+            job.signal?.aborted ? new AbortError(undefined, { cause: job.signal.reason }) : error,
+          );
+        }
       }
     }
   }
 
+  #canAdmit(): boolean {
+    const job = this.#waiting[0];
+    if (!job || this.#free.length === 0) return false;
+    return !this.#ctx.info.kvUnified || this.#reserved + job.reserve <= this.#ctx.info.contextSize;
+  }
+
   #admit(): void {
-    while (this.#free.length > 0 && this.#waiting.length > 0) {
-      const job = this.#waiting[0];
-      if (this.#reserved + job.reserve > this.#ctx.info.contextSize && this.#ctx.info.kvUnified) break;
-      this.#waiting.shift();
+    while (this.#canAdmit()) {
+      const job = this.#waiting.shift()!;
       job.seq = this.#free.shift()!;
       this.#reserved += job.reserve;
       job.t.admit = performance.now();
-      job.sampler = this.#model.createSampler(job.sampling);
       this.#active.add(job);
     }
   }
@@ -275,21 +364,44 @@ export class GenerationEngine {
     }
   }
 
+  /** Decodes under a signal that fires when every request in the batch has been aborted. */
+  async #decode(jobs: Job[], batch: Parameters<NativeContext["decode"]>[0]): Promise<void> {
+    this.#inFlight = jobs;
+    this.#abortDecode = new AbortController();
+    try {
+      await this.#ctx.decode(batch, { signal: this.#abortDecode.signal });
+    } finally {
+      this.#abortDecode = undefined;
+      this.#flushRemovals();
+    }
+    this.#inFlight = [];
+  }
+
   async #decodeEmbeddings(job: Job): Promise<void> {
     const c = job.chunks[job.chunk] as Extract<PromptChunk, { kind: "embeddings" }>;
     const last = job.chunk === job.chunks.length - 1;
-    this.#inFlight = [job];
-    await this.#ctx.decode({
-      embeddings: c.data,
-      positions: job.pos,
-      seqIds: job.seq,
-      causal: c.causal,
-      logits: last ? "last" : "none",
-    });
-    this.#inFlight = [];
-    job.pos += c.rows;
+    const width = this.#model.info.nEmbdInp;
+    // A bidirectional block is one batch (checked against ubatch at submit); a causal one may be sliced.
+    const step = c.causal ? this.#ctx.info.batchSize : c.rows;
+    for (let r0 = 0; r0 < c.rows; r0 += step) {
+      const rows = Math.min(step, c.rows - r0);
+      const final = last && r0 + rows === c.rows;
+      await this.#decode([job], {
+        embeddings: c.data.subarray(r0 * width, (r0 + rows) * width),
+        positions: job.pos,
+        seqIds: job.seq,
+        causal: c.causal,
+        logits: final ? "last" : "none",
+      });
+      job.pos += rows;
+      if (job.ended) return;
+      if (final) {
+        job.chunk++;
+        this.#afterDecode(job, rows - 1);
+        return;
+      }
+    }
     job.chunk++;
-    if (last) this.#onToken(job, job.sampler!.sample(this.#ctx, c.rows - 1));
   }
 
   async #tokenStep(): Promise<void> {
@@ -315,13 +427,13 @@ export class GenerationEngine {
       const c = job.chunks[job.chunk];
       if (c.kind !== "tokens") continue;
       const take = Math.min(c.tokens.length - job.offset, budget - tokens.length);
-      if (take <= 0) break;
+      if (take <= 0) break; // the batch is full (chunks are never empty)
       for (let i = 0; i < take; i++) {
         tokens.push(c.tokens[job.offset + i]);
         positions.push(job.pos++);
         seqIds.push(job.seq);
       }
-      job.sampler!.accept(c.tokens.subarray(job.offset, job.offset + take));
+      job.sampler.accept(c.tokens.subarray(job.offset, job.offset + take));
       job.offset += take;
       prefilling.push(job);
       if (job.offset === c.tokens.length) {
@@ -334,12 +446,23 @@ export class GenerationEngine {
       }
     }
     if (tokens.length === 0) return;
-    this.#inFlight = [...new Set([...owners, ...prefilling])];
-    await this.#ctx.decode({ tokens, positions, seqIds, logits: logitRows });
-    this.#inFlight = [];
-    for (const [k, job] of owners.entries()) {
-      if (!job.ended) this.#onToken(job, job.sampler!.sample(this.#ctx, logitRows[k]));
+    await this.#decode([...new Set([...owners, ...prefilling])], {
+      tokens,
+      positions,
+      seqIds,
+      logits: logitRows,
+    });
+    for (const [k, job] of owners.entries()) this.#afterDecode(job, logitRows[k]);
+  }
+
+  /** Samples the next token from `row`, unless the request ended or was aborted meanwhile. */
+  #afterDecode(job: Job, row: number): void {
+    if (job.ended) return;
+    if (job.signal?.aborted) {
+      this.#fail(job, new AbortError(undefined, { cause: job.signal.reason }));
+      return;
     }
+    this.#onToken(job, job.sampler.sample(this.#ctx, row));
   }
 
   #onToken(job: Job, token: number): void {
@@ -365,20 +488,37 @@ export class GenerationEngine {
   }
 
   #release(job: Job): void {
+    if (job.ended) return;
     job.ended = true;
+    job.unlisten?.();
+    const i = this.#waiting.indexOf(job);
+    if (i >= 0) this.#waiting.splice(i, 1);
     if (this.#active.delete(job)) {
-      this.#ctx.seqRemove(job.seq);
-      this.#free.push(job.seq);
       this.#reserved -= job.reserve;
-      job.sampler?.dispose();
-    } else {
-      const i = this.#waiting.indexOf(job);
-      if (i >= 0) this.#waiting.splice(i, 1);
+      this.#releaseSequence(job.seq);
     }
+    if (!job.sampler.disposed) job.sampler.dispose();
     job.wake?.();
+    // A freed sequence may let a waiting request in.
+    if (this.#waiting.length > 0) queueMicrotask(() => this.#kick());
+  }
+
+  /** Clears a sequence's KV cache and frees it; while a decode runs, that waits until it ends. */
+  #releaseSequence(seq: number): void {
+    if (this.#ctx.busy) {
+      this.#toRemove.push(seq);
+      return;
+    }
+    if (!this.#ctx.disposed) this.#ctx.seqRemove(seq);
+    this.#free.push(seq);
+  }
+
+  #flushRemovals(): void {
+    for (const seq of this.#toRemove.splice(0)) this.#releaseSequence(seq);
   }
 
   #end(job: Job, reason: FinishReason): void {
+    if (job.ended) return;
     this.#emit(job, job.stream.flush());
     this.#release(job);
     const decodeMs = job.t.last - job.t.first;

@@ -34,8 +34,9 @@ export class Llm {
 
   static async load(path: string, options: LlmOptions = {}): Promise<Llm> {
     const model = await NativeModel.load(path, options);
-    const gguf = await GgufReader.open(path);
+    let gguf: GgufReader | undefined;
     try {
+      gguf = await GgufReader.open(path);
       const meta = gguf.info.metadata as unknown as {
         general?: { architecture?: string; name?: string };
         tokenizer?: { ggml?: { tokens?: readonly string[] } };
@@ -57,7 +58,7 @@ export class Llm {
       };
       return new Llm(path, model, new GenerationEngine(model, context, options), identity, gguf);
     } catch (error) {
-      await gguf.close();
+      await gguf?.close();
       model.dispose();
       throw error;
     }
@@ -80,7 +81,9 @@ export class Llm {
     return data;
   }
 
+  /** Fails requests still running (UNAVAILABLE), then frees the context, the model and the file. */
   async dispose(): Promise<void> {
+    await this.engine.close();
     this.model.dispose();
     await this.gguf.close();
   }

@@ -21,14 +21,17 @@ export class TextStream {
   push(bytes: Uint8Array): string {
     if (this.#stopped) return "";
     this.#pending += this.#decoder.decode(bytes, { stream: true });
+    // The earliest stop string in the text wins, whatever its place in the list.
+    let at = -1;
     for (const stop of this.#stops) {
-      const at = this.#pending.indexOf(stop);
-      if (at >= 0) {
-        this.#stopped = true;
-        const out = this.#pending.slice(0, at);
-        this.#pending = "";
-        return out;
-      }
+      const i = this.#pending.indexOf(stop);
+      if (i >= 0 && (at < 0 || i < at)) at = i;
+    }
+    if (at >= 0) {
+      this.#stopped = true;
+      const out = this.#pending.slice(0, at);
+      this.#pending = "";
+      return out;
     }
     // Hold back the longest tail that is a prefix of some stop string.
     let hold = 0;

@@ -90,27 +90,43 @@ describe("GenerationEngine", () => {
   });
 
   it("requests decoded together give the texts they give one at a time (greedy and seeded)", async () => {
-    const opts = (i: number) => ({ maxTokens: 12, sampling: i % 2 ? { temperature: 0.9, seed: 100 + i } : {} });
+    const opts = (i: number) => ({
+      maxTokens: 12,
+      sampling: i % 2 ? { temperature: 0.9, seed: 100 + i } : {},
+    });
     const alone: string[] = [];
-    for (const [i, text] of PROMPTS.entries()) alone.push((await llm.engine.submit(tokensChunk(text), opts(i)).result).text);
-    const together = await Promise.all(PROMPTS.map((text, i) => llm.engine.submit(tokensChunk(text), opts(i)).result));
+    for (const [i, text] of PROMPTS.entries())
+      alone.push((await llm.engine.submit(tokensChunk(text), opts(i)).result).text);
+    const together = await Promise.all(
+      PROMPTS.map((text, i) => llm.engine.submit(tokensChunk(text), opts(i)).result),
+    );
     expect(together.map((r) => r.text)).toEqual(alone);
     expect(new Set(alone).size).toBeGreaterThan(1);
   });
 
   it("queues more requests than sequences and serves them all", async () => {
     const results = await Promise.all(
-      Array.from({ length: 9 }, (_, i) => llm.engine.submit(tokensChunk(PROMPTS[i % 4]), { maxTokens: 3 }).result),
+      Array.from(
+        { length: 9 },
+        (_, i) => llm.engine.submit(tokensChunk(PROMPTS[i % 4]), { maxTokens: 3 }).result,
+      ),
     );
     expect(results.every((r) => r.usage.completionTokens >= 1)).toBe(true);
     expect(llm.engine.load).toEqual({ active: 0, queued: 0 });
   });
 
   it("streams deltas that add up to the text, and stops before a stop string", async () => {
-    const full = await llm.engine.submit(tokensChunk(PROMPTS[3]), { maxTokens: 16, sampling: { temperature: 1, seed: 5 } }).result;
+    const full = await llm.engine.submit(tokensChunk(PROMPTS[3]), {
+      maxTokens: 16,
+      sampling: { temperature: 1, seed: 5 },
+    }).result;
     expect(full.text.length).toBeGreaterThan(2);
     const stop = full.text.slice(2, 4);
-    const gen = llm.engine.submit(tokensChunk(PROMPTS[3]), { maxTokens: 16, stop: [stop], sampling: { temperature: 1, seed: 5 } });
+    const gen = llm.engine.submit(tokensChunk(PROMPTS[3]), {
+      maxTokens: 16,
+      stop: [stop],
+      sampling: { temperature: 1, seed: 5 },
+    });
     let streamed = "";
     for await (const delta of gen) streamed += delta;
     const stopped = await gen.result;
@@ -120,7 +136,10 @@ describe("GenerationEngine", () => {
   });
 
   it("ends with finishReason length at maxTokens", async () => {
-    const r = await llm.engine.submit(tokensChunk(PROMPTS[0]), { maxTokens: 2, sampling: { temperature: 1, seed: 1 } }).result;
+    const r = await llm.engine.submit(tokensChunk(PROMPTS[0]), {
+      maxTokens: 2,
+      sampling: { temperature: 1, seed: 1 },
+    }).result;
     expect(r.usage.completionTokens).toBeLessThanOrEqual(2);
     if (r.usage.completionTokens === 2) expect(r.finishReason).toBe("length");
   });
@@ -133,18 +152,26 @@ describe("GenerationEngine", () => {
     controller.abort();
     await expect(gen.result).rejects.toBeInstanceOf(AbortError);
     expect(llm.engine.load.active).toBe(0);
-    const after = await Promise.all(PROMPTS.map((p) => llm.engine.submit(tokensChunk(p), { maxTokens: 2 }).result));
+    const after = await Promise.all(
+      PROMPTS.map((p) => llm.engine.submit(tokensChunk(p), { maxTokens: 2 }).result),
+    );
     expect(after).toHaveLength(4);
   });
 
   it("refuses prompts that cannot fit, with the numbers", async () => {
     const big = new Int32Array(2000).fill(5);
-    expect(() => llm.engine.submit([{ kind: "tokens", tokens: big }])).toThrow(/2000 positions but a request may use at most 1024/);
+    expect(() => llm.engine.submit([{ kind: "tokens", tokens: big }])).toThrow(
+      /2000 positions but a request may use at most 1024/,
+    );
     expect(() => llm.engine.submit(tokensChunk("a"), { maxTokens: 5000 })).toThrow(/maxTokens 5000/);
-    expect(() => llm.engine.submit([{ kind: "tokens", tokens: Int32Array.of(1, 999999) }])).toThrow(/outside the vocabulary/);
+    expect(() => llm.engine.submit([{ kind: "tokens", tokens: Int32Array.of(1, 999999) }])).toThrow(
+      /outside the vocabulary/,
+    );
     const width = llm.identity.nEmbd;
     expect(() =>
-      llm.engine.submit([{ kind: "embeddings", data: new Float32Array(100 * width), rows: 100, causal: false }]),
+      llm.engine.submit([
+        { kind: "embeddings", data: new Float32Array(100 * width), rows: 100, causal: false },
+      ]),
     ).toThrow(/exceeds the context's ubatch size 64/);
     try {
       llm.engine.submit([{ kind: "tokens", tokens: new Int32Array(0) }]);
@@ -157,9 +184,78 @@ describe("GenerationEngine", () => {
     const ids = llm.model.tokenize(PROMPTS[0], { addSpecial: true });
     const rows = await llm.tokenEmbeddings(ids);
     const viaTokens = await llm.engine.submit(tokensChunk(PROMPTS[0]), { maxTokens: 8 }).result;
-    const viaEmbeddings = await llm.engine.submit([{ kind: "embeddings", data: rows, rows: ids.length, causal: true }], {
-      maxTokens: 8,
-    }).result;
+    const viaEmbeddings = await llm.engine.submit(
+      [{ kind: "embeddings", data: rows, rows: ids.length, causal: true }],
+      {
+        maxTokens: 8,
+      },
+    ).result;
     expect(viaEmbeddings.text).toBe(viaTokens.text);
+  });
+
+  it("refuses bad sampling options at submit instead of failing the shared loop", async () => {
+    expect(() => llm.engine.submit(tokensChunk("a"), { sampling: { temperature: -1 } })).toThrow(
+      /sampling.temperature = -1/,
+    );
+    expect(() => llm.engine.submit(tokensChunk("a"), { sampling: { topP: 2 } })).toThrow(/sampling.topP = 2/);
+    expect(() => llm.engine.submit(tokensChunk("a"), { sampling: { repeatLastN: 1e9 } })).toThrow(
+      /repeatLastN/,
+    );
+    // top-k beyond the vocabulary keeps every token; -1 for repeatLastN means the whole context.
+    const r = await llm.engine.submit(tokensChunk("a"), {
+      maxTokens: 2,
+      sampling: { temperature: 0.7, topK: 100_000, repeatPenalty: 1.1, repeatLastN: -1, seed: 1 },
+    }).result;
+    expect(r.usage.completionTokens).toBeGreaterThan(0);
+    // The engine still serves afterwards.
+    expect((await llm.engine.submit(tokensChunk("b"), { maxTokens: 1 }).result).usage.completionTokens).toBe(
+      1,
+    );
+  });
+
+  it("drops empty chunks instead of stalling", async () => {
+    const r = await llm.engine.submit(
+      [{ kind: "tokens", tokens: new Int32Array(0) }, ...tokensChunk(PROMPTS[0])],
+      {
+        maxTokens: 2,
+      },
+    ).result;
+    expect(r.usage.promptTokens).toBe(llm.model.tokenize(PROMPTS[0], { addSpecial: true }).length);
+  });
+
+  it("slices a causal embedding chunk longer than the batch size", async () => {
+    const ids = llm.model.tokenize("red ".repeat(80), { addSpecial: true }); // > 64 rows, the batch size here
+    expect(ids.length).toBeGreaterThan(64);
+    const rows = await llm.tokenEmbeddings(ids);
+    const viaTokens = await llm.engine.submit([{ kind: "tokens", tokens: ids }], { maxTokens: 4 }).result;
+    const viaEmbeddings = await llm.engine.submit(
+      [{ kind: "embeddings", data: rows, rows: ids.length, causal: true }],
+      {
+        maxTokens: 4,
+      },
+    ).result;
+    expect(viaEmbeddings.text).toBe(viaTokens.text);
+  });
+
+  it("an abort right after submit rejects, even when the request would finish in one step", async () => {
+    const controller = new AbortController();
+    const gen = llm.engine.submit(tokensChunk(PROMPTS[2]), { maxTokens: 1, signal: controller.signal });
+    controller.abort();
+    await expect(gen.result).rejects.toBeInstanceOf(AbortError);
+    expect(llm.engine.load).toEqual({ active: 0, queued: 0 });
+  });
+});
+
+describe("GenerationEngine.close", () => {
+  it("fails running and queued requests and lets the model be disposed without hanging", async () => {
+    const own = await Llm.load(ggufPath, { gpu: false, contextSize: 512, sequences: 1, batchSize: 64 });
+    const running = own.engine.submit(tokensChunk(PROMPTS[0]), { maxTokens: 200 });
+    const queued = own.engine.submit(tokensChunk(PROMPTS[1]), { maxTokens: 200 });
+    const it = running[Symbol.asyncIterator]();
+    await it.next();
+    await own.dispose();
+    await expect(running.result).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    await expect(queued.result).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    expect(() => own.engine.submit(tokensChunk("a"))).toThrow(/closed/);
   });
 });
