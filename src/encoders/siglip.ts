@@ -43,15 +43,28 @@ export class Siglip {
   }
 
   textEncoder(): Promise<TextEncoder> {
-    this.text ??= TextEncoder.load(this.dir, this.options);
+    if (!this.text) {
+      const loading = TextEncoder.load(this.dir, this.options);
+      // A failed load is not cached: the next call tries again.
+      loading.catch(() => {
+        if (this.text === loading) this.text = undefined;
+      });
+      this.text = loading;
+    }
     return this.text;
   }
 
   logitParams(): Promise<LogitParams> {
     if (this.options.logitParams) return Promise.resolve(this.options.logitParams);
-    this.logit ??= this.textEncoder().then((t) =>
-      resolveLogitParams(this.dir, this.vision.config, this.vision.preprocess, t.tokenizer, this.options),
-    );
+    if (!this.logit) {
+      const resolving = this.textEncoder().then((t) =>
+        resolveLogitParams(this.dir, this.vision.config, this.vision.preprocess, t.tokenizer, this.options),
+      );
+      resolving.catch(() => {
+        if (this.logit === resolving) this.logit = undefined;
+      });
+      this.logit = resolving;
+    }
     return this.logit;
   }
 
@@ -94,6 +107,7 @@ export class Siglip {
 
   async dispose(): Promise<void> {
     await this.vision.dispose();
-    if (this.text) await (await this.text).dispose();
+    const text = await this.text?.catch(() => undefined);
+    await text?.dispose();
   }
 }

@@ -24,8 +24,13 @@ export class TextEncoder {
     const config = readEncoderConfig(dir);
     const tokenizer = SiglipTextTokenizer.load(dir, config.family, config.textLength);
     const s = await createSession(onnxFile(dir, "text_model", options.dtype), options);
-    requireNames(s, "inputs", ["input_ids"]);
-    requireNames(s, "outputs", ["pooler_output"]);
+    try {
+      requireNames(s, "inputs", ["input_ids"]);
+      requireNames(s, "outputs", ["pooler_output"]);
+    } catch (error) {
+      await s.session.release();
+      throw error;
+    }
     return new TextEncoder(dir, config, tokenizer, s);
   }
 

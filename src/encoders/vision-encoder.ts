@@ -83,16 +83,21 @@ export class VisionEncoder {
     const config = readEncoderConfig(dir);
     const preprocess = await readPreprocessorConfig(dir);
     const s = await createSession(onnxFile(dir, "vision_model", options.dtype), options);
-    const inputs =
-      preprocess.kind === "naflex"
-        ? ["pixel_values", "pixel_attention_mask", "spatial_shapes"]
-        : ["pixel_values"];
-    requireNames(s, "inputs", inputs);
-    requireNames(s, "outputs", ["last_hidden_state", "pooler_output"]);
-    if (preprocess.kind === "fixed" && s.inputs.has("spatial_shapes")) {
-      throw new ModelFormatError(
-        `${s.file} is a NaFlex export but ${dir}/preprocessor_config.json describes fixed resolution`,
-      );
+    try {
+      const inputs =
+        preprocess.kind === "naflex"
+          ? ["pixel_values", "pixel_attention_mask", "spatial_shapes"]
+          : ["pixel_values"];
+      requireNames(s, "inputs", inputs);
+      requireNames(s, "outputs", ["last_hidden_state", "pooler_output"]);
+      if (preprocess.kind === "fixed" && s.inputs.has("spatial_shapes")) {
+        throw new ModelFormatError(
+          `${s.file} is a NaFlex export but ${dir}/preprocessor_config.json describes fixed resolution`,
+        );
+      }
+    } catch (error) {
+      await s.session.release();
+      throw error;
     }
     return new VisionEncoder(dir, config, preprocess, s);
   }
@@ -137,7 +142,11 @@ export class VisionEncoder {
     }
     const p = await preprocessFixed(img, this.preprocess);
     const side = this.config.patchSize;
-    return { pixels: p.data, grid: { rows: p.dims[1] / side, cols: p.dims[2] / side } };
+    // A patch-p convolution over H pixels gives floor(H / p) rows (so400m: 384 px / 14 → 27).
+    return {
+      pixels: p.data,
+      grid: { rows: Math.floor(p.dims[1] / side), cols: Math.floor(p.dims[2] / side) },
+    };
   }
 
   private async run(batch: Prepared[]): Promise<VisionFeatures[]> {
@@ -188,6 +197,11 @@ export class VisionEncoder {
   async dispose(): Promise<void> {
     await this.s.session.release();
   }
+}
+
+/** The grid a patch-`p` convolution makes of an H×W image: floor(H / p) rows (so400m: 384 px / 14 → 27). */
+export function patchGrid(height: number, width: number, patch: number): { rows: number; cols: number } {
+  return { rows: Math.floor(height / patch), cols: Math.floor(width / patch) };
 }
 
 function isRgbImage(x: ImageInput): x is RgbImage {

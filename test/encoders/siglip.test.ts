@@ -81,6 +81,11 @@ describe("VisionEncoder (fixed resolution)", () => {
     await enc.dispose();
   });
 
+  it("floors the patch grid when the side is not a multiple of the patch (so400m: 384 px / 14)", () => {
+    expect(patchGrid(384, 384, 14)).toEqual({ rows: 27, cols: 27 }); // 729 positions, as the model has
+    expect(patchGrid(224, 224, 16)).toEqual({ rows: 14, cols: 14 });
+  });
+
   it("runs the fp16 variant close to fp32", async () => {
     const a = await VisionEncoder.load(dirs.siglip2);
     const b = await VisionEncoder.load(dirs.siglip2, { dtype: "fp16" });
