@@ -5,6 +5,7 @@ import * as ort from "onnxruntime-node";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dot, l2Normalize, Siglip, sigmoid, TextEncoder, VisionEncoder } from "../../src/encoders/index.js";
+import { patchGrid } from "../../src/encoders/vision-encoder.js";
 import { ModelFormatError } from "../../src/errors.js";
 import { writeTinySiglip } from "../../src/tiny/siglip.js";
 
