@@ -8,6 +8,7 @@ import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { AbortError, HubError, throwIfAborted } from "../errors.js";
+import { withBlobLock } from "./blob-lock.js";
 import {
   assertRepoFile,
   assertRepoId,
@@ -101,7 +102,7 @@ export async function fetchFileMetadata(ref: FileRef, settings: HubSettings): Pr
   const commit = h.get("x-repo-commit") ?? undefined;
   const etag = normalizeEtag(h.get("x-linked-etag") ?? h.get("etag"));
   const size = toInt(h.get("x-linked-size") ?? (redirected ? null : h.get("content-length")));
-  const location = redirected ? new URL(h.get("location")!, answered).toString() : answered;
+  const redirectTo = redirected ? new URL(h.get("location")!, answered).toString() : undefined;
   const missing = [!commit && "X-Repo-Commit", !etag && "ETag", size === undefined && "size"].filter(Boolean);
   if (missing.length > 0) {
     throw new HubError(
@@ -126,6 +127,8 @@ export async function fetchFileMetadata(ref: FileRef, settings: HubSettings): Pr
       { details: { ...ref, url, etag } },
     );
   }
+  // A direct answer is fetched again by commit, so a branch that moves meanwhile cannot change the bytes.
+  const location = redirectTo ?? resolveUrl(settings.endpoint, { ...ref, revision: commit! });
   return { commit: commit!, etag: etag!, size: size!, location };
 }
 
@@ -208,9 +211,17 @@ export async function fetchBlob(
   }
   if (!(await exists(blob))) {
     await fs.mkdir(path.dirname(blob), { recursive: true });
-    const incomplete = `${blob}.incomplete`;
-    await transferWithResume(ref, meta, settings, incomplete, retries, onProgress);
-    await fs.rename(incomplete, blob); // same folder: atomic, readers never see a partial blob
+    // One transfer per blob across processes; a waiter finds the blob done when it gets the lock.
+    await withBlobLock(
+      `${blob}.lock`,
+      async () => {
+        if (await exists(blob)) return onProgress?.(meta.size, meta.size);
+        const incomplete = `${blob}.incomplete`;
+        await transferWithResume(ref, meta, settings, incomplete, retries, onProgress);
+        await fs.rename(incomplete, blob); // same folder: atomic, readers never see a partial blob
+      },
+      { signal: settings.signal },
+    );
   } else {
     onProgress?.(meta.size, meta.size);
   }

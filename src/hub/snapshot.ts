@@ -112,10 +112,14 @@ export async function snapshotDownload(
   const metas: { ref: FileRef; meta: FileMetadata }[] = [];
   try {
     specs = await specsFor(t, options, settings);
+    // The first answer pins the commit: a branch that moves mid-pull must not split the snapshot.
+    let pinned: string | undefined;
     for (const spec of specs) {
-      const ref = { repo: t.repo, revision: t.revision, file: spec.path };
+      const ref = { repo: t.repo, revision: pinned ?? t.revision, file: spec.path };
       try {
-        metas.push({ ref, meta: await fetchFileMetadata(ref, settings) });
+        const meta = await fetchFileMetadata(ref, settings);
+        pinned ??= meta.commit;
+        metas.push({ ref, meta });
       } catch (error) {
         if (spec.optional && error instanceof HubError && error.code === "NOT_FOUND") continue;
         throw error;

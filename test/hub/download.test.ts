@@ -208,6 +208,30 @@ describe("downloadFile", () => {
     expect(hub.requests.length).toBe(before);
   });
 
+  it("transfers a blob once when two pulls of the same file run at once (a lock beside the blob)", async () => {
+    const [a, b] = await Promise.all([
+      downloadFile({ ...opts(), repo: REPO, file: "onnx/vision_model.onnx" }),
+      downloadFile({ ...opts(), repo: REPO, file: "onnx/vision_model.onnx" }),
+    ]);
+    expect(hub.count("cdn", "GET")).toBe(1);
+    for (const r of [a, b]) expect(sha256(await fs.readFile(r.path))).toBe(sha256(weights));
+    const blobs = await fs.readdir(path.join(repoDir(), "blobs"));
+    expect(blobs).toEqual([sha256(weights)]); // no .lock or .incomplete left
+  });
+
+  it("takes over a lock whose holder is gone", async () => {
+    const blobs = path.join(repoDir(), "blobs");
+    await fs.mkdir(blobs, { recursive: true });
+    // A pid that cannot be running: the lock of a crashed pull on this host.
+    await fs.writeFile(
+      path.join(blobs, `${sha256(weights)}.lock`),
+      JSON.stringify({ pid: 2 ** 22 + 7, host: os.hostname() }),
+    );
+    const r = await downloadFile({ ...opts(), repo: REPO, file: "onnx/vision_model.onnx" });
+    expect(sha256(await fs.readFile(r.path))).toBe(sha256(weights));
+    expect(await fs.readdir(blobs)).toEqual([sha256(weights)]);
+  });
+
   it("refuses file paths that would leave the snapshot folder", async () => {
     await expect(downloadFile({ ...opts(), repo: REPO, file: "../../etc/passwd" })).rejects.toMatchObject({
       code: "INVALID_ARGUMENT",

@@ -123,6 +123,8 @@ export class FakeHub {
     }
     const file = resolve![3];
     this.onResolve?.(repoName!, file);
+    // A revision that is a commit hash stays that commit, as on the real hub (files do not change here).
+    const commit = /^[0-9a-f]{40}$/.test(resolve![2]) ? resolve![2] : repo.commit;
     const data = repo.files[file];
     const writeHead = res.writeHead.bind(res);
     const overrides = this.faults.headers;
@@ -131,7 +133,7 @@ export class FakeHub {
         writeHead(status, { ...headers, ...overrides })) as typeof res.writeHead;
     }
     if (!data) {
-      res.writeHead(404, { "X-Error-Code": "EntryNotFound", "X-Repo-Commit": repo.commit }).end();
+      res.writeHead(404, { "X-Error-Code": "EntryNotFound", "X-Repo-Commit": commit }).end();
       return;
     }
     if (repo.lfs.includes(file)) {
@@ -139,7 +141,7 @@ export class FakeHub {
       res
         .writeHead(302, {
           Location: `${this.cdn}/blobs/${sha}`,
-          "X-Repo-Commit": repo.commit,
+          "X-Repo-Commit": commit,
           "X-Linked-Etag": `"${sha}"`,
           "X-Linked-Size": String(data.length),
           ETag: `W/"redirect-${sha.slice(0, 8)}"`,
@@ -148,7 +150,7 @@ export class FakeHub {
       return;
     }
     res.writeHead(200, {
-      "X-Repo-Commit": repo.commit,
+      "X-Repo-Commit": commit,
       ETag: `"${gitSha1(data)}"`,
       "Content-Length": String(data.length),
     });

@@ -47,6 +47,27 @@ afterEach(async () => {
 const opts = () => ({ endpoint: hub.endpoint, cacheDir, token: false as const });
 
 describe("snapshotDownload", () => {
+  it("pins the commit of the first answer: a branch that moves mid-pull does not split the snapshot", async () => {
+    const repo = hub.repos.get("acme/tiny-gguf")!;
+    const first = repo.commit;
+    let heads = 0;
+    hub.onResolve = () => {
+      if (++heads === 2) repo.commit = "e".repeat(40); // main moves once the first HEAD was answered
+    };
+    const snap = await snapshotDownload("acme/tiny-gguf", {
+      ...opts(),
+      files: ["README.md", "tiny-Q8_0.gguf"],
+    });
+    expect(snap.commit).toBe(first);
+    expect(snap.files.map((f) => f.commit)).toEqual([first, first]);
+    const snapshots = await fs.readdir(path.join(cacheDir, "models--acme--tiny-gguf", "snapshots"));
+    expect(snapshots).toEqual([first]);
+    expect((await fs.readdir(snap.dir)).sort()).toEqual(["README.md", "tiny-Q8_0.gguf"]);
+    const resolves = hub.requests.filter((r) => r.server === "hub" && r.url.includes("/resolve/"));
+    expect(resolves[0].url).toContain("/resolve/main/");
+    for (const r of resolves.slice(1)) expect(r.url).toContain(`/resolve/${first}/`);
+  });
+
   it("fetches a registry model's files for a dtype, skipping optional files the repo lacks", async () => {
     const progress: [number, number][] = [];
     const snap = await snapshotDownload("siglip-base-patch16-224", {
