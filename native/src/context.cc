@@ -236,7 +236,11 @@ Napi::Value Context::Info(const Napi::CallbackInfo& info) {
 // Every check llama.cpp would make with GGML_ASSERT (process abort) is made here first.
 Napi::Value Context::Decode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ContextHandle& h = Idle(env);
+  Idle(env);
+  // Reading the batch may run JS (getters) that disposes this context: hold the handle alive and check
+  // again below, before anything is queued.
+  const std::shared_ptr<ContextHandle> keep = handle_;
+  ContextHandle& h = *keep;
   const ModelHandle& m = *h.model;
   const Napi::Object b = ToObject(env, info[0], "batch");
   const Napi::Value tokensValue = b.Get("tokens");
@@ -315,10 +319,12 @@ Napi::Value Context::Decode(const Napi::CallbackInfo& info) {
     next[s] = p + 1;
   }
 
+  if (handle_ != keep) Throw(env, "DISPOSED", "the context was disposed while its batch was being read");
+  Idle(env);
   h.busy = true;
   h.abortRequested = false;
   h.outputRows.clear();
-  auto* worker = new DecodeWorker(env, handle_, std::move(req));
+  auto* worker = new DecodeWorker(env, keep, std::move(req));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

@@ -2,6 +2,7 @@
 
 #include <climits>
 #include <string>
+#include <vector>
 
 #include "common.h"
 #include "context.h"
@@ -23,9 +24,10 @@ bool IsKnownStage(const std::string& type) {
 }
 
 /** Builds one llama.cpp sampler from a stage object {type, ...}; throws before allocating on bad input. */
-llama_sampler* MakeStage(Napi::Env env, const Napi::Object& stage, const std::string& name, int32_t nVocab) {
+// `type` was read (once) and checked by the caller: a getter cannot swap a selecting stage away.
+llama_sampler* MakeStage(Napi::Env env, const Napi::Object& stage, const std::string& type, const std::string& name,
+                         int32_t nVocab) {
   const LlamaApi& api = Llama();
-  const std::string type = ToString(env, stage.Get("type"), name + ".type");
   if (type == "greedy") return api.llama_sampler_init_greedy();
   if (type == "dist") {
     const auto seed = static_cast<uint32_t>(ToInt(env, stage.Get("seed"), name + ".seed", 0, UINT32_MAX));
@@ -40,7 +42,8 @@ llama_sampler* MakeStage(Napi::Env env, const Napi::Object& stage, const std::st
   if (type == "minP")
     return api.llama_sampler_init_min_p(static_cast<float>(ToNumber(env, stage.Get("p"), name + ".p", 0, 1)), 1);
   if (type == "penalties") {
-    const auto lastN = static_cast<int32_t>(ToInt(env, stage.Get("lastN"), name + ".lastN", -1, INT32_MAX));
+    // llama.cpp allocates a ring buffer of lastN tokens (and treats -1 as 0): bound it.
+    const auto lastN = static_cast<int32_t>(ToInt(env, stage.Get("lastN"), name + ".lastN", 0, 1 << 20));
     const auto repeat = static_cast<float>(ToNumber(env, stage.Get("repeat"), name + ".repeat", 1e-6, 1e6));
     const auto frequency = static_cast<float>(ToNumber(env, stage.Get("frequency"), name + ".frequency", -1e6, 1e6));
     const auto presence = static_cast<float>(ToNumber(env, stage.Get("presence"), name + ".presence", -1e6, 1e6));
@@ -72,9 +75,13 @@ Sampler::Sampler(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sampler>(inf
   const Napi::Array stages = info[1].As<Napi::Array>();
   const uint32_t n = stages.Length();
   if (n == 0) ThrowInvalid(env, "stages is empty: expected at least a final \"greedy\" or \"dist\" stage");
+  std::vector<Napi::Object> objects;
+  std::vector<std::string> types;
   for (uint32_t i = 0; i < n; i++) {
     const std::string name = "stages[" + std::to_string(i) + "]";
-    const std::string type = ToString(env, ToObject(env, stages.Get(i), name).Get("type"), name + ".type");
+    objects.push_back(ToObject(env, stages.Get(i), name));
+    const std::string type = ToString(env, objects.back().Get("type"), name + ".type");
+    types.push_back(type);
     if (!IsKnownStage(type))
       ThrowInvalid(env, name + ".type must be one of " + kStageTypes + "; got \"" + type + "\"");
     const bool selects = type == "greedy" || type == "dist";
@@ -90,7 +97,7 @@ Sampler::Sampler(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sampler>(inf
   for (uint32_t i = 0; i < n; i++) {
     const std::string name = "stages[" + std::to_string(i) + "]";
     // The chain owns the stages already added, so a throw here frees them with the handle.
-    api.llama_sampler_chain_add(h->chain, MakeStage(env, stages.Get(i).As<Napi::Object>(), name, h->model->nVocab));
+    api.llama_sampler_chain_add(h->chain, MakeStage(env, objects[i], types[i], name, h->model->nVocab));
   }
   handle_ = std::move(h);
 }

@@ -373,7 +373,7 @@ export interface SamplerOptions {
   minP?: number;
   /** Repetition penalty > 1 discourages recent tokens; 1 disables. Default 1. */
   repeatPenalty?: number;
-  /** How many recent tokens the penalties look at; -1 = the whole context. Default 64. */
+  /** How many recent tokens the penalties look at, at most 2²⁰ (`GenerationEngine` maps -1 to its context size). Default 64. */
   repeatLastN?: number;
   /** Frequency penalty (OpenAI-style); 0 disables. Default 0. */
   frequencyPenalty?: number;

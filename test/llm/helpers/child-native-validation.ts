@@ -102,6 +102,48 @@ const cases: Case[] = [
   },
   { name: "sampler unknown stage", run: () => new anyAddon.NativeSampler(model, [{ type: "mirostat" }]) },
   {
+    name: "sampler penalties lastN beyond the bound",
+    run: () =>
+      new addon.NativeSampler(model, [
+        { type: "penalties", lastN: 2 ** 31 - 1, repeat: 1.1, frequency: 0, presence: 0 },
+        { type: "greedy" },
+      ]),
+  },
+  {
+    name: "sampler stage type read once (a getter cannot drop the final choice)",
+    run: () => {
+      let reads = 0;
+      const sneaky = {
+        get type() {
+          reads++;
+          return reads === 1 ? "greedy" : "topK";
+        },
+        k: 1,
+      };
+      const s = new anyAddon.NativeSampler(model, [sneaky]);
+      s.dispose();
+      return reads === 1
+        ? undefined
+        : Promise.reject(Object.assign(new Error(`type read ${reads} times`), { code: "READ_TWICE" }));
+    },
+  },
+  {
+    name: "a batch getter that disposes the context",
+    run: () => {
+      const victim = new addon.NativeContext(model, { ...base, kvUnified: true });
+      return victim.decode({
+        get tokens() {
+          victim.dispose();
+          return i32(2, 5);
+        },
+        positions: range(2),
+        seqIds: new Int32Array(2),
+        logits: Uint8Array.of(0, 1),
+        causal: true,
+      } as never);
+    },
+  },
+  {
     name: "sample a row without logits",
     run: () => new addon.NativeSampler(model, [{ type: "greedy" }]).sample(ctx, 0),
   },
