@@ -5,6 +5,7 @@ import { evaluateAdapter } from "../../train/evaluate.js";
 import { encoderDir } from "../encoder-arg.js";
 import { llmPath } from "../llm-arg.js";
 import { printJson, printLine, progressBar } from "../output.js";
+import { int } from "../parse.js";
 
 interface EvalArgs {
   data: string;
@@ -19,8 +20,6 @@ interface EvalArgs {
   json?: boolean;
 }
 
-const int = (v: string) => Number.parseInt(v, 10);
-
 export function register(program: Command): void {
   program
     .command("eval")
@@ -33,10 +32,10 @@ export function register(program: Command): void {
     .option("--encoder <id|dir>", "encoder (default: the adapter card's encoder id)")
     .option("--dtype <dtype>", "ONNX weight variant of the encoder", "fp32")
     .option("--llm <gguf>", "the gemma3 GGUF (default: the adapter card's LLM name, if it is a known id)")
-    .option("--limit <n>", "answer only the first n rows (the loss uses all)", int)
-    .option("--max-tokens <n>", "most tokens per answer", int, 32)
+    .option("--limit <n>", "answer only the first n rows (the loss uses all)", int("--limit", 1))
+    .option("--max-tokens <n>", "most tokens per answer", int("--max-tokens", 1), 32)
     .option("--on-bad-row <policy>", "skip or fail", "skip")
-    .option("--threads <n>", "onnxruntime threads (default: physical cores)", int)
+    .option("--threads <n>", "onnxruntime threads (default: physical cores)", int("--threads", 1, 1024))
     .option("--json", "print {examples, loss, accuracy, answered, answers} as JSON")
     .action(async (args: EvalArgs) => {
       if (args.onBadRow !== "skip" && args.onBadRow !== "fail") {

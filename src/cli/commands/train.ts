@@ -5,6 +5,7 @@ import { TRAIN_DEFAULTS, type TrainEvent, trainAdapter } from "../../train/train
 import { addEncoderOptions, type EncoderArgs, encoderDir } from "../encoder-arg.js";
 import { llmPath } from "../llm-arg.js";
 import { printJson, printLine, progressBar } from "../output.js";
+import { int, num } from "../parse.js";
 
 interface TrainArgs extends EncoderArgs {
   data: string;
@@ -27,9 +28,6 @@ interface TrainArgs extends EncoderArgs {
   seed: number;
 }
 
-const int = (v: string) => Number.parseInt(v, 10);
-const num = (v: string) => Number.parseFloat(v);
-
 export function register(program: Command): void {
   const d = TRAIN_DEFAULTS;
   addEncoderOptions(
@@ -44,19 +42,39 @@ export function register(program: Command): void {
       .requiredOption("--out <dir>", "adapter directory (also gets metrics.jsonl, loss.png, checkpoints/)")
       .option("--style <style>", "prompt style: paligemma or gemma-chat", d.style)
       .option("--attention <mode>", "prefix-lm, bidirectional-image or causal (default: the style's)")
-      .option("--epochs <n>", "passes over the training rows", int, d.epochs)
-      .option("--lr <rate>", "peak AdamW learning rate", num, d.lr)
-      .option("--batch <n>", "examples per micro-batch", int, d.batchSize)
-      .option("--grad-accum <n>", "micro-batches per optimizer step", int, d.gradAccum)
-      .option("--warmup <steps>", "linear warmup steps (default 5% of the steps)", int)
-      .option("--val-fraction <f>", "share of rows held out for validation", num, d.valFraction)
+      .option("--epochs <n>", "passes over the training rows", int("--epochs", 1), d.epochs)
+      .option("--lr <rate>", "peak AdamW learning rate", num("--lr", 0, 10), d.lr)
+      .option("--batch <n>", "examples per micro-batch", int("--batch", 1), d.batchSize)
+      .option("--grad-accum <n>", "micro-batches per optimizer step", int("--grad-accum", 1), d.gradAccum)
+      .option("--warmup <steps>", "linear warmup steps (default 5% of the steps)", int("--warmup"))
+      .option(
+        "--val-fraction <f>",
+        "share of rows held out for validation",
+        num("--val-fraction", 0, 0.9),
+        d.valFraction,
+      )
       .option("--val-file <file|dir>", "a separate validation dataset (then nothing is held out)")
-      .option("--eval-every <steps>", "validate every n steps (0: each epoch)", int, d.evalEvery)
-      .option("--samples <n>", "sample answers generated at each validation", int, d.samples)
-      .option("--checkpoint-every <steps>", "checkpoint every n optimizer steps", int, d.checkpointEvery)
+      .option(
+        "--eval-every <steps>",
+        "validate every n steps (0: each epoch)",
+        int("--eval-every"),
+        d.evalEvery,
+      )
+      .option("--samples <n>", "sample answers generated at each validation", int("--samples"), d.samples)
+      .option(
+        "--checkpoint-every <steps>",
+        "checkpoint every n optimizer steps",
+        int("--checkpoint-every", 1),
+        d.checkpointEvery,
+      )
       .option("--resume", "continue from the newest checkpoint in --out")
       .option("--on-bad-row <policy>", "skip or fail", "skip")
-      .option("--seed <n>", "seed of the split, shuffle and initial weights", int, d.seed)
+      .option(
+        "--seed <n>",
+        "seed of the split, shuffle and initial weights",
+        int("--seed", 0, 2 ** 32 - 1),
+        d.seed,
+      )
       .option("--json", "print the training summary as JSON"),
   ).action(async (args: TrainArgs) => {
     if (args.style !== "paligemma" && args.style !== "gemma-chat") {
