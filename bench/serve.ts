@@ -6,15 +6,17 @@
  * temperature 0, `include_usage` for the token count). Reported per client count: aggregate generated
  * tokens/s and time to first token p50/p99.
  * Last line: JSON with `ratio` = 8-client ÷ 1-client aggregate tokens/s (goal ≥ 3).
- * `--threads <n>` sets llama.cpp/onnxruntime threads. Default: one core fewer than the machine has, because
- * the clients, the HTTP server and the encoder share this process: on 2 cores, 2 llama.cpp threads that
- * spin-wait for each other starve and single-client decode fell from 22.5 to 1.5 tokens/s.
+ * `--threads <n>` sets llama.cpp/onnxruntime threads. Default: the library's default, physical cores
+ * (`defaultThreads()`), as `vlmkit serve` runs. On a machine busy with other work, fewer threads than
+ * cores holds up better (2 llama.cpp threads that wait for each other on a loaded 2-core box starve).
  */
+
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pino } from "pino";
 import { LinearAdapter, saveAdapter } from "../src/adapter/index.js";
+import { defaultThreads } from "../src/config.js";
 import { readEncoderConfig } from "../src/encoders/model-config.js";
 import { readPreprocessorConfig } from "../src/image/index.js";
 import { Llm } from "../src/llm/llm.js";
@@ -33,8 +35,7 @@ const MAX_TOKENS = 64;
 /** Requests each client sends one after the other, by client count. */
 const REQUESTS: Record<number, number> = { 1: 4, 4: 2, 8: 2 };
 const threadsArg = process.argv.indexOf("--threads");
-const threads =
-  threadsArg > 0 ? Number(process.argv[threadsArg + 1]) : Math.max(1, os.availableParallelism() - 1);
+const threads = threadsArg > 0 ? Number(process.argv[threadsArg + 1]) : defaultThreads();
 
 function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);

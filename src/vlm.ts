@@ -44,6 +44,8 @@ export interface VlmMessage {
 export interface AskOptions extends GenerateOptions {
   /** How image sources are read (remote URLs, limits). Default: local files and data: URLs. */
   image?: LoadImageOptions;
+  /** Called once the images are encoded and the request is queued for generation (the encoder is free again). */
+  onSubmitted?: () => void;
 }
 
 export class Vlm {
@@ -129,7 +131,11 @@ export class Vlm {
 
   chatStream(messages: readonly VlmMessage[], options: AskOptions = {}): Generation {
     return deferred(
-      this.prepare(messages, options).then((chunks) => this.llm.engine.submit(chunks, options)),
+      this.prepare(messages, options).then((chunks) => {
+        const generation = this.llm.engine.submit(chunks, options);
+        options.onSubmitted?.();
+        return generation;
+      }),
     );
   }
 

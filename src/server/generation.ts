@@ -80,20 +80,27 @@ export async function startChat(
     const begin = async () => {
       const images = await loadRequestImages(refs, ctx, controller.signal);
       const messages = toVlmMessages(request.turns, images);
+      let submitted!: () => void;
+      const queued = new Promise<void>((resolve) => {
+        submitted = resolve;
+      });
       const generation = served.vlm.chatStream(messages, {
         sampling: samplerOptions(request.sampling),
         maxTokens: request.maxTokens,
         stop: request.stop,
         signal: controller.signal,
+        onSubmitted: submitted,
       });
-      const it = generation[Symbol.asyncIterator]();
-      return { generation, it, first: await it.next() };
+      // Settles when the images are encoded and the request is queued, or with the error that stopped it.
+      await Promise.race([queued, generation.result.then(() => {})]);
+      return generation;
     };
-    // Images are decoded and encoded (inside chatStream) under an encoder slot, held until the first
-    // token proves the encoding done: decoded pixels and encoder runs stay bounded by the queue, and
-    // a full queue answers 429 before any decode.
-    const { generation, it, first } =
-      refs.length > 0 ? await ctx.encoderQueue.run(begin, controller.signal) : await begin();
+    // Images are decoded and encoded under an encoder slot, released as soon as the request is queued
+    // for generation: decoded pixels and encoder runs stay bounded by the queue, and a full queue
+    // answers 429 before any decode.
+    const generation = refs.length > 0 ? await ctx.encoderQueue.run(begin, controller.signal) : await begin();
+    const it = generation[Symbol.asyncIterator]();
+    const first = await it.next();
     const model = served.name;
     ctx.metrics.timeToFirstToken.observe({ model }, (performance.now() - start) / 1000);
     generation.result.then(
