@@ -1,7 +1,8 @@
 /**
  * Trains the demo's shapes adapter: the tiny SigLIP 2 of models/demo → a small gemma3 (128 wide, the
- * narrowest random model an adapter can steer) on the synthetic coloured-shapes dataset (colour questions). The result is
- * committed in models/demo/shapes/, so `npm run demo` gets real answers ("red") with no download.
+ * narrowest random model an adapter can steer, written to models/demo/shapes/gemma3.gguf) on the synthetic
+ * coloured-shapes dataset (colour questions). The adapter is committed in adapters/shapes/, so
+ * `npm run demo` gets real answers ("red") with no download.
  *
  *   node --import tsx scripts/train-demo-adapter.ts
  */

@@ -1,4 +1,4 @@
-// The adapter vlmkit trained (models/demo/shapes, see scripts/train-demo-adapter.ts), served over the
+// The adapter vlmkit trained (adapters/shapes, see scripts/train-demo-adapter.ts), served over the
 // OpenAI and Ollama routes: the answers are the colours of the example images.
 import fs from "node:fs";
 import path from "node:path";
@@ -24,7 +24,7 @@ beforeAll(async () => {
       {
         shapes: {
           encoder: path.join(demo, "siglip2"),
-          adapter: path.join(demo, "shapes", "adapter"),
+          adapter: path.join(demo, "..", "..", "adapters", "shapes"),
           llm: path.join(demo, "shapes", "gemma3.gguf"),
         },
       },

@@ -1,5 +1,5 @@
-// models/demo: what `vlmkit tiny` writes (checked byte for byte against the generators), plus the shapes
-// adapter trained by scripts/train-demo-adapter.ts, which must still answer colour questions.
+// models/demo: what `vlmkit tiny` writes (checked byte for byte against the generators), plus the LLM of
+// adapters/shapes, the adapter trained by scripts/train-demo-adapter.ts, which must still answer colours.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -62,7 +62,7 @@ describe("bundled demo models", () => {
     });
     const vlm = await Vlm.load({
       encoder: path.join(bundled, "siglip2"),
-      adapter: path.join(bundled, "shapes", "adapter"),
+      adapter: path.join(bundled, "..", "..", "adapters", "shapes"),
       llm,
     });
     try {
