@@ -10,7 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Token } from "node-llama-cpp";
-import { LinearAdapter, saveAdapter, vocabFingerprint } from "../src/adapter/index.js";
+import { LinearAdapter, saveAdapter } from "../src/adapter/index.js";
 import { readEncoderConfig } from "../src/encoders/model-config.js";
 import { readPreprocessorConfig } from "../src/image/index.js";
 import { Llm } from "../src/llm/llm.js";

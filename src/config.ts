@@ -62,7 +62,10 @@ function physicalCores(): number | undefined {
 
 /** onnxruntime execution providers, in order of preference: `$VLMKIT_EXECUTION_PROVIDERS` (e.g. `cuda,cpu`), default `cpu`. */
 export function executionProviders(): string[] {
-  const list = (env("VLMKIT_EXECUTION_PROVIDERS") ?? "cpu").split(",").map((s) => s.trim()).filter(Boolean);
+  const list = (env("VLMKIT_EXECUTION_PROVIDERS") ?? "cpu")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   return list.length > 0 ? list : ["cpu"];
 }
 

@@ -14,7 +14,9 @@ export function numel(dims: readonly number[]): number {
 
 export function tensor(data: Float32Array, dims: readonly number[]): Tensor {
   if (data.length !== numel(dims)) {
-    throw new ShapeError(`tensor data has ${data.length} elements but dims [${dims.join(", ")}] need ${numel(dims)}`);
+    throw new ShapeError(
+      `tensor data has ${data.length} elements but dims [${dims.join(", ")}] need ${numel(dims)}`,
+    );
   }
   return { data, dims: [...dims] };
 }
@@ -27,7 +29,11 @@ export function zeros(dims: readonly number[]): Tensor {
  * Checks `t.dims` against `expected`; `-1` (or a string name) matches any size.
  * `what` names the tensor in the error message.
  */
-export function assertDims(t: { dims: readonly number[] }, expected: readonly (number | string)[], what: string): void {
+export function assertDims(
+  t: { dims: readonly number[] },
+  expected: readonly (number | string)[],
+  what: string,
+): void {
   const ok =
     t.dims.length === expected.length &&
     expected.every((e, i) => typeof e === "string" || e === -1 || e === t.dims[i]);

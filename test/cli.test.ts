@@ -63,7 +63,10 @@ describe("vlmkit CLI", () => {
     expect(rows).toHaveLength(2);
     expect(rows[0].path).toBe(img);
     expect(rows[0].results.map((r: { label: string }) => r.label).sort()).toEqual(["a cat", "blue", "red"]);
-    for (const r of rows[0].results) expect(r.score).toBeGreaterThan(0), expect(r.score).toBeLessThan(1);
+    for (const r of rows[0].results) {
+      expect(r.score).toBeGreaterThan(0);
+      expect(r.score).toBeLessThan(1);
+    }
   });
 
   it("embed --out writes unit-norm vectors as JSON Lines", async () => {

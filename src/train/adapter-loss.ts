@@ -5,15 +5,12 @@
  */
 import * as ort from "onnxruntime-node";
 import type { LinearAdapter } from "../adapter/linear-adapter.js";
-import { defaultThreads, executionProviders } from "../config.js";
-import { DisposedError, InvalidArgumentError, ModelFormatError, ShapeError } from "../errors.js";
-import { serializeModel } from "../graph/index.js";
-import { GgufReader } from "../llm/gguf-read.js";
+import { DisposedError, InvalidArgumentError, ShapeError } from "../errors.js";
 import type { Tensor } from "../tensor.js";
 import { attentionMask } from "./attention-mask.js";
 import type { ExampleLayout } from "./example-layout.js";
-import { type Gemma3Spec, gemma3SpecFromGguf } from "./gemma3-spec.js";
-import { type LoadWeightsOptions, loadGemma3Weights } from "./gemma3-weights.js";
+import type { Gemma3Spec } from "./gemma3-spec.js";
+import type { LoadWeightsOptions } from "./gemma3-weights.js";
 import {
   ADAPTER_BIAS,
   ADAPTER_WEIGHT,
@@ -25,6 +22,7 @@ import {
   TARGET_WEIGHTS,
   TARGETS,
 } from "./loss-graph.js";
+import { readGemma3, SessionCache, smallestFit } from "./sessions.js";
 
 export interface AdapterLossOptions extends LoadWeightsOptions {
   /**
@@ -58,17 +56,8 @@ export interface LossResult {
 const TEXT_BUCKETS = [32, 64, 128, 256, 512];
 const OUTPUT_BUCKETS = [4, 8, 16, 32, 64, 128, 256];
 
-function smallestFit(buckets: readonly number[], n: number, what: string): number {
-  const sorted = [...buckets].sort((a, b) => a - b);
-  const fit = sorted.find((b) => b >= n);
-  if (fit === undefined) {
-    throw new InvalidArgumentError(`${what} ${n} exceeds the largest bucket ${sorted.at(-1)}`);
-  }
-  return fit;
-}
-
 export class AdapterLoss {
-  readonly #sessions = new Map<string, Promise<ort.InferenceSession>>();
+  readonly #sessions: SessionCache;
   #weights: Map<string, ort.Tensor> | null;
 
   private constructor(
@@ -77,6 +66,7 @@ export class AdapterLoss {
     private readonly options: AdapterLossOptions,
   ) {
     this.#weights = weights;
+    this.#sessions = new SessionCache(options.threads);
   }
 
   /** Over weights already loaded (`loadGemma3Weights`), e.g. shared with a `Gemma3Forward`. */
@@ -86,13 +76,8 @@ export class AdapterLoss {
 
   /** Reads the spec and every weight of a gemma3 GGUF (dequantized to float32). */
   static async load(ggufPath: string, options: AdapterLossOptions = {}): Promise<AdapterLoss> {
-    const reader = await GgufReader.open(ggufPath, { signal: options.signal });
-    try {
-      const spec = gemma3SpecFromGguf(reader.info);
-      return new AdapterLoss(spec, await loadGemma3Weights(reader, spec, options), options);
-    } finally {
-      await reader.close();
-    }
+    const { spec, weights } = await readGemma3(ggufPath, options);
+    return new AdapterLoss(spec, weights, options);
   }
 
   /**
@@ -125,29 +110,12 @@ export class AdapterLoss {
   /** The session for (T, P, Dv), with or without the backward pass; built on first use. */
   session(length: number, outputs: number, featureSize: number, withGradients: boolean) {
     const key = `${length}x${outputs}x${featureSize}${withGradients ? "g" : ""}`;
-    let s = this.#sessions.get(key);
-    if (!s) {
-      const { graph } = buildAdapterLossGraph(this.spec, {
-        length,
-        outputs,
-        featureSize,
-        gradients: withGradients,
-      });
-      s = ort.InferenceSession.create(serializeModel(graph), {
-        executionProviders: executionProviders(),
-        intraOpNumThreads: this.options.threads ?? defaultThreads(),
-        interOpNumThreads: 1,
-        graphOptimizationLevel: "all",
-      }).catch((cause) => {
-        this.#sessions.delete(key);
-        throw new ModelFormatError(
-          `onnxruntime refused the adapter loss graph (T ${length}, P ${outputs}): ${cause.message}`,
-          { cause },
-        );
-      });
-      this.#sessions.set(key, s);
-    }
-    return s;
+    return this.#sessions.get(
+      key,
+      `the adapter loss graph (T ${length}, P ${outputs})`,
+      () =>
+        buildAdapterLossGraph(this.spec, { length, outputs, featureSize, gradients: withGradients }).graph,
+    );
   }
 
   /** Loss of one example under `adapter`, and its gradients unless `gradients` is false. */
@@ -244,8 +212,6 @@ export class AdapterLoss {
   /** Releases the sessions and the weights. */
   async dispose(): Promise<void> {
     this.#weights = null;
-    const sessions = [...this.#sessions.values()];
-    this.#sessions.clear();
-    for (const s of sessions) await (await s.catch(() => null))?.release();
+    await this.#sessions.release();
   }
 }

@@ -16,7 +16,7 @@ import path from "node:path";
 import { readSafetensors, writeSafetensors } from "../adapter/safetensors.js";
 import { vlmkitCacheDir } from "../config.js";
 import type { VisionEncoder } from "../encoders/index.js";
-import { ImageError, InvalidArgumentError, throwIfAborted } from "../errors.js";
+import { ImageError, throwIfAborted } from "../errors.js";
 import { externalDataName } from "../hub/dtypes.js";
 import { loadImage, type RgbImage } from "../image/index.js";
 import { type Tensor, tensor } from "../tensor.js";

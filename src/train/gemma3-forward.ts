@@ -4,16 +4,14 @@
  * padding is masked.
  */
 import * as ort from "onnxruntime-node";
-import { defaultThreads, executionProviders } from "../config.js";
-import { DisposedError, InvalidArgumentError, ModelFormatError, ShapeError } from "../errors.js";
-import { serializeModel } from "../graph/index.js";
-import { GgufReader } from "../llm/gguf-read.js";
+import { DisposedError, InvalidArgumentError, ShapeError } from "../errors.js";
 import type { TokenRange } from "../prompt/token-layout.js";
 import { type Tensor, tensor } from "../tensor.js";
 import { attentionMask } from "./attention-mask.js";
 import { buildGemma3Graph } from "./gemma3-graph.js";
-import { type Gemma3Spec, gemma3SpecFromGguf } from "./gemma3-spec.js";
-import { type LoadWeightsOptions, loadGemma3Weights } from "./gemma3-weights.js";
+import type { Gemma3Spec } from "./gemma3-spec.js";
+import type { LoadWeightsOptions } from "./gemma3-weights.js";
+import { readGemma3, SessionCache, smallestFit } from "./sessions.js";
 
 export interface Gemma3ForwardOptions extends LoadWeightsOptions {
   /** Length buckets T; an input runs in the smallest bucket that holds it. Default [32, 64, 128, 256, 512, 1024]. */
@@ -46,7 +44,7 @@ export interface ForwardInput {
 const DEFAULT_LENGTHS = [32, 64, 128, 256, 512, 1024];
 
 export class Gemma3Forward {
-  readonly #sessions = new Map<string, Promise<ort.InferenceSession>>();
+  readonly #sessions: SessionCache;
   #weights: Map<string, ort.Tensor> | null;
 
   private constructor(
@@ -55,6 +53,7 @@ export class Gemma3Forward {
     private readonly options: Gemma3ForwardOptions,
   ) {
     this.#weights = weights;
+    this.#sessions = new SessionCache(options.threads);
   }
 
   /** A runner over weights already loaded (`loadGemma3Weights`), e.g. shared with a trainer. */
@@ -64,54 +63,24 @@ export class Gemma3Forward {
 
   /** Reads the spec and all weights of a gemma3 GGUF (dequantized to float32). */
   static async load(ggufPath: string, options: Gemma3ForwardOptions = {}): Promise<Gemma3Forward> {
-    const reader = await GgufReader.open(ggufPath, { signal: options.signal });
-    try {
-      const spec = gemma3SpecFromGguf(reader.info);
-      return new Gemma3Forward(spec, await loadGemma3Weights(reader, spec, options), options);
-    } finally {
-      await reader.close();
-    }
+    const { spec, weights } = await readGemma3(ggufPath, options);
+    return new Gemma3Forward(spec, weights, options);
   }
 
   /** The bucket T for a sequence of `length` rows. */
   bucket(length: number): number {
-    const lengths = [...(this.options.lengths ?? DEFAULT_LENGTHS)].sort((a, b) => a - b);
-    const T = lengths.find((l) => l >= length);
-    if (T === undefined) {
-      throw new InvalidArgumentError(
-        `sequence of ${length} rows exceeds the largest length bucket ${lengths.at(-1)}`,
-      );
-    }
-    return T;
+    return smallestFit(this.options.lengths ?? DEFAULT_LENGTHS, length, "sequence length");
   }
 
   /** The session for (T, P), built on first use (build only: no weights are copied). */
   session(length: number, outputs: number): Promise<ort.InferenceSession> {
-    const key = `${length}x${outputs}`;
-    let s = this.#sessions.get(key);
-    if (!s) {
-      const { graph } = buildGemma3Graph(this.spec, {
-        length,
-        outputs,
-        roundLikeLlamaCpp: this.options.roundLikeLlamaCpp,
-      });
-      s = ort.InferenceSession.create(serializeModel(graph), {
-        executionProviders: executionProviders(),
-        intraOpNumThreads: this.options.threads ?? defaultThreads(),
-        interOpNumThreads: 1,
-        graphOptimizationLevel: "all",
-      }).catch((cause) => {
-        this.#sessions.delete(key);
-        throw new ModelFormatError(
-          `onnxruntime refused the gemma3 graph (T ${length}, P ${outputs}): ${cause.message}`,
-          {
-            cause,
-          },
-        );
-      });
-      this.#sessions.set(key, s);
-    }
-    return s;
+    return this.#sessions.get(
+      `${length}x${outputs}`,
+      `the gemma3 graph (T ${length}, P ${outputs})`,
+      () =>
+        buildGemma3Graph(this.spec, { length, outputs, roundLikeLlamaCpp: this.options.roundLikeLlamaCpp })
+          .graph,
+    );
   }
 
   /** Logits [P, V] of the requested rows. */
@@ -193,8 +162,6 @@ export class Gemma3Forward {
   /** Releases the sessions and the weights. */
   async dispose(): Promise<void> {
     this.#weights = null;
-    const sessions = [...this.#sessions.values()];
-    this.#sessions.clear();
-    for (const s of sessions) await (await s.catch(() => null))?.release();
+    await this.#sessions.release();
   }
 }

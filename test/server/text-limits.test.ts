@@ -46,7 +46,7 @@ describe("stop strings", () => {
 });
 
 describe("text size", () => {
-  const over = "é".repeat(MAX_TEXT_BYTES / 2) + "a"; // 2 bytes a character in UTF-8: 1 byte over
+  const over = `${"é".repeat(MAX_TEXT_BYTES / 2)}a`; // 2 bytes a character in UTF-8: 1 byte over
   const message = `the request holds ${MAX_TEXT_BYTES + 1} bytes of text; at most ${MAX_TEXT_BYTES} (256 KiB) are accepted`;
 
   it("counts UTF-8 bytes of all messages together (OpenAI strings and text parts)", () => {

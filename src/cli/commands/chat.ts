@@ -75,7 +75,8 @@ export function register(program: Command): void {
           prompt();
           continue;
         }
-        const images = singleTurn ? (sticky = [...sticky, ...pending]) : pending;
+        if (singleTurn) sticky = [...sticky, ...pending];
+        const images = singleTurn ? sticky : pending;
         const message: VlmMessage = {
           role: "user",
           content: [

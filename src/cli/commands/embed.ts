@@ -33,7 +33,7 @@ export function register(program: Command): void {
       if (args.out) {
         await writeFileAtomic(
           args.out,
-          rows.map((r) => JSON.stringify({ path: r.path, embedding: r.embedding })).join("\n") + "\n",
+          `${rows.map((r) => JSON.stringify({ path: r.path, embedding: r.embedding })).join("\n")}\n`,
         );
         if (args.json) printJson({ out: args.out, count: rows.length, dims: rows[0]?.dims ?? 0 });
         else printLine(`wrote ${rows.length} embeddings (${rows[0]?.dims ?? 0} dims) to ${args.out}`);
