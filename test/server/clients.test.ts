@@ -1,7 +1,7 @@
 // The contract, checked with the official clients against a real listening server: the `openai` npm
 // client (chat.completions, streaming and not, an image as a data: URL) and the `ollama` npm client
 // (chat with base64 images, generate, list), streaming and not. Then `vlmkit serve` with a VLM.
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { Ollama } from "ollama";
@@ -9,6 +9,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/server/app.js";
 import { listen, type RunningServer } from "../../src/server/listen.js";
+import { spawnCli } from "../helpers/spawn-cli.js";
 import { type DemoServer, demoModels, sseEvents } from "./demo.js";
 import { captureLogger, json, pngBase64 } from "./helpers.js";
 
@@ -139,7 +140,6 @@ describe("vlmkit serve with a VLM", () => {
 
   it("serves --adapter/--encoder/--llm and lets an in-flight stream finish on SIGTERM", async () => {
     const { parts } = server.demo;
-    const cli = path.join(import.meta.dirname, "..", "helpers", "cli.ts");
     // --ctx 4096 across 2 sequences (one shared KV budget); --threads 1 keeps the small test box responsive.
     const args = [
       "serve",
@@ -151,21 +151,10 @@ describe("vlmkit serve with a VLM", () => {
       parts["adapter-chat"],
     ];
     args.push("--llm", parts.llm, "--name", "demo", "--parallel", "2", "--ctx", "4096", "--threads", "1");
-    child = spawn(process.execPath, ["--import", "tsx", cli, ...args], {
-      env: { ...process.env, VLMKIT_LOG_LEVEL: "info" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout!.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr!.on("data", (d) => {
-      stderr += d;
-    });
-    const exited = new Promise<number | null>((resolve) => child!.on("exit", (code) => resolve(code)));
-    await expect.poll(() => /"msg":"ready"/.test(stdout), { timeout: 30_000, interval: 50 }).toBe(true);
-    const url = `http://127.0.0.1:${/"port":(\d+)/.exec(stdout)![1]}`;
+    const run = spawnCli(args, { VLMKIT_LOG_LEVEL: "info" });
+    child = run.child;
+    await expect.poll(() => /"msg":"ready"/.test(run.stdout()), { timeout: 30_000, interval: 50 }).toBe(true);
+    const url = `http://127.0.0.1:${/"port":(\d+)/.exec(run.stdout())![1]}`;
     expect((await json(await fetch(`${url}/v1/models`))).data.map((m: { id: string }) => m.id)).toEqual([
       "demo",
     ]);
@@ -194,10 +183,11 @@ describe("vlmkit serve with a VLM", () => {
       body += new TextDecoder().decode(r.value);
     const events = sseEvents(body);
     expect(events.at(-1)).toBe("[DONE]"); // the stream ran to its end
-    expect(await exited).toBe(0);
-    expect(stdout).toContain("shutting down: draining requests");
-    expect(stdout).toMatch(/"msg":"stopped"/);
-    expect(stderr).toBe("");
+    const end = await run.exited;
+    expect(end.code).toBe(0);
+    expect(end.stdout).toContain("shutting down: draining requests");
+    expect(end.stdout).toMatch(/"msg":"stopped"/);
+    expect(end.stderr).toBe("");
   });
 
   it("serves the config file's vlms next to its encoders", async () => {
@@ -210,23 +200,12 @@ describe("vlmkit serve with a VLM", () => {
         vlms: { demo: { encoder: "enc", adapter: "./adapter-chat", llm: "./gemma3.gguf" } },
       }),
     );
-    const cli = path.join(import.meta.dirname, "..", "helpers", "cli.ts");
-    const proc = spawn(
-      process.execPath,
-      ["--import", "tsx", cli, "serve", "--port", "0", "--config", config, "--threads", "1"],
-      {
-        env: { ...process.env, VLMKIT_LOG_LEVEL: "info" },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    child = proc;
-    let stdout = "";
-    proc.stdout!.on("data", (d) => {
-      stdout += d;
+    const run = spawnCli(["serve", "--port", "0", "--config", config, "--threads", "1"], {
+      VLMKIT_LOG_LEVEL: "info",
     });
-    const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
-    await expect.poll(() => /"msg":"ready"/.test(stdout), { timeout: 30_000, interval: 50 }).toBe(true);
-    const url = `http://127.0.0.1:${/"port":(\d+)/.exec(stdout)![1]}`;
+    child = run.child;
+    await expect.poll(() => /"msg":"ready"/.test(run.stdout()), { timeout: 30_000, interval: 50 }).toBe(true);
+    const url = `http://127.0.0.1:${/"port":(\d+)/.exec(run.stdout())![1]}`;
     const list = await json(await fetch(`${url}/v1/models`));
     expect(list.data.map((m: { id: string; kind: string }) => [m.id, m.kind])).toEqual([
       ["enc", "encoder"],
@@ -244,7 +223,7 @@ describe("vlmkit serve with a VLM", () => {
     });
     expect(res.status).toBe(200);
     expect((await json(res)).done).toBe(true);
-    proc.kill("SIGTERM");
-    expect(await exited).toBe(0);
+    run.child.kill("SIGTERM");
+    expect((await run.exited).code).toBe(0);
   });
 });

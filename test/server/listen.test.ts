@@ -1,12 +1,12 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/server/app.js";
 import { listen, type RunningServer } from "../../src/server/listen.js";
 import { ServedModels } from "../../src/server/models.js";
+import { spawnCli } from "../helpers/spawn-cli.js";
 import { captureLogger, json, pngBase64, tempDir, tinyEncoder } from "./helpers.js";
 
 const root = tempDir("vlmkit-server-listen-");
@@ -113,13 +113,8 @@ describe("vlmkit serve", () => {
   });
 
   it("listens before loading, drains an in-flight request on SIGTERM and exits 0", async () => {
-    const cli = path.join(import.meta.dirname, "..", "helpers", "cli.ts");
-    child = spawn(
-      process.execPath,
+    const run = spawnCli(
       [
-        "--import",
-        "tsx",
-        cli,
         "serve",
         "--port",
         "0",
@@ -128,19 +123,13 @@ describe("vlmkit serve", () => {
         "--allow-remote-images",
         "--allow-private-image-addresses",
       ],
-      { env: { ...process.env, VLMKIT_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"] },
+      { VLMKIT_LOG_LEVEL: "info" },
     );
-    let stdout = "";
-    let stderr = "";
-    child.stdout!.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr!.on("data", (d) => {
-      stderr += d;
-    });
-    const exited = new Promise<number | null>((resolve) => child!.on("exit", (code) => resolve(code)));
-    await expect.poll(() => /"msg":"listening"/.test(stdout), { timeout: 30_000, interval: 50 }).toBe(true);
-    const port = Number(/"port":(\d+)/.exec(stdout)![1]);
+    child = run.child;
+    await expect
+      .poll(() => /"msg":"listening"/.test(run.stdout()), { timeout: 30_000, interval: 50 })
+      .toBe(true);
+    const port = Number(/"port":(\d+)/.exec(run.stdout())![1]);
     const url = `http://127.0.0.1:${port}`;
     const healthCodes: number[] = [];
     await expect
@@ -155,21 +144,22 @@ describe("vlmkit serve", () => {
       .toBe(200);
     // The listener comes up before the model loads (the tiny model may load before the first poll,
     // so the 503 itself is asserted in-process in encoders.test.ts).
-    expect(stdout.indexOf('"msg":"listening"')).toBeLessThan(stdout.indexOf('"msg":"ready"'));
+    expect(run.stdout().indexOf('"msg":"listening"')).toBeLessThan(run.stdout().indexOf('"msg":"ready"'));
     expect(healthCodes.every((s) => s === 503 || s === 200)).toBe(true);
 
     // An in-flight request whose image arrives only after SIGTERM.
     delays.set("/slow.png", 800);
     const inFlight = classify(url, [`${imageUrl}/slow.png`]);
     await expect.poll(() => requested.includes("/slow.png"), { timeout: 5000, interval: 10 }).toBe(true);
-    child.kill("SIGTERM");
+    run.child.kill("SIGTERM");
     const res = await inFlight;
     expect(res.status).toBe(200);
     expect(res.body.data[0].results).toHaveLength(2);
-    expect(await exited).toBe(0);
-    expect(stdout).toContain("shutting down: draining requests");
-    expect(stdout).toMatch(/"msg":"stopped"/);
+    const end = await run.exited;
+    expect(end.code).toBe(0);
+    expect(end.stdout).toContain("shutting down: draining requests");
+    expect(end.stdout).toMatch(/"msg":"stopped"/);
     await expect(fetch(`${url}/health`)).rejects.toThrow();
-    expect(stderr).toBe("");
+    expect(end.stderr).toBe("");
   });
 });

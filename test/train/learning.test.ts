@@ -4,11 +4,9 @@
 // chance (4 colours: 25 %) while the untrained adapter does not. Then `vlmkit train` is killed with
 // SIGKILL after its first checkpoint and resumed with --resume: it continues from the checkpoint and
 // ends with the adapter an uninterrupted run produces.
-import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LinearAdapter, readAdapterCard, saveAdapter } from "../../src/adapter/index.js";
 import { readSafetensors } from "../../src/adapter/safetensors.js";
@@ -24,6 +22,7 @@ import { writeShapesDataset } from "../../src/train/synthetic.js";
 import { type TrainResult, trainAdapter } from "../../src/train/trainer.js";
 import { pairingCard } from "../../src/vlm/card-input.js";
 import { Vlm } from "../../src/vlm.js";
+import { spawnCli } from "../helpers/spawn-cli.js";
 
 // The 64-wide tiny gemma3 could not be steered to both the colour word and <eos> (loss stalled near
 // 0.3 even on four fixed inputs); twice as wide it can, and a step still takes ~3 ms.
@@ -127,31 +126,6 @@ describe("adapter training on coloured shapes", () => {
   });
 });
 
-function runCli(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): {
-  child: ChildProcess;
-  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
-} {
-  const child = spawn(process.execPath, ["--import", "tsx", "test/helpers/cli.ts", ...args], {
-    cwd: fileURLToPath(new URL("../..", import.meta.url)),
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d) => (stdout += d));
-  child.stderr?.on("data", (d) => (stderr += d));
-  const done = new Promise<{
-    code: number | null;
-    signal: NodeJS.Signals | null;
-    stdout: string;
-    stderr: string;
-  }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, done };
-}
-
 describe("vlmkit train after SIGKILL", () => {
   it("resumes from the last checkpoint and ends where an uninterrupted run ends", async () => {
     const out = path.join(dir, "killed");
@@ -174,7 +148,7 @@ describe("vlmkit train after SIGKILL", () => {
       "--json",
     ];
     const env = { VLMKIT_CACHE: dir }; // <dir>/features: filled by the first run
-    const first = runCli(args, env);
+    const first = spawnCli(args, env);
     const checkpoints = path.join(out, "checkpoints");
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
@@ -184,7 +158,7 @@ describe("vlmkit train after SIGKILL", () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     first.child.kill("SIGKILL");
-    const killed = await first.done;
+    const killed = await first.exited;
     expect(killed.signal).toBe("SIGKILL");
     const before = readMetrics(path.join(out, "metrics.jsonl"));
     const lastBefore = before.at(-1)?.step ?? 0;
@@ -192,7 +166,7 @@ describe("vlmkit train after SIGKILL", () => {
     expect(lastBefore).toBeLessThan(EPOCHS * 25); // killed mid-run
     expect(fs.existsSync(path.join(out, "adapter.json"))).toBe(false);
 
-    const second = await runCli([...args, "--resume"], env).done;
+    const second = await spawnCli([...args, "--resume"], env).exited;
     expect(second.code, second.stderr).toBe(0);
     const summary = JSON.parse(second.stdout) as TrainResult;
     expect(summary.resumedFrom % CHECKPOINT_EVERY).toBe(0);

@@ -1,10 +1,8 @@
 // trainAdapter and evaluateAdapter on tiny models and a small shapes dataset: options that change the
 // run (style, validation cadence, seed, bad rows, resume identity) and the `vlmkit eval` JSON.
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readAdapterCard } from "../../src/adapter/index.js";
 import { readSafetensors } from "../../src/adapter/safetensors.js";
@@ -15,6 +13,7 @@ import { evaluateAdapter } from "../../src/train/evaluate.js";
 import { readMetrics } from "../../src/train/metrics.js";
 import { writeShapesDataset } from "../../src/train/synthetic.js";
 import { type TrainOptions, trainAdapter } from "../../src/train/trainer.js";
+import { spawnCli } from "../helpers/spawn-cli.js";
 
 let dir: string;
 let base: Omit<TrainOptions, "out">;
@@ -48,23 +47,6 @@ beforeAll(async () => {
 afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
-
-/** Runs the CLI from source in a child process. */
-function runCli(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "test/helpers/cli.ts", ...args], {
-    cwd: fileURLToPath(new URL("../..", import.meta.url)),
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, stdout, stderr })));
-}
 
 const out = () => path.join(dir, `run-${++n}`);
 
@@ -180,7 +162,7 @@ describe("evaluateAdapter and vlmkit eval", () => {
     for (const a of r.answers)
       expect(a.correct).toBe(a.answer.trim().toLowerCase() === a.reference.toLowerCase());
 
-    const cli = await runCli(
+    const cli = await spawnCli(
       [
         "eval",
         "--data",
@@ -196,7 +178,7 @@ describe("evaluateAdapter and vlmkit eval", () => {
         "--json",
       ],
       { VLMKIT_CACHE: dir },
-    );
+    ).exited;
     expect(cli.code, cli.stderr).toBe(0);
     const json = JSON.parse(cli.stdout);
     expect(json).toMatchObject({ examples: 32, answered: 5, accuracy: r.accuracy });
