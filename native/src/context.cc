@@ -64,6 +64,8 @@ class DecodeWorker : public Napi::AsyncWorker {
       // Causal mode is a context setting in llama.cpp; set it for this batch only.
       api.llama_set_causal_attn(handle_->ctx, request_.causal);
       status_ = api.llama_decode(handle_->ctx, batch);
+      // Finish the computation (and output copies) here, off the JS thread, before the result is used.
+      if (status_ == 0) api.llama_synchronize(handle_->ctx);
       api.llama_set_causal_attn(handle_->ctx, true);
     } catch (const std::exception& e) {
       api.llama_set_causal_attn(handle_->ctx, true);

@@ -50,6 +50,7 @@
   X(llama_memory_seq_pos_min)         \
   X(llama_memory_seq_pos_max)         \
   X(llama_decode)                     \
+  X(llama_synchronize)                \
   X(llama_set_causal_attn)            \
   X(llama_set_abort_callback)         \
   X(llama_get_logits_ith)             \
