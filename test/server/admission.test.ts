@@ -157,7 +157,9 @@ describe("chat routes", () => {
         'model "chat": 1 requests are already waiting for a sequence (the limit is 1); try again later',
       );
       holder.abort();
-      expect((await b).status).toBe(200);
+      const served = await b; // the waiting request is served once the sequence frees
+      expect(served.status).toBe(200);
+      expect((await json(served)).object).toBe("chat.completion");
     } finally {
       await srv.close(1000);
       await small.cleanup();

@@ -1,10 +1,10 @@
 // Chat under load on a real listening server: concurrent streams batched together give the same texts
-// as one at a time, a client that disconnects frees its sequence, a full engine queue answers 429.
+// as one at a time, and a client that disconnects frees its sequence (429s: admission.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/server/app.js";
 import { listen, type RunningServer } from "../../src/server/listen.js";
 import { type DemoServer, demoModels, sseEvents } from "./demo.js";
-import { captureLogger, json, pngBase64 } from "./helpers.js";
+import { captureLogger, pngBase64 } from "./helpers.js";
 
 let server: DemoServer;
 let running: RunningServer;
@@ -107,44 +107,5 @@ describe("disconnects and a full queue", () => {
     expect(await finishedChats()).toBe(finishedBefore);
     await streamText(1);
     expect(engine.load).toEqual({ active: 0, queued: 0 });
-  });
-
-  it("answers 429 when the engine's queue is full, and serves the waiting request once a sequence frees", async () => {
-    const small = await demoModels({ sequences: 1, maxQueue: 1 });
-    const { app } = createApp({
-      models: small.models,
-      logger: captureLogger().logger,
-      limits: { maxQueuedJobs: 1 },
-    });
-    const srv = await listen(app, { port: 0 });
-    const engine = small.models.vlm("chat").vlm.llm.engine;
-    const send = (body: unknown, signal?: AbortSignal) =>
-      fetch(`${srv.url}/v1/chat/completions`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
-        signal,
-      });
-    try {
-      const holder = new AbortController();
-      const a = await send(chatBody(0, { max_tokens: 1500 }), holder.signal); // holds the only sequence
-      await a.body!.getReader().read();
-      const b = send(chatBody(2, { stream: false })); // waits for the sequence
-      await expect.poll(() => engine.load.queued, { timeout: 5000, interval: 5 }).toBe(1);
-      const c = await send(chatBody(4, { stream: false }));
-      expect(c.status).toBe(429);
-      const body = await json(c);
-      expect(body.error).toMatchObject({ code: "BUSY", type: "rate_limit_error" });
-      expect(body.error.message).toBe(
-        'model "chat": 1 requests are already waiting for a sequence (the limit is 1); try again later',
-      );
-      holder.abort();
-      const served = await b;
-      expect(served.status).toBe(200);
-      expect((await json(served)).object).toBe("chat.completion");
-    } finally {
-      await srv.close(1000);
-      await small.cleanup();
-    }
   });
 });
