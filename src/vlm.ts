@@ -82,11 +82,13 @@ export class Vlm {
   async embedImages(images: readonly ImageInput[], options: EncodeOptions = {}): Promise<Float32Array[]> {
     const features = await this.encoder.encode(images, options);
     const factor = this.adapter.embeddingScale;
-    return features.map((f) => {
-      const out = this.adapter.adapter.apply(f.patches).data; // [N, Dv] → [N, Dl]
-      if (factor !== 1) for (let i = 0; i < out.length; i++) out[i] *= factor;
-      return out;
-    });
+    const out: Float32Array[] = [];
+    for (const f of features) {
+      const y = (await this.adapter.adapter.apply(f.patches)).data; // [N, Dv] → [N, Dl]
+      if (factor !== 1) for (let i = 0; i < y.length; i++) y[i] *= factor;
+      out.push(y);
+    }
+    return out;
   }
 
   /** One question about some images. */

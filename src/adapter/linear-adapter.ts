@@ -5,7 +5,10 @@
  * `weight` is stored [Dl, Dv] and `bias` [Dl], the layout of a PyTorch `nn.Linear(Dv, Dl)`
  * (`weight` is [out, in]), saved as `linear.weight` / `linear.bias`.
  */
+import * as ort from "onnxruntime-node";
+import { defaultThreads, executionProviders } from "../config.js";
 import { InvalidArgumentError, ModelFormatError } from "../errors.js";
+import { Graph, serializeModel } from "../graph/index.js";
 import { assertDims, type Tensor, tensor } from "../tensor.js";
 import { SeededRandom } from "../tiny/random.js";
 
@@ -111,79 +114,45 @@ export class LinearAdapter {
   }
 
   /**
-   * `features · Wᵀ + b`. [N, Dv] → [N, Dl].
-   *
-   * W is [Dl, Dv] row-major, so each output is a dot product of two contiguous rows. Four feature
-   * rows × two weight rows are done per pass: every loaded weight value is reused four times and
-   * every feature value twice, with eight independent accumulators.
+   * `features · Wᵀ + b`. [N, Dv] → [N, Dl]. Runs in onnxruntime (multithreaded, off the JS thread, so
+   * a server's event loop keeps streaming while images are projected); W and b are fed as inputs, so
+   * one small session per (Dv, Dl) serves every adapter of that shape.
    */
-  apply(features: Tensor): Tensor {
+  async apply(features: Tensor): Promise<Tensor> {
     const dv = this.inputSize;
     const dl = this.outputSize;
     assertDims(features, ["N", dv], `adapter input (adapter expects Dv = ${dv})`);
     const n = features.dims[0];
-    const x = features.data;
-    const w = this.weight.data;
-    const b = this.bias.data;
-    const out = new Float32Array(n * dl);
-    let i = 0;
-    for (; i + 4 <= n; i += 4) {
-      const x0 = i * dv;
-      const x1 = x0 + dv;
-      const x2 = x1 + dv;
-      const x3 = x2 + dv;
-      let j = 0;
-      for (; j + 2 <= dl; j += 2) {
-        const w0 = j * dv;
-        const w1 = w0 + dv;
-        let a00 = 0,
-          a01 = 0,
-          a10 = 0,
-          a11 = 0,
-          a20 = 0,
-          a21 = 0,
-          a30 = 0,
-          a31 = 0;
-        for (let k = 0; k < dv; k++) {
-          const wa = w[w0 + k];
-          const wb = w[w1 + k];
-          const v0 = x[x0 + k];
-          const v1 = x[x1 + k];
-          const v2 = x[x2 + k];
-          const v3 = x[x3 + k];
-          a00 += v0 * wa;
-          a01 += v0 * wb;
-          a10 += v1 * wa;
-          a11 += v1 * wb;
-          a20 += v2 * wa;
-          a21 += v2 * wb;
-          a30 += v3 * wa;
-          a31 += v3 * wb;
-        }
-        const bj = b[j];
-        const bk = b[j + 1];
-        out[i * dl + j] = a00 + bj;
-        out[i * dl + j + 1] = a01 + bk;
-        out[(i + 1) * dl + j] = a10 + bj;
-        out[(i + 1) * dl + j + 1] = a11 + bk;
-        out[(i + 2) * dl + j] = a20 + bj;
-        out[(i + 2) * dl + j + 1] = a21 + bk;
-        out[(i + 3) * dl + j] = a30 + bj;
-        out[(i + 3) * dl + j + 1] = a31 + bk;
-      }
-      for (; j < dl; j++) {
-        for (let r = 0; r < 4; r++) out[(i + r) * dl + j] = dot(x, x0 + r * dv, w, j * dv, dv) + b[j];
-      }
-    }
-    for (; i < n; i++) {
-      for (let j = 0; j < dl; j++) out[i * dl + j] = dot(x, i * dv, w, j * dv, dv) + b[j];
-    }
-    return tensor(out, [n, dl]);
+    if (n === 0) return tensor(new Float32Array(0), [0, dl]);
+    const session = await projectionSession(dv, dl);
+    const out = await session.run({
+      x: new ort.Tensor("float32", features.data, [n, dv]),
+      w: new ort.Tensor("float32", this.weight.data, [dl, dv]),
+      b: new ort.Tensor("float32", this.bias.data, [dl]),
+    });
+    return tensor(out.y.data as Float32Array, [n, dl]);
   }
 }
 
-function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, len: number): number {
-  let s = 0;
-  for (let k = 0; k < len; k++) s += a[ao + k] * b[bo + k];
+const sessions = new Map<string, Promise<ort.InferenceSession>>();
+
+/** y = x · wᵀ + b as an ONNX graph with the weights as inputs: [N, Dv], [Dl, Dv], [Dl] → [N, Dl]. */
+function projectionSession(dv: number, dl: number): Promise<ort.InferenceSession> {
+  const key = `${dv}x${dl}`;
+  let s = sessions.get(key);
+  if (!s) {
+    const g = new Graph("linear_adapter");
+    const x = g.input("x", "float32", ["n", dv]);
+    const w = g.input("w", "float32", [dl, dv]);
+    const b = g.input("b", "float32", [dl]);
+    g.output(g.add(g.matmul(x, g.transpose(w, [1, 0])), b), "y");
+    s = ort.InferenceSession.create(serializeModel(g), {
+      executionProviders: executionProviders(),
+      intraOpNumThreads: defaultThreads(),
+      graphOptimizationLevel: "all",
+    });
+    s.catch(() => sessions.delete(key));
+    sessions.set(key, s);
+  }
   return s;
 }

@@ -31,27 +31,27 @@ describe("LinearAdapter.apply", () => {
     [4, 8, 2],
     [9, 16, 11],
     [13, 33, 6],
-  ])("matches a naive float64 reference for N=%i Dv=%i Dl=%i", (n, dv, dl) => {
+  ])("matches a naive float64 reference for N=%i Dv=%i Dl=%i", async (n, dv, dl) => {
     const adapter = new LinearAdapter(random([dl, dv], 1), random([dl], 2));
     const x = random([n, dv], 3);
-    const y = adapter.apply(x);
+    const y = await adapter.apply(x);
     expect(y.dims).toEqual([n, dl]);
     const ref = reference(x, adapter.weight, adapter.bias);
     for (let i = 0; i < ref.length; i++) expect(y.data[i]).toBeCloseTo(ref[i], 4);
   });
 
-  it("handles zero rows", () => {
+  it("handles zero rows", async () => {
     const adapter = LinearAdapter.init({ inputSize: 4, outputSize: 3 });
-    expect(adapter.apply(tensor(new Float32Array(0), [0, 4])).dims).toEqual([0, 3]);
+    expect((await adapter.apply(tensor(new Float32Array(0), [0, 4]))).dims).toEqual([0, 3]);
   });
 
-  it("rejects features of the wrong width or rank with both shapes in the message", () => {
+  it("rejects features of the wrong width or rank with both shapes in the message", async () => {
     const adapter = LinearAdapter.init({ inputSize: 8, outputSize: 4 });
-    expect(() => adapter.apply(tensor(new Float32Array(14), [2, 7]))).toThrow(ShapeError);
-    expect(() => adapter.apply(tensor(new Float32Array(14), [2, 7]))).toThrow(
+    await expect(adapter.apply(tensor(new Float32Array(14), [2, 7]))).rejects.toThrow(ShapeError);
+    await expect(adapter.apply(tensor(new Float32Array(14), [2, 7]))).rejects.toThrow(
       /expected dims \[N, 8\], got \[2, 7\]/,
     );
-    expect(() => adapter.apply(tensor(new Float32Array(8), [8]))).toThrow(/got \[8\]/);
+    await expect(adapter.apply(tensor(new Float32Array(8), [8]))).rejects.toThrow(/got \[8\]/);
   });
 
   it("rejects a bias that does not match the weight", () => {
@@ -62,7 +62,7 @@ describe("LinearAdapter.apply", () => {
 });
 
 describe("LinearAdapter.init", () => {
-  it("is deterministic per seed and scales outputs to the target RMS", () => {
+  it("is deterministic per seed and scales outputs to the target RMS", async () => {
     const a = LinearAdapter.init({ inputSize: 256, outputSize: 64, seed: 7, targetRms: 3 });
     const b = LinearAdapter.init({ inputSize: 256, outputSize: 64, seed: 7, targetRms: 3 });
     const c = LinearAdapter.init({ inputSize: 256, outputSize: 64, seed: 8, targetRms: 3 });
@@ -70,7 +70,7 @@ describe("LinearAdapter.init", () => {
     expect(a.weight.data).not.toEqual(c.weight.data);
     expect(a.bias.data.every((v) => v === 0)).toBe(true);
     expect(a.weight.dims).toEqual([64, 256]);
-    const y = a.apply(random([64, 256], 9)).data;
+    const y = (await a.apply(random([64, 256], 9))).data;
     const rms = Math.sqrt(y.reduce((s, v) => s + v * v, 0) / y.length);
     expect(rms).toBeGreaterThan(2.7);
     expect(rms).toBeLessThan(3.3);
