@@ -116,6 +116,11 @@ export class GenerationEngine {
     return this.#ctx;
   }
 
+  /** Requests that may wait for a sequence before `submit` throws BUSY. */
+  get maxQueue(): number {
+    return this.#maxQueue;
+  }
+
   /** Requests being decoded and waiting. */
   get load(): { active: number; queued: number } {
     return { active: this.#active.size, queued: this.#waiting.length };

@@ -66,7 +66,7 @@ export async function startChat(
       { details: { param, capacity: engine.capacity } },
     );
   }
-  checkEngineRoom(served, ctx.limits.maxQueuedJobs);
+  checkEngineRoom(served);
   const controller = new AbortController();
   const abort = (reason: unknown) => {
     if (!controller.signal.aborted) controller.abort(reason);
@@ -152,8 +152,11 @@ export async function startChat(
  * Refuses a request at once (429) when its LLM already has `maxQueued` requests waiting for a
  * sequence, before its images cost anything; the engine's own check at submission stays the backstop.
  */
-function checkEngineRoom(served: ServedVlm, maxQueued: number): void {
-  const { queued } = served.vlm.llm.engine.load;
+/** The engine's own BUSY check, made before any image is read or encoded. */
+function checkEngineRoom(served: ServedVlm): void {
+  const { engine } = served.vlm.llm;
+  const maxQueued = engine.maxQueue;
+  const { queued } = engine.load;
   if (queued >= maxQueued) {
     throw new VlmkitError(
       "BUSY",

@@ -132,8 +132,8 @@ describe("chat routes", () => {
   });
 
   it("answer 429 before loading images when the LLM's queue is full", async () => {
-    const small = await demoModels({ sequences: 1 });
-    const { app } = createApp({ models: small.models, logger: quiet(), limits: { maxQueuedJobs: 1 } });
+    const small = await demoModels({ sequences: 1, maxQueue: 1 });
+    const { app } = createApp({ models: small.models, logger: quiet() });
     const srv = await listen(app, { port: 0 });
     const engine = small.models.vlm("chat").vlm.llm.engine;
     const send = (body: unknown, signal?: AbortSignal) =>
