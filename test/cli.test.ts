@@ -125,6 +125,52 @@ describe("vlmkit CLI", () => {
     expect(out).toContain("unknown command /nope");
   });
 
+  it("shapes → train → ask: the synthetic dataset trains an adapter that ask then uses", async () => {
+    const t = path.join(dir, "t");
+    const data = path.join(dir, "shapes");
+    const made = JSON.parse((await vlmkit("shapes", data, "--count", "12", "--json")).stdout);
+    expect(fs.existsSync(made.file)).toBe(true);
+    const out = path.join(dir, "trained");
+    const llm = path.join(t, "gemma3.gguf");
+    const encoder = path.join(t, "siglip2");
+    const { stdout } = await vlmkit(
+      "train",
+      "--data",
+      made.file,
+      "--encoder",
+      encoder,
+      "--llm",
+      llm,
+      "--out",
+      out,
+      "--epochs",
+      "1",
+      "--json",
+    );
+    expect(JSON.parse(stdout).steps).toBeGreaterThan(0);
+    expect(fs.existsSync(path.join(out, "adapter.json"))).toBe(true);
+    const image = path.join(data, JSON.parse(fs.readFileSync(made.file, "utf8").split("\n")[0]).image);
+    const asked = JSON.parse(
+      (
+        await vlmkit(
+          "ask",
+          image,
+          "what color is the shape?",
+          "--encoder",
+          encoder,
+          "--adapter",
+          out,
+          "--llm",
+          llm,
+          "--max-tokens",
+          "3",
+          "--json",
+        )
+      ).stdout,
+    );
+    expect(["stop", "length"]).toContain(asked.finishReason);
+  });
+
   it("models --json lists known models with their cache state", async () => {
     const { stdout } = await vlmkit("models", "--json");
     const list = JSON.parse(stdout);

@@ -7,5 +7,6 @@ export { register as eval } from "./eval.js";
 export { register as models } from "./models.js";
 export { register as pull } from "./pull.js";
 export { register as serve } from "./serve.js";
+export { register as shapes } from "./shapes.js";
 export { register as tiny } from "./tiny.js";
 export { register as train } from "./train.js";
