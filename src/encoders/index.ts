@@ -3,7 +3,6 @@ export { type EncoderConfig, type EncoderFamily, readEncoderConfig } from "./mod
 export type { SessionOptions } from "./onnx-session.js";
 export {
   type ClassifyOptions,
-  DEFAULT_TEMPLATE,
   type LabelScore,
   Siglip,
   type SiglipOptions,
@@ -13,3 +12,11 @@ export { canonicalizeText } from "./text-rules.js";
 export { SiglipTextTokenizer } from "./text-tokenizer.js";
 export { dot, l2Normalize, sigmoid } from "./vectors.js";
 export { type EncodeOptions, type ImageInput, VisionEncoder, type VisionFeatures } from "./vision-encoder.js";
+export {
+  DEFAULT_TEMPLATE,
+  labelProblem,
+  MAX_LABEL_CHARS,
+  MAX_TEMPLATE_CHARS,
+  templateProblem,
+  zeroShotPrompts,
+} from "./zero-shot-text.js";

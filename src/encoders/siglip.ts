@@ -3,12 +3,12 @@
  * text embeddings. The text tower and the logit parameters load on first use, so image-only work
  * (embedImages, feature extraction) never pays for them.
  */
-import { InvalidArgumentError } from "../errors.js";
 import { type LogitParams, resolveLogitParams } from "./logit-params.js";
 import type { SessionOptions } from "./onnx-session.js";
 import { TextEncoder } from "./text-encoder.js";
 import { dot, l2Normalize, sigmoid } from "./vectors.js";
 import { type EncodeOptions, type ImageInput, VisionEncoder } from "./vision-encoder.js";
+import { zeroShotPrompts } from "./zero-shot-text.js";
 
 export interface SiglipOptions extends SessionOptions {
   /** Override the zero-shot logit scale/bias instead of recovering them from `onnx/model.onnx`. */
@@ -25,8 +25,6 @@ export interface LabelScore {
   /** sigmoid(cos · exp(logit_scale) + logit_bias): independent per label, not a softmax. */
   score: number;
 }
-
-export const DEFAULT_TEMPLATE = "This is a photo of {}.";
 
 export class Siglip {
   private text?: Promise<TextEncoder>;
@@ -87,14 +85,9 @@ export class Siglip {
     labels: readonly string[],
     options: ClassifyOptions = {},
   ): Promise<LabelScore[][]> {
-    const clean = labels.map((l) => l.trim()).filter((l) => l.length > 0);
-    if (clean.length === 0) throw new InvalidArgumentError("classify needs at least one non-empty label");
-    const template = options.template ?? DEFAULT_TEMPLATE;
-    if (!template.includes("{}")) {
-      throw new InvalidArgumentError(`template "${template}" has no "{}" placeholder for the label`);
-    }
+    const { labels: clean, prompts } = zeroShotPrompts(labels, options.template);
     const [textEmb, params, imageEmb] = await Promise.all([
-      this.embedTexts(clean.map((l) => template.replaceAll("{}", l))),
+      this.embedTexts(prompts),
       this.logitParams(),
       this.embedImages(images, options),
     ]);

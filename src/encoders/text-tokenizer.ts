@@ -22,6 +22,9 @@ function tokenName(t: string | { content: string } | undefined): string | undefi
   return typeof t === "string" ? t : t?.content;
 }
 
+/** Characters read per token of `length`: far above any real token's length, so nothing kept changes. */
+const MAX_CHARS_PER_TOKEN = 64;
+
 export class SiglipTextTokenizer {
   private constructor(
     private readonly tokenizer: Tokenizer,
@@ -77,7 +80,8 @@ export class SiglipTextTokenizer {
    * hub's fast tokenizers apply them; truncation cuts the body and keeps them (EOS stays last).
    */
   encodeOne(text: string): Int32Array {
-    const canonical = canonicalizeText(text, this.family);
+    // Only the first `length` tokens survive; cutting the characters first bounds the work for any input.
+    const canonical = canonicalizeText(text.slice(0, this.length * MAX_CHARS_PER_TOKEN), this.family);
     const body = this.tokenizer.encode(canonical, { add_special_tokens: false }).ids;
     const full = this.tokenizer.encode(canonical, { add_special_tokens: true }).ids;
     const pre = body.length === 0 ? 0 : Math.max(0, full.indexOf(body[0]));

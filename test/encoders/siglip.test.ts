@@ -164,6 +164,14 @@ describe("text tower and tokenizer", () => {
     await t2.dispose();
   });
 
+  it("reads a bounded prefix of a huge text: same ids as that prefix, quickly", async () => {
+    const t = await TextEncoder.load(dirs.siglip2);
+    const huge = "red blue ".repeat(2_000_000); // 18 M characters
+    const ids = t.tokenizer.encodeOne(huge);
+    expect(Array.from(ids)).toEqual(Array.from(t.tokenizer.encodeOne(huge.slice(0, 1000))));
+    await t.dispose();
+  });
+
   it("truncates long texts to exactly 64 tokens", async () => {
     const t = await TextEncoder.load(dirs.siglip);
     const ids = t.tokenizer.encodeOne("red ".repeat(200));
@@ -223,11 +231,18 @@ describe("zero-shot and embeddings", () => {
     await model.dispose();
   });
 
-  it("rejects an empty label list and a template without {}", async () => {
+  it("rejects an empty label list, a template without exactly one {}, and oversized text", async () => {
     const model = await Siglip.load(dirs.siglip2);
     await expect(model.classify([red], [" ", ""])).rejects.toThrow(/at least one non-empty label/);
     await expect(model.classify([red], ["cat"], { template: "a photo" })).rejects.toThrow(
-      /no "\{\}" placeholder/,
+      /exactly one "\{\}".*holds 0/,
+    );
+    await expect(model.classify([red], ["cat"], { template: "{} and {}" })).rejects.toThrow(/holds 2/);
+    await expect(model.classify([red], ["cat"], { template: "{}".repeat(4_000_000) })).rejects.toThrow(
+      /8000000 characters long; at most 1024/,
+    );
+    await expect(model.classify([red], ["x".repeat(4_000_000)])).rejects.toThrow(
+      /4000000 characters long; at most 1024/,
     );
     await model.dispose();
   });

@@ -124,6 +124,35 @@ describe("GET /v1/models, /health, /metrics", () => {
     expect((await json(missing)).error.message).toBe('model "nope" is not served here; models: "tiny"');
   });
 
+  it("refuses huge templates and labels with 400 and keeps serving", async () => {
+    const { app } = createApp({ models, logger: quiet() });
+    // 8 MB of "{}" with 1000 labels would build ~400 M characters per prompt if it were expanded.
+    const template = await post(app, "/v1/classify", {
+      model: "tiny",
+      images: [red],
+      labels: Array.from({ length: 1000 }, (_, i) => `label ${i}`),
+      template: "{}".repeat(4_000_000),
+    });
+    expect(template.status).toBe(400);
+    expect(template.body.error.message).toMatch(/template is 8000000 characters long; at most 1024/);
+    const label = await post(app, "/v1/classify", {
+      model: "tiny",
+      images: [red],
+      labels: ["x".repeat(4_000_000)],
+    });
+    expect(label.status).toBe(400);
+    expect(label.body.error.message).toMatch(/label is 4000000 characters long; at most 1024/);
+    const twice = await post(app, "/v1/classify", {
+      model: "tiny",
+      images: [red],
+      labels: ["a"],
+      template: "{} {}",
+    });
+    expect(twice.status).toBe(400);
+    const ok = await post(app, "/v1/classify", { model: "tiny", images: [red], labels: ["cat"] });
+    expect(ok.status).toBe(200);
+  });
+
   it("answers 503 while models load and 200 once they are ready", async () => {
     const loading = new ServedModels();
     const { app } = createApp({ models: loading, logger: quiet() });
@@ -286,7 +315,7 @@ describe("bad requests", () => {
         body: { ...good, template: "a photo" },
         status: 400,
         code: "INVALID_ARGUMENT",
-        message: 'template: expected a template holding "{}" where the label goes',
+        message: 'template: the template must hold exactly one "{}" where the label goes; it holds 0',
       },
       {
         name: "corrupt base64",

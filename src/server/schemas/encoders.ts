@@ -1,5 +1,6 @@
 /** Request bodies of the encoder routes: `/v1/classify` and `/v1/images/embeddings`. */
 import { z } from "zod";
+import { labelProblem, templateProblem } from "../../encoders/zero-shot-text.js";
 import { anyImageString } from "./image-ref.js";
 
 const modelName = z.string().min(1, { message: "expected a model name" });
@@ -8,13 +9,25 @@ export const ClassifyRequest = z.object({
   model: modelName,
   images: z.array(anyImageString).min(1, { message: "expected at least one image" }),
   labels: z
-    .array(z.string().trim().min(1, { message: "expected a non-empty label" }))
+    .array(
+      z
+        .string()
+        .trim()
+        .min(1, { message: "expected a non-empty label" })
+        .superRefine((label, ctx) => {
+          const problem = label.length > 0 ? labelProblem(label) : undefined; // empty: reported above
+          if (problem) ctx.addIssue({ code: "custom", message: problem });
+        }),
+    )
     .min(1, { message: "expected at least one label" })
     .max(1000, { message: "expected at most 1000 labels" }),
   /** Prompt template; "{}" is replaced by each label. */
   template: z
     .string()
-    .refine((t) => t.includes("{}"), { message: 'expected a template holding "{}" where the label goes' })
+    .superRefine((template, ctx) => {
+      const problem = templateProblem(template);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    })
     .optional(),
 });
 export type ClassifyRequest = z.output<typeof ClassifyRequest>;
