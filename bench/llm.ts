@@ -16,7 +16,7 @@ import { readPreprocessorConfig } from "../src/image/index.js";
 import { Llm } from "../src/llm/llm.js";
 import { writeTinyGemma3Gguf } from "../src/tiny/gemma3.js";
 import { writeTinySiglip } from "../src/tiny/siglip.js";
-import { pairingCard } from "../src/vlm/card-input.js";
+import { cardForPairing } from "../src/vlm/pairing-card.js";
 import { Vlm } from "../src/vlm.js";
 import { writeSyntheticJpegs } from "./synthetic-images.js";
 
@@ -134,7 +134,7 @@ for (const type of ["f16", "q8_0"] as const) {
       seed: 1,
       targetRms: 0.02,
     }),
-    pairingCard({
+    cardForPairing({
       encoder: { dir: encoderDir, config, preprocess: await readPreprocessorConfig(encoderDir) },
       llm: llm.identity,
       style: "gemma-chat",

@@ -16,8 +16,8 @@ import os from "node:os";
 import path from "node:path";
 import { pino } from "pino";
 import { LinearAdapter, saveAdapter } from "../src/adapter/index.js";
-import { defaultThreads } from "../src/config.js";
 import { readEncoderConfig } from "../src/encoders/model-config.js";
+import { defaultThreads } from "../src/env.js";
 import { readPreprocessorConfig } from "../src/image/index.js";
 import { Llm } from "../src/llm/llm.js";
 import { createApp } from "../src/server/app.js";
@@ -26,7 +26,7 @@ import { loadVlms } from "../src/server/load-vlms.js";
 import { ServedModels } from "../src/server/models.js";
 import { writeTinyGemma3Gguf } from "../src/tiny/gemma3.js";
 import { writeTinySiglip } from "../src/tiny/siglip.js";
-import { pairingCard } from "../src/vlm/card-input.js";
+import { cardForPairing } from "../src/vlm/pairing-card.js";
 import { writeSyntheticJpegs } from "./synthetic-images.js";
 
 const root = path.join(os.tmpdir(), "vlmkit-bench-serve");
@@ -64,7 +64,7 @@ if (!fs.existsSync(path.join(adapterDir, "adapter.json"))) {
       seed: 1,
       targetRms: 0.02,
     }),
-    pairingCard({
+    cardForPairing({
       encoder: { dir: encoderDir, config, preprocess: await readPreprocessorConfig(encoderDir) },
       llm: probe.identity,
       style: "gemma-chat",

@@ -10,8 +10,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { writeTinyGemma3Gguf } from "../src/tiny/gemma3.js";
-import { writeShapesDataset } from "../src/train/synthetic.js";
-import { trainAdapter } from "../src/train/trainer.js";
+import { writeShapesDataset } from "../src/train/data/synthetic.js";
+import { trainAdapter } from "../src/train/loop/trainer.js";
 
 const SHAPES_LLM_DIMS = { embedding: 128, headDim: 32, ff: 256 };
 

@@ -39,5 +39,5 @@ export { type TinyDemo, writeTinyDemo } from "./tiny/demo.js";
 export { writeTinyGemma3Gguf } from "./tiny/gemma3.js";
 export { writeTinySiglip } from "./tiny/siglip.js";
 export * from "./train/index.js";
-export { pairingCard } from "./vlm/card-input.js";
+export { cardForPairing } from "./vlm/pairing-card.js";
 export { type AskOptions, Vlm, type VlmLoadOptions, type VlmMessage } from "./vlm.js";

@@ -6,7 +6,7 @@
  * (`weight` is [out, in]), saved as `linear.weight` / `linear.bias`.
  */
 import * as ort from "onnxruntime-node";
-import { defaultThreads, executionProviders } from "../config.js";
+import { defaultThreads, executionProviders } from "../env.js";
 import { InvalidArgumentError, ModelFormatError } from "../errors.js";
 import { Graph, serializeModel } from "../graph/index.js";
 import { assertDims, type Tensor, tensor } from "../tensor.js";

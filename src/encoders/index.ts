@@ -7,7 +7,7 @@ export {
   Siglip,
   type SiglipOptions,
 } from "./siglip.js";
-export { TextEncoder } from "./text-encoder.js";
+export { SiglipTextEncoder } from "./siglip-text-encoder.js";
 export { canonicalizeText } from "./text-rules.js";
 export { SiglipTextTokenizer } from "./text-tokenizer.js";
 export { dot, l2Normalize, sigmoid } from "./vectors.js";

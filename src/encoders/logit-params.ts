@@ -9,7 +9,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type * as ort from "onnxruntime-node";
-import { vlmkitCacheDir } from "../config.js";
+import { vlmkitCacheDir } from "../env.js";
 import { ModelFormatError } from "../errors.js";
 import type { PreprocessorConfig } from "../image/index.js";
 import { writeFileAtomic } from "../util/fs.js";

@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
-import { defaultThreads, executionProviders } from "../config.js";
+import { defaultThreads, executionProviders } from "../env.js";
 import { ModelFormatError } from "../errors.js";
 import { type OnnxDtype, onnxFileName } from "../hub/dtypes.js";
 import { float16ToFloat32, float32ToFloat16 } from "../util/float16.js";

@@ -5,7 +5,7 @@
  */
 import { type LogitParams, resolveLogitParams } from "./logit-params.js";
 import type { SessionOptions } from "./onnx-session.js";
-import { TextEncoder } from "./text-encoder.js";
+import { SiglipTextEncoder } from "./siglip-text-encoder.js";
 import { dot, l2Normalize, sigmoid } from "./vectors.js";
 import { type EncodeOptions, type ImageInput, VisionEncoder } from "./vision-encoder.js";
 import { zeroShotPrompts } from "./zero-shot-text.js";
@@ -27,7 +27,7 @@ export interface LabelScore {
 }
 
 export class Siglip {
-  private text?: Promise<TextEncoder>;
+  private text?: Promise<SiglipTextEncoder>;
   private logit?: Promise<LogitParams>;
 
   private constructor(
@@ -40,9 +40,9 @@ export class Siglip {
     return new Siglip(dir, await VisionEncoder.load(dir, options), options);
   }
 
-  textEncoder(): Promise<TextEncoder> {
+  textEncoder(): Promise<SiglipTextEncoder> {
     if (!this.text) {
-      const loading = TextEncoder.load(this.dir, this.options);
+      const loading = SiglipTextEncoder.load(this.dir, this.options);
       // A failed load is not cached: the next call tries again.
       loading.catch(() => {
         if (this.text === loading) this.text = undefined;

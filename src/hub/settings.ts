@@ -1,6 +1,6 @@
 /** Hub options shared by every download call, with defaults from `hubConfig()` (the environment). */
 import { readFileSync } from "node:fs";
-import { hubConfig } from "../config.js";
+import { hubConfig } from "../env.js";
 
 export interface HubOptions {
   /** Hub base URL for `<endpoint>/<repo>/resolve/<rev>/<file>`. Default `$HF_ENDPOINT`, else https://huggingface.co. */

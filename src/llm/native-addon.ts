@@ -203,7 +203,7 @@ function requireAddon(): Addon {
 }
 
 /** Turns an error thrown by the addon (an Error with a `code`) into vlmkit's error of that code. */
-export function toVlmkitError(error: unknown): unknown {
+export function fromNativeError(error: unknown): unknown {
   if (!(error instanceof Error) || error instanceof VlmkitError) return error;
   const code = (error as Error & { code?: unknown }).code;
   const options = { cause: error };
@@ -233,7 +233,7 @@ export function callNative<T>(fn: () => T): T {
   try {
     return fn();
   } catch (error) {
-    throw toVlmkitError(error);
+    throw fromNativeError(error);
   }
 }
 
@@ -242,6 +242,6 @@ export async function awaitNative<T>(promise: () => Promise<T>): Promise<T> {
   try {
     return await promise();
   } catch (error) {
-    throw toVlmkitError(error);
+    throw fromNativeError(error);
   }
 }

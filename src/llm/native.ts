@@ -5,7 +5,7 @@
  * lacks. Policy (prompt layout, scheduling, generation loops) belongs to the callers.
  */
 import fs from "node:fs";
-import { defaultThreads } from "../config.js";
+import { defaultThreads } from "../env.js";
 import { InvalidArgumentError, ShapeError, throwIfAborted, VlmkitError } from "../errors.js";
 import type { Tensor } from "../tensor.js";
 import {

@@ -8,7 +8,7 @@ import { bearerAuth } from "hono/bearer-auth";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import type { Logger } from "pino";
-import { serverEnv } from "../config.js";
+import { serverEnv } from "../env.js";
 import { InvalidArgumentError, VlmkitError } from "../errors.js";
 import type { AppEnv, ServerContext } from "./context.js";
 import { errorResponse, exceptionHeaders, statusForCode, toVlmkitError } from "./errors.js";

@@ -6,7 +6,7 @@
 import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import { type Logger, pino } from "pino";
-import { serverEnv } from "../config.js";
+import { serverEnv } from "../env.js";
 import type { AppEnv } from "./context.js";
 import type { ServerMetrics } from "./metrics.js";
 

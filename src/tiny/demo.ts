@@ -12,7 +12,7 @@ import { LinearAdapter, saveAdapter, vocabFingerprint } from "../adapter/index.j
 import { readEncoderConfig } from "../encoders/model-config.js";
 import { readPreprocessorConfig } from "../image/index.js";
 import type { AttentionMode, PromptStyle } from "../prompt/index.js";
-import { pairingCard } from "../vlm/card-input.js";
+import { cardForPairing } from "../vlm/pairing-card.js";
 import { writeTinyGemma3Gguf } from "./gemma3.js";
 import { writeTinySiglip } from "./siglip.js";
 
@@ -51,7 +51,7 @@ export async function writeTinyDemo(dir: string, options: TinyDemoOptions = {}):
   for (const [name, encoder, style, attention] of pairs) {
     const encoderDir = parts[encoder];
     const config = readEncoderConfig(encoderDir);
-    const card = pairingCard({
+    const card = cardForPairing({
       encoder: { dir: encoderDir, config, preprocess: await readPreprocessorConfig(encoderDir) },
       llm,
       style,

@@ -1,4 +1,43 @@
-export { AdapterLoss } from "./adapter-loss.js";
+export {
+  type BadRowPolicy,
+  badRowSummary,
+  Dataset,
+  type DatasetFormat,
+  detectFormat,
+  type LoadDatasetOptions,
+  loadDataset,
+  readDatasetRows,
+} from "./data/dataset.js";
+export {
+  GradientAccumulator,
+  type StepOptions,
+  shuffle,
+  stepsPerEpoch,
+  type TrainingStep,
+  totalSteps,
+  trainingSteps,
+} from "./data/dataset-batches.js";
+export { type BadRow, DEFAULT_CAPTION_PROMPT, type TrainExample } from "./data/dataset-rows.js";
+export { type SplitBy, type SplitOptions, splitExamples, splitHash } from "./data/dataset-split.js";
+export {
+  type CachedFeatures,
+  encoderIdentity,
+  FeatureCache,
+  type FeatureCacheOptions,
+  type PrecomputeOptions,
+  type PrecomputeResult,
+} from "./data/feature-cache.js";
+export {
+  COLOR_QUESTION,
+  COLORS,
+  SHAPE_QUESTION,
+  SHAPES,
+  type ShapeImage,
+  type ShapesDataset,
+  type ShapesDatasetOptions,
+  type ShapeTask,
+  writeShapesDataset,
+} from "./data/synthetic.js";
 export {
   type CheckpointState,
   checkpointDir,
@@ -12,28 +51,7 @@ export {
   readCheckpoint,
   type SaveCheckpointOptions,
   saveCheckpoint,
-} from "./checkpoint.js";
-export {
-  type BadRowPolicy,
-  badRowSummary,
-  Dataset,
-  type DatasetFormat,
-  detectFormat,
-  type LoadDatasetOptions,
-  loadDataset,
-  readDatasetRows,
-} from "./dataset.js";
-export {
-  GradientAccumulator,
-  type StepOptions,
-  shuffle,
-  stepsPerEpoch,
-  type TrainingStep,
-  totalSteps,
-  trainingSteps,
-} from "./dataset-batches.js";
-export { type BadRow, DEFAULT_CAPTION_PROMPT, type TrainExample } from "./dataset-rows.js";
-export { type SplitBy, type SplitOptions, splitExamples, splitHash } from "./dataset-split.js";
+} from "./loop/checkpoint.js";
 export {
   accuracy,
   answersMatch,
@@ -42,32 +60,15 @@ export {
   evaluateAdapter,
   generateAnswers,
   type SampleAnswer,
-} from "./evaluate.js";
-export {
-  type CachedFeatures,
-  encoderIdentity,
-  FeatureCache,
-  type FeatureCacheOptions,
-  type PrecomputeOptions,
-  type PrecomputeResult,
-} from "./feature-cache.js";
-export { Gemma3Forward, type Gemma3ForwardOptions } from "./gemma3-forward.js";
-export {
-  buildGemma3Graph,
-  type Gemma3Graph,
-  type Gemma3GraphOptions,
-  gemma3WeightShapes,
-} from "./gemma3-graph.js";
-export { type Gemma3Spec, gemma3SpecFromGguf } from "./gemma3-spec.js";
+} from "./loop/evaluate.js";
 export {
   type LossCurveOptions,
   type LossPoint,
   lossCurveSvg,
   renderLossCurve,
   writeLossCurve,
-} from "./loss-curve.js";
-export { buildAdapterLossGraph } from "./loss-graph.js";
-export { MetricsLog, type MetricsRecord, metricsFile, readMetrics } from "./metrics.js";
+} from "./loop/loss-curve.js";
+export { MetricsLog, type MetricsRecord, metricsFile, readMetrics } from "./loop/metrics.js";
 export {
   AdamW,
   type AdamWOptions,
@@ -76,23 +77,22 @@ export {
   globalNorm,
   type ParamGroup,
   type StepResult,
-} from "./optimizer.js";
-export { defaultWarmupSteps, learningRate, type ScheduleOptions } from "./schedule.js";
-export {
-  COLOR_QUESTION,
-  COLORS,
-  SHAPE_QUESTION,
-  SHAPES,
-  type ShapeImage,
-  type ShapesDataset,
-  type ShapesDatasetOptions,
-  type ShapeTask,
-  writeShapesDataset,
-} from "./synthetic.js";
+} from "./loop/optimizer.js";
+export { defaultWarmupSteps, learningRate, type ScheduleOptions } from "./loop/schedule.js";
 export {
   TRAIN_DEFAULTS,
   type TrainEvent,
   type TrainOptions,
   type TrainResult,
   trainAdapter,
-} from "./trainer.js";
+} from "./loop/trainer.js";
+export { AdapterLoss } from "./model/adapter-loss.js";
+export { Gemma3Forward, type Gemma3ForwardOptions } from "./model/gemma3-forward.js";
+export {
+  buildGemma3Graph,
+  type Gemma3Graph,
+  type Gemma3GraphOptions,
+  gemma3WeightShapes,
+} from "./model/gemma3-graph.js";
+export { type Gemma3Spec, gemma3SpecFromGguf } from "./model/gemma3-spec.js";
+export { buildAdapterLossGraph } from "./model/loss-graph.js";

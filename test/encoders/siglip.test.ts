@@ -4,7 +4,14 @@ import path from "node:path";
 import * as ort from "onnxruntime-node";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dot, l2Normalize, Siglip, sigmoid, TextEncoder, VisionEncoder } from "../../src/encoders/index.js";
+import {
+  dot,
+  l2Normalize,
+  Siglip,
+  SiglipTextEncoder,
+  sigmoid,
+  VisionEncoder,
+} from "../../src/encoders/index.js";
 import { patchGrid } from "../../src/encoders/vision-encoder.js";
 import { ModelFormatError } from "../../src/errors.js";
 import { writeTinySiglip } from "../../src/tiny/siglip.js";
@@ -139,7 +146,7 @@ describe("VisionEncoder (NaFlex)", () => {
 
 describe("text tower and tokenizer", () => {
   it("SigLIP pads with </s> after an appended EOS; SigLIP 2 pads with <pad>; both to 64", async () => {
-    const t1 = await TextEncoder.load(dirs.siglip);
+    const t1 = await SiglipTextEncoder.load(dirs.siglip);
     const ids1 = t1.tokenizer.encodeOne("A Red Circle!");
     expect(ids1.length).toBe(64);
     const eos1 = t1.tokenizer.padId; // SigLIP pads with </s>, its EOS
@@ -149,7 +156,7 @@ describe("text tower and tokenizer", () => {
     // Canonicalization: case and punctuation do not change SigLIP 1 ids.
     expect(Array.from(t1.tokenizer.encodeOne("a red circle"))).toEqual(Array.from(ids1));
 
-    const t2 = await TextEncoder.load(dirs.siglip2);
+    const t2 = await SiglipTextEncoder.load(dirs.siglip2);
     const ids2 = t2.tokenizer.encodeOne("A Red Circle");
     expect(ids2.length).toBe(64);
     expect(ids2[63]).toBe(t2.tokenizer.padId);
@@ -165,7 +172,7 @@ describe("text tower and tokenizer", () => {
   });
 
   it("reads a bounded prefix of a huge text: same ids as that prefix, quickly", async () => {
-    const t = await TextEncoder.load(dirs.siglip2);
+    const t = await SiglipTextEncoder.load(dirs.siglip2);
     const huge = "red blue ".repeat(2_000_000); // 18 M characters
     const ids = t.tokenizer.encodeOne(huge);
     expect(Array.from(ids)).toEqual(Array.from(t.tokenizer.encodeOne(huge.slice(0, 1000))));
@@ -173,7 +180,7 @@ describe("text tower and tokenizer", () => {
   });
 
   it("truncates long texts to exactly 64 tokens", async () => {
-    const t = await TextEncoder.load(dirs.siglip);
+    const t = await SiglipTextEncoder.load(dirs.siglip);
     const ids = t.tokenizer.encodeOne("red ".repeat(200));
     expect(ids.length).toBe(64);
     expect(ids[63]).toBe(t.tokenizer.padId); // </s> (EOS) survives truncation

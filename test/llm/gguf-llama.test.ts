@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { getLlama, type Llama, LlamaLogLevel, type Token } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defaultThreads } from "../../src/config.js";
+import { defaultThreads } from "../../src/env.js";
 import { GgufReader } from "../../src/llm/gguf-read.js";
 import {
   GEMMA3_270M_DIMS,

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Llm } from "../../src/llm/llm.js";
 import { writeTinyDemo } from "../../src/tiny/demo.js";
 import { writeTinyGemma3Gguf } from "../../src/tiny/gemma3.js";
-import { writeShapesDataset } from "../../src/train/synthetic.js";
+import { writeShapesDataset } from "../../src/train/data/synthetic.js";
 import { Vlm } from "../../src/vlm.js";
 
 const bundled = path.join(import.meta.dirname, "..", "..", "models", "demo");

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { GradientAccumulator, shuffle, totalSteps, trainingSteps } from "../../src/train/dataset-batches.js";
+import {
+  GradientAccumulator,
+  shuffle,
+  totalSteps,
+  trainingSteps,
+} from "../../src/train/data/dataset-batches.js";
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 

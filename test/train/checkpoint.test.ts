@@ -10,8 +10,8 @@ import {
   identityDifferences,
   loadLatestCheckpoint,
   saveCheckpoint,
-} from "../../src/train/checkpoint.js";
-import { AdamW, adapterParamGroups } from "../../src/train/optimizer.js";
+} from "../../src/train/loop/checkpoint.js";
+import { AdamW, adapterParamGroups } from "../../src/train/loop/optimizer.js";
 
 const identity = { dataset: "sha-a", encoder: "enc-1", llm: "gemma", lr: 0.001, batchSize: 4 };
 

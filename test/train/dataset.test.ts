@@ -4,9 +4,9 @@ import path from "node:path";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DatasetError } from "../../src/errors.js";
-import { detectFormat, loadDataset } from "../../src/train/dataset.js";
-import { splitJsonArray } from "../../src/train/dataset-json-array.js";
-import { splitExamples } from "../../src/train/dataset-split.js";
+import { detectFormat, loadDataset } from "../../src/train/data/dataset.js";
+import { splitJsonArray } from "../../src/train/data/dataset-json-array.js";
+import { splitExamples } from "../../src/train/data/dataset-split.js";
 
 let root: string;
 const png = () =>

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { VisionEncoder } from "../../src/encoders/index.js";
 import { ImageError } from "../../src/errors.js";
 import { writeTinySiglip } from "../../src/tiny/siglip.js";
-import { encoderIdentity, FeatureCache } from "../../src/train/feature-cache.js";
+import { encoderIdentity, FeatureCache } from "../../src/train/data/feature-cache.js";
 
 let root: string;
 let encoder: VisionEncoder;

@@ -14,12 +14,16 @@ import { type NativeContext, NativeModel } from "../../src/llm/native.js";
 import { type Tensor, tensor } from "../../src/tensor.js";
 import { writeTinyGemma3Gguf } from "../../src/tiny/gemma3.js";
 import { SeededRandom } from "../../src/tiny/random.js";
-import { attentionMask } from "../../src/train/attention-mask.js";
-import { type EmbeddingBlock, type ForwardInput, Gemma3Forward } from "../../src/train/gemma3-forward.js";
-import { buildGemma3Graph } from "../../src/train/gemma3-graph.js";
-import { type Gemma3Spec, gemma3SpecFromGguf, localLayers } from "../../src/train/gemma3-spec.js";
-import { loadGemma3Weights } from "../../src/train/gemma3-weights.js";
-import { readGemma3 } from "../../src/train/sessions.js";
+import { attentionMask } from "../../src/train/model/attention-mask.js";
+import {
+  type EmbeddingBlock,
+  type ForwardInput,
+  Gemma3Forward,
+} from "../../src/train/model/gemma3-forward.js";
+import { buildGemma3Graph } from "../../src/train/model/gemma3-graph.js";
+import { type Gemma3Spec, gemma3SpecFromGguf, localLayers } from "../../src/train/model/gemma3-spec.js";
+import { loadGemma3Weights } from "../../src/train/model/gemma3-weights.js";
+import { readGemma3 } from "../../src/train/model/sessions.js";
 
 const E = 64;
 let dir: string;

@@ -15,12 +15,12 @@ import { readPreprocessorConfig } from "../../src/image/index.js";
 import { Llm } from "../../src/llm/llm.js";
 import { writeTinyGemma3Gguf } from "../../src/tiny/gemma3.js";
 import { writeTinySiglip } from "../../src/tiny/siglip.js";
-import { loadDataset } from "../../src/train/dataset.js";
-import { accuracy, generateAnswers } from "../../src/train/evaluate.js";
-import { readMetrics } from "../../src/train/metrics.js";
-import { writeShapesDataset } from "../../src/train/synthetic.js";
-import { type TrainResult, trainAdapter } from "../../src/train/trainer.js";
-import { pairingCard } from "../../src/vlm/card-input.js";
+import { loadDataset } from "../../src/train/data/dataset.js";
+import { writeShapesDataset } from "../../src/train/data/synthetic.js";
+import { accuracy, generateAnswers } from "../../src/train/loop/evaluate.js";
+import { readMetrics } from "../../src/train/loop/metrics.js";
+import { type TrainResult, trainAdapter } from "../../src/train/loop/trainer.js";
+import { cardForPairing } from "../../src/vlm/pairing-card.js";
 import { Vlm } from "../../src/vlm.js";
 import { spawnCli } from "../helpers/spawn-cli.js";
 
@@ -100,7 +100,7 @@ describe("adapter training on coloured shapes", () => {
     // The untrained adapter (same initialization, same card) does not.
     const untrainedDir = path.join(dir, "untrained");
     const config = readEncoderConfig(encoder);
-    const card = pairingCard({
+    const card = cardForPairing({
       encoder: { dir: encoder, config, preprocess: await readPreprocessorConfig(encoder) },
       llm: llm.identity,
       style: "paligemma",

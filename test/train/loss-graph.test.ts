@@ -11,9 +11,9 @@ import { NativeModel } from "../../src/llm/native.js";
 import { type Tensor, tensor } from "../../src/tensor.js";
 import { writeTinyGemma3Gguf } from "../../src/tiny/gemma3.js";
 import { SeededRandom } from "../../src/tiny/random.js";
-import { AdapterLoss, type LossExample } from "../../src/train/adapter-loss.js";
-import { layoutExample } from "../../src/train/example-layout.js";
-import { buildAdapterLossGraph } from "../../src/train/loss-graph.js";
+import { layoutExample } from "../../src/train/data/example-layout.js";
+import { AdapterLoss, type LossExample } from "../../src/train/model/adapter-loss.js";
+import { buildAdapterLossGraph } from "../../src/train/model/loss-graph.js";
 
 const Dv = 24;
 const N = 16;

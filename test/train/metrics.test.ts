@@ -3,8 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { lossCurveSvg, niceTicks, writeLossCurve } from "../../src/train/loss-curve.js";
-import { MetricsLog, metricsFile, readMetrics } from "../../src/train/metrics.js";
+import { lossCurveSvg, niceTicks, writeLossCurve } from "../../src/train/loop/loss-curve.js";
+import { MetricsLog, metricsFile, readMetrics } from "../../src/train/loop/metrics.js";
 
 const record = (step: number, loss: number, valLoss?: number) => ({
   step,

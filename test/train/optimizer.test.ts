@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { LinearAdapter } from "../../src/adapter/linear-adapter.js";
-import { AdamW, adapterParamGroups, globalNorm } from "../../src/train/optimizer.js";
-import { learningRate } from "../../src/train/schedule.js";
+import { AdamW, adapterParamGroups, globalNorm } from "../../src/train/loop/optimizer.js";
+import { learningRate } from "../../src/train/loop/schedule.js";
 
 describe("AdamW", () => {
   it("matches two steps worked by hand, with decay only where asked", () => {

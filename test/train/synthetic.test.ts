@@ -4,8 +4,8 @@ import path from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { tinyGemma3Vocab } from "../../src/tiny/gemma3.js";
-import { loadDataset } from "../../src/train/dataset.js";
-import { COLORS, SHAPES, writeShapesDataset } from "../../src/train/synthetic.js";
+import { loadDataset } from "../../src/train/data/dataset.js";
+import { COLORS, SHAPES, writeShapesDataset } from "../../src/train/data/synthetic.js";
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "vlmkit-shapes-"));
 

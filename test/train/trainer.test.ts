@@ -9,10 +9,10 @@ import { readSafetensors } from "../../src/adapter/safetensors.js";
 import { CheckpointError, DatasetError } from "../../src/errors.js";
 import { writeTinyGemma3Gguf } from "../../src/tiny/gemma3.js";
 import { writeTinySiglip } from "../../src/tiny/siglip.js";
-import { evaluateAdapter } from "../../src/train/evaluate.js";
-import { readMetrics } from "../../src/train/metrics.js";
-import { writeShapesDataset } from "../../src/train/synthetic.js";
-import { type TrainOptions, trainAdapter } from "../../src/train/trainer.js";
+import { writeShapesDataset } from "../../src/train/data/synthetic.js";
+import { evaluateAdapter } from "../../src/train/loop/evaluate.js";
+import { readMetrics } from "../../src/train/loop/metrics.js";
+import { type TrainOptions, trainAdapter } from "../../src/train/loop/trainer.js";
 import { spawnCli } from "../helpers/spawn-cli.js";
 
 let dir: string;

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { readAdapterCard } from "../../adapter/index.js";
 import { InvalidArgumentError } from "../../errors.js";
-import { evaluateAdapter } from "../../train/evaluate.js";
+import { evaluateAdapter } from "../../train/loop/evaluate.js";
 import { encoderDir } from "../encoder-arg.js";
 import { llmPath } from "../llm-arg.js";
 import { printJson, printLine, progressBar } from "../output.js";

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { type Command, Option } from "commander";
-import { type ShapeTask, writeShapesDataset } from "../../train/synthetic.js";
+import { type ShapeTask, writeShapesDataset } from "../../train/data/synthetic.js";
 import { printJson, printLine } from "../output.js";
 import { int } from "../parse.js";
 

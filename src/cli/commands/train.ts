@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { InvalidArgumentError } from "../../errors.js";
 import type { AttentionMode, PromptStyle } from "../../prompt/index.js";
-import { TRAIN_DEFAULTS, type TrainEvent, trainAdapter } from "../../train/trainer.js";
+import { TRAIN_DEFAULTS, type TrainEvent, trainAdapter } from "../../train/loop/trainer.js";
 import { addEncoderOptions, type EncoderArgs, encoderDir } from "../encoder-arg.js";
 import { llmPath } from "../llm-arg.js";
 import { printJson, printLine, progressBar } from "../output.js";

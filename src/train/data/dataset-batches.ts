@@ -3,8 +3,8 @@
  * seed and e, so a resumed run sees the same order), optimizer steps over it, and gradient
  * accumulation across the examples of one step.
  */
-import { InvalidArgumentError, ShapeError } from "../errors.js";
-import { SeededRandom } from "../tiny/random.js";
+import { InvalidArgumentError, ShapeError } from "../../errors.js";
+import { SeededRandom } from "../../tiny/random.js";
 
 /** A 32-bit seed from (seed, epoch), mixed so that neighbouring epochs get unrelated streams. */
 function epochSeed(seed: number, epoch: number): number {

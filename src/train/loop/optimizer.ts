@@ -7,9 +7,9 @@
  *   p ← p − lr · (m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε)
  */
 
-import type { LinearAdapter } from "../adapter/linear-adapter.js";
-import { BIAS_NAME, WEIGHT_NAME } from "../adapter/linear-adapter.js";
-import { InvalidArgumentError, ShapeError } from "../errors.js";
+import type { LinearAdapter } from "../../adapter/linear-adapter.js";
+import { BIAS_NAME, WEIGHT_NAME } from "../../adapter/linear-adapter.js";
+import { InvalidArgumentError, ShapeError } from "../../errors.js";
 
 export interface ParamGroup {
   /** Names the parameter in checkpoints and errors. */

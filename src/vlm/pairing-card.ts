@@ -17,7 +17,7 @@ export interface PairingInput {
   training?: AdapterCardInput["training"];
 }
 
-export function pairingCard(p: PairingInput): AdapterCardInput {
+export function cardForPairing(p: PairingInput): AdapterCardInput {
   const pre = p.encoder.preprocess;
   if (pre.kind === "fixed" && pre.height !== pre.width) {
     throw new InvalidArgumentError(

@@ -3,10 +3,10 @@
  * smallest bucket that holds a length, and building one onnxruntime session per bucket on first use.
  */
 import * as ort from "onnxruntime-node";
-import { defaultThreads, executionProviders } from "../config.js";
-import { InvalidArgumentError, ModelFormatError } from "../errors.js";
-import { type Graph, serializeModel } from "../graph/index.js";
-import { GgufReader } from "../llm/gguf-read.js";
+import { defaultThreads, executionProviders } from "../../env.js";
+import { InvalidArgumentError, ModelFormatError } from "../../errors.js";
+import { type Graph, serializeModel } from "../../graph/index.js";
+import { GgufReader } from "../../llm/gguf-read.js";
 import { type Gemma3Spec, gemma3SpecFromGguf } from "./gemma3-spec.js";
 import { type LoadWeightsOptions, loadGemma3Weights } from "./gemma3-weights.js";
 

@@ -8,7 +8,7 @@
  * the full rate and the last at the floor. The floor (10 % by default) keeps the adapter learning
  * in the last steps instead of stopping dead.
  */
-import { InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError } from "../../errors.js";
 
 export interface ScheduleOptions {
   /** Peak learning rate. */

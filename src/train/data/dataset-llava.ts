@@ -5,7 +5,7 @@
  * earlier ones as context. Records without an image (text-only rows of the LLaVA mixes) are bad rows.
  */
 import fs from "node:fs";
-import { DatasetError } from "../errors.js";
+import { DatasetError } from "../../errors.js";
 import { splitJsonArray } from "./dataset-json-array.js";
 import { type BadRow, idOf, type RawRow } from "./dataset-rows.js";
 

@@ -4,9 +4,9 @@
  * wrapped as onnxruntime tensors that every session run shares without copying.
  */
 import * as ort from "onnxruntime-node";
-import { ModelFormatError, throwIfAborted } from "../errors.js";
-import { formatShape } from "../graph/index.js";
-import type { GgufReader } from "../llm/gguf-read.js";
+import { ModelFormatError, throwIfAborted } from "../../errors.js";
+import { formatShape } from "../../graph/index.js";
+import type { GgufReader } from "../../llm/gguf-read.js";
 import { gemma3WeightShapes } from "./gemma3-graph.js";
 import type { Gemma3Spec } from "./gemma3-spec.js";
 

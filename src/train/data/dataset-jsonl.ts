@@ -5,7 +5,7 @@
  */
 import fs from "node:fs";
 import readline from "node:readline";
-import { DatasetError } from "../errors.js";
+import { DatasetError } from "../../errors.js";
 import { type BadRow, idOf, pick, type RawRow } from "./dataset-rows.js";
 
 /** Column names per role, in order of preference. */

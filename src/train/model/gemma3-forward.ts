@@ -4,9 +4,9 @@
  * padding is masked.
  */
 import * as ort from "onnxruntime-node";
-import { DisposedError, InvalidArgumentError, ShapeError } from "../errors.js";
-import type { TokenRange } from "../prompt/token-layout.js";
-import { type Tensor, tensor } from "../tensor.js";
+import { DisposedError, InvalidArgumentError, ShapeError } from "../../errors.js";
+import type { TokenRange } from "../../prompt/token-layout.js";
+import { type Tensor, tensor } from "../../tensor.js";
 import { attentionMask } from "./attention-mask.js";
 import { buildGemma3Graph } from "./gemma3-graph.js";
 import type { Gemma3Spec } from "./gemma3-spec.js";

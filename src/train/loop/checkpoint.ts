@@ -9,11 +9,11 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { BIAS_NAME, LinearAdapter, WEIGHT_NAME } from "../adapter/linear-adapter.js";
-import { parseSafetensors, serializeSafetensors } from "../adapter/safetensors.js";
-import { CheckpointError, InvalidArgumentError } from "../errors.js";
-import { type Tensor, tensor } from "../tensor.js";
-import { writeFileAtomic } from "../util/fs.js";
+import { BIAS_NAME, LinearAdapter, WEIGHT_NAME } from "../../adapter/linear-adapter.js";
+import { parseSafetensors, serializeSafetensors } from "../../adapter/safetensors.js";
+import { CheckpointError, InvalidArgumentError } from "../../errors.js";
+import { type Tensor, tensor } from "../../tensor.js";
+import { writeFileAtomic } from "../../util/fs.js";
 import { type AdamW, type AdamWState, adapterParamGroups } from "./optimizer.js";
 
 const FORMAT = "vlmkit-checkpoint-1";

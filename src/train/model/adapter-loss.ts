@@ -4,11 +4,11 @@
  * frozen LLM weights (dequantized once, shared by every session) with the adapter's current W and b.
  */
 import * as ort from "onnxruntime-node";
-import type { LinearAdapter } from "../adapter/linear-adapter.js";
-import { DisposedError, InvalidArgumentError, ShapeError } from "../errors.js";
-import type { Tensor } from "../tensor.js";
+import type { LinearAdapter } from "../../adapter/linear-adapter.js";
+import { DisposedError, InvalidArgumentError, ShapeError } from "../../errors.js";
+import type { Tensor } from "../../tensor.js";
+import type { ExampleLayout } from "../data/example-layout.js";
 import { attentionMask } from "./attention-mask.js";
-import type { ExampleLayout } from "./example-layout.js";
 import type { Gemma3Spec } from "./gemma3-spec.js";
 import type { LoadWeightsOptions } from "./gemma3-weights.js";
 import {

@@ -5,7 +5,7 @@
  * segment's `special` flag, exactly as `assembleChunks` does at inference — so that training and
  * inference see the same ids and the same attention.
  */
-import { InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError } from "../../errors.js";
 import {
   type AttentionMode,
   gemmaChatTrainingLayout,
@@ -14,7 +14,7 @@ import {
   resolveTokenLayout,
   type TokenRange,
   type TrainingLayout,
-} from "../prompt/index.js";
+} from "../../prompt/index.js";
 
 /** Text → token ids; `special` says whether control tokens like `<bos>` are parsed (`TextSegment.special`). */
 export type Tokenize = (text: string, special: boolean) => ArrayLike<number>;

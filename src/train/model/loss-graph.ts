@@ -19,8 +19,8 @@
  * space: the space the adapter is defined to output (SPECS §5) and the one the runtime feeds llama.cpp
  * for gemma3 (factor 1), so no scale sits between them.
  */
-import { InvalidArgumentError } from "../errors.js";
-import { Graph, gradients, type Value } from "../graph/index.js";
+import { InvalidArgumentError } from "../../errors.js";
+import { Graph, gradients, type Value } from "../../graph/index.js";
 import { buildGemma3Graph } from "./gemma3-graph.js";
 import type { Gemma3Spec } from "./gemma3-spec.js";
 

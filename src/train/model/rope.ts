@@ -2,7 +2,7 @@
  * Rotary position embedding in llama.cpp's NEOX style (gemma3's rope type, `llama_model_rope_type`):
  * dimension i of the first half pairs with i + hd/2, rotated by θ_i = scale · p · base^(−2i/hd).
  */
-import type { Graph, Value } from "../graph/index.js";
+import type { Graph, Value } from "../../graph/index.js";
 
 /**
  * base^(−2i/hd) for i < hd/2, as ggml's CPU rope builds them: `theta_scale = powf(base, −2/hd)`

@@ -12,7 +12,7 @@ import {
 } from "./onnx-session.js";
 import { SiglipTextTokenizer } from "./text-tokenizer.js";
 
-export class TextEncoder {
+export class SiglipTextEncoder {
   private constructor(
     readonly dir: string,
     readonly config: EncoderConfig,
@@ -20,7 +20,7 @@ export class TextEncoder {
     private readonly s: EncoderSession,
   ) {}
 
-  static async load(dir: string, options: SessionOptions = {}): Promise<TextEncoder> {
+  static async load(dir: string, options: SessionOptions = {}): Promise<SiglipTextEncoder> {
     const config = readEncoderConfig(dir);
     const tokenizer = SiglipTextTokenizer.load(dir, config.family, config.textLength);
     const s = await createSession(onnxFile(dir, "text_model", options.dtype), options);
@@ -31,7 +31,7 @@ export class TextEncoder {
       await s.session.release();
       throw error;
     }
-    return new TextEncoder(dir, config, tokenizer, s);
+    return new SiglipTextEncoder(dir, config, tokenizer, s);
   }
 
   /** texts → pooled text embeddings (not normalized) [B, Dt] */

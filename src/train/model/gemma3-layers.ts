@@ -3,8 +3,8 @@
  * (src/models/gemma3.cpp, src/llama-graph.cpp `build_norm` / `build_ffn` / `build_attn`), so that a
  * float32 GGUF gives the same numbers.
  */
-import { ShapeError } from "../errors.js";
-import { formatShape, type Graph, type Value } from "../graph/index.js";
+import { ShapeError } from "../../errors.js";
+import { formatShape, type Graph, type Value } from "../../graph/index.js";
 
 /**
  * Rounds to float16 and back. With `roundLikeLlamaCpp` the graph does this where llama.cpp's CPU

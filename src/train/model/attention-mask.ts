@@ -6,8 +6,8 @@
  * causal (no ranges), Gemma 3's bidirectional image blocks (one range per image), and PaliGemma's
  * prefix-LM (one range over image + prefix). Sliding windows are applied inside the graph.
  */
-import { InvalidArgumentError } from "../errors.js";
-import type { TokenRange } from "../prompt/token-layout.js";
+import { InvalidArgumentError } from "../../errors.js";
+import type { TokenRange } from "../../prompt/token-layout.js";
 
 /**
  * Added to the scores of masked keys. Finite, so that a row with every key masked stays finite and

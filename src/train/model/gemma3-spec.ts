@@ -4,7 +4,7 @@
  * src/llama-hparams.cpp `set_swa_pattern`), so that the graph computes what llama.cpp computes.
  */
 import type { GgufFileInfo } from "node-llama-cpp";
-import { ModelFormatError } from "../errors.js";
+import { ModelFormatError } from "../../errors.js";
 
 export interface Gemma3Spec {
   /** Hidden size E (`embedding_length`). */

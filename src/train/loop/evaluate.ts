@@ -4,18 +4,18 @@
  * reference answers.
  */
 
-import type { LinearAdapter } from "../adapter/linear-adapter.js";
-import { VisionEncoder } from "../encoders/index.js";
-import { throwIfAborted } from "../errors.js";
-import type { OnnxDtype } from "../hub/dtypes.js";
-import { Llm } from "../llm/llm.js";
-import { IMAGE_PLACEHOLDER } from "../prompt/index.js";
-import { Vlm } from "../vlm.js";
-import { AdapterLoss, type LossExample } from "./adapter-loss.js";
-import { type BadRowPolicy, loadDataset } from "./dataset.js";
-import type { TrainExample } from "./dataset-rows.js";
-import { FeatureCache } from "./feature-cache.js";
-import { prepareExamples } from "./prepare-examples.js";
+import type { LinearAdapter } from "../../adapter/linear-adapter.js";
+import { VisionEncoder } from "../../encoders/index.js";
+import { throwIfAborted } from "../../errors.js";
+import type { OnnxDtype } from "../../hub/dtypes.js";
+import { Llm } from "../../llm/llm.js";
+import { IMAGE_PLACEHOLDER } from "../../prompt/index.js";
+import { Vlm } from "../../vlm.js";
+import { type BadRowPolicy, loadDataset } from "../data/dataset.js";
+import type { TrainExample } from "../data/dataset-rows.js";
+import { FeatureCache } from "../data/feature-cache.js";
+import { prepareExamples } from "../data/prepare-examples.js";
+import { AdapterLoss, type LossExample } from "../model/adapter-loss.js";
 
 export interface SampleAnswer {
   id: string;

@@ -4,7 +4,7 @@
  * lose the rest, and files beyond V8's string limit (LLaVA mixes are ~1 GB) still load.
  * Works on UTF-8 bytes: every structural character is ASCII, and no byte of a multi-byte sequence is.
  */
-import { DatasetError } from "../errors.js";
+import { DatasetError } from "../../errors.js";
 
 export interface ArrayElement {
   /** 1-based line of the element's first character. */

@@ -14,8 +14,8 @@
  * Output: logits float32 [P, V].
  */
 
-import { InvalidArgumentError } from "../errors.js";
-import { Graph, type Value } from "../graph/index.js";
+import { InvalidArgumentError } from "../../errors.js";
+import { Graph, type Value } from "../../graph/index.js";
 import { MASKED } from "./attention-mask.js";
 import { attention, geglu, linear, rmsNorm } from "./gemma3-layers.js";
 import type { Gemma3Spec } from "./gemma3-spec.js";

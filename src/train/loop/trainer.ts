@@ -13,15 +13,21 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { LinearAdapter, saveAdapter } from "../adapter/index.js";
-import { VisionEncoder } from "../encoders/index.js";
-import { InvalidArgumentError, throwIfAborted } from "../errors.js";
-import type { OnnxDtype } from "../hub/dtypes.js";
-import { Llm } from "../llm/llm.js";
-import type { AttentionMode, PromptStyle } from "../prompt/index.js";
-import { pairingCard } from "../vlm/card-input.js";
-import { Vlm } from "../vlm.js";
-import { AdapterLoss, type LossExample } from "./adapter-loss.js";
+import { LinearAdapter, saveAdapter } from "../../adapter/index.js";
+import { VisionEncoder } from "../../encoders/index.js";
+import { InvalidArgumentError, throwIfAborted } from "../../errors.js";
+import type { OnnxDtype } from "../../hub/dtypes.js";
+import { Llm } from "../../llm/llm.js";
+import type { AttentionMode, PromptStyle } from "../../prompt/index.js";
+import { cardForPairing } from "../../vlm/pairing-card.js";
+import { Vlm } from "../../vlm.js";
+import { type BadRowPolicy, loadDataset } from "../data/dataset.js";
+import { GradientAccumulator, totalSteps, trainingSteps } from "../data/dataset-batches.js";
+import type { TrainExample } from "../data/dataset-rows.js";
+import { defaultAttention } from "../data/example-layout.js";
+import { FeatureCache } from "../data/feature-cache.js";
+import { featureRms, prepareExamples } from "../data/prepare-examples.js";
+import { AdapterLoss, type LossExample } from "../model/adapter-loss.js";
 import {
   checkpointDue,
   fileSha256,
@@ -29,16 +35,10 @@ import {
   type RunIdentity,
   saveCheckpoint,
 } from "./checkpoint.js";
-import { type BadRowPolicy, loadDataset } from "./dataset.js";
-import { GradientAccumulator, totalSteps, trainingSteps } from "./dataset-batches.js";
-import type { TrainExample } from "./dataset-rows.js";
 import { accuracy, generateAnswers, meanLoss, type SampleAnswer } from "./evaluate.js";
-import { defaultAttention } from "./example-layout.js";
-import { FeatureCache } from "./feature-cache.js";
 import { writeLossCurve } from "./loss-curve.js";
 import { MetricsLog } from "./metrics.js";
 import { AdamW, adapterParamGroups } from "./optimizer.js";
-import { featureRms, prepareExamples } from "./prepare-examples.js";
 import { learningRate } from "./schedule.js";
 
 /** The defaults, tuned on the synthetic shapes dataset (a few hundred rows) with the tiny models. */
@@ -332,7 +332,7 @@ export async function trainAdapter(options: TrainOptions): Promise<TrainResult> 
     await saveAdapter(
       options.out,
       adapter,
-      pairingCard({
+      cardForPairing({
         ...pairing,
         training: {
           dataset: path.basename(dataset.source),
@@ -371,7 +371,7 @@ export async function trainAdapter(options: TrainOptions): Promise<TrainResult> 
  */
 async function sampleAnswers(
   adapter: LinearAdapter,
-  pairing: Parameters<typeof pairingCard>[0],
+  pairing: Parameters<typeof cardForPairing>[0],
   encoder: VisionEncoder,
   llm: Llm,
   rows: readonly TrainExample[],
@@ -379,7 +379,7 @@ async function sampleAnswers(
   if (rows.length === 0) return [];
   const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "vlmkit-sample-adapter-"));
   try {
-    await saveAdapter(dir, adapter, pairingCard(pairing));
+    await saveAdapter(dir, adapter, cardForPairing(pairing));
     const vlm = await Vlm.load({ encoder, adapter: dir, llm });
     try {
       return await generateAnswers(vlm, rows, { maxTokens: 16 });

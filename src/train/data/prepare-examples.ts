@@ -2,10 +2,10 @@
  * Dataset rows → what the loss graph takes: each image's cached features (the encoder runs once per
  * image, ever, thanks to `FeatureCache`) and each row's token layout, tokenized by the LLM itself.
  */
-import { throwIfAborted } from "../errors.js";
-import type { AttentionMode, PromptStyle } from "../prompt/index.js";
-import type { Tensor } from "../tensor.js";
-import type { LossExample } from "./adapter-loss.js";
+import { throwIfAborted } from "../../errors.js";
+import type { AttentionMode, PromptStyle } from "../../prompt/index.js";
+import type { Tensor } from "../../tensor.js";
+import type { LossExample } from "../model/adapter-loss.js";
 import type { Dataset } from "./dataset.js";
 import type { TrainExample } from "./dataset-rows.js";
 import { layoutExample, type Tokenize } from "./example-layout.js";

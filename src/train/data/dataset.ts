@@ -6,7 +6,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { DatasetError, InvalidArgumentError } from "../errors.js";
+import { DatasetError, InvalidArgumentError } from "../../errors.js";
 import { IMAGEFOLDER_COLUMNS, PLAIN_JSONL_COLUMNS, readJsonlRows } from "./dataset-jsonl.js";
 import { readLlavaRows } from "./dataset-llava.js";
 import { type BadRow, isBadRow, type RawRow, type TrainExample, toExample } from "./dataset-rows.js";

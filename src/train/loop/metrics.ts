@@ -5,8 +5,8 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { InvalidArgumentError } from "../errors.js";
-import { writeFileAtomic } from "../util/fs.js";
+import { InvalidArgumentError } from "../../errors.js";
+import { writeFileAtomic } from "../../util/fs.js";
 
 export interface MetricsRecord {
   /** Optimizer step (1-based). */

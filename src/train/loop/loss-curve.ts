@@ -3,7 +3,7 @@
  * step, drawn as SVG and turned into PNG by sharp (librsvg), written atomically to `<out>/loss.png`.
  */
 import sharp from "sharp";
-import { writeFileAtomic } from "../util/fs.js";
+import { writeFileAtomic } from "../../util/fs.js";
 import type { MetricsRecord } from "./metrics.js";
 
 export interface LossCurveOptions {
