@@ -1,5 +1,5 @@
 /**
- * The adapter outputs vectors in the LLM's **scaled token-embedding space** (SPECS §5): the space of
+ * The adapter outputs vectors in the LLM's **scaled token-embedding space** (docs/adapter.md#embedding-scale): the space of
  * `token_embd` rows after Gemma's ×√n_embd. What llama.cpp does to raw input embeddings depends on the
  * architecture's graph (llama.cpp `src/models/*.cpp`, the version bundled with node-llama-cpp):
  *

@@ -1,6 +1,6 @@
 /**
  * The linear adapter: patch features from the vision encoder → vectors in the LLM's scaled
- * token-embedding space (SPECS §5), `y = W·x + b`.
+ * token-embedding space (docs/adapter.md#embedding-scale), `y = W·x + b`.
  *
  * `weight` is stored [Dl, Dv] and `bias` [Dl], the layout of a PyTorch `nn.Linear(Dv, Dl)`
  * (`weight` is [out, in]), saved as `linear.weight` / `linear.bias`.

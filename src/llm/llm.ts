@@ -65,7 +65,7 @@ export class Llm {
   }
 
   /**
-   * Token ids → their input vectors in the adapter's space (the scaled token-embedding space, SPECS §5),
+   * Token ids → their input vectors in the adapter's space (the scaled token-embedding space, docs/dev.md#terminology),
    * times the factor llama.cpp needs for raw embeddings of this architecture — so feeding them as
    * embeddings is the same as feeding the tokens. [n] → [n, n_embd]
    */

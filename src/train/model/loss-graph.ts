@@ -16,7 +16,7 @@
  * grad_weight [E, Dv] and grad_bias [E].
  *
  * The adapter writes straight into the graph's `embeds`, which are in the scaled token-embedding
- * space: the space the adapter is defined to output (SPECS §5) and the one the runtime feeds llama.cpp
+ * space: the space the adapter is defined to output (docs/adapter.md#embedding-scale) and the one the runtime feeds llama.cpp
  * for gemma3 (factor 1), so no scale sits between them.
  */
 import { InvalidArgumentError } from "../../errors.js";
