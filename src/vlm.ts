@@ -56,6 +56,26 @@ export class Vlm {
     private readonly owns: { encoder: boolean; llm: boolean },
   ) {}
 
+  /**
+   * Loads (or takes) the three parts and checks the adapter card against the encoder and the LLM.
+   * Parts given as paths are owned and freed by `dispose`; loaded parts stay the caller's.
+   *
+   * @example
+   * ```ts
+   * import { Vlm } from "vlmkit";
+   *
+   * const vlm = await Vlm.load({
+   *   encoder: "models/demo/siglip2",
+   *   adapter: "models/demo/adapter",
+   *   llm: "models/demo/gemma3.gguf",
+   * });
+   * try {
+   *   const { text } = await vlm.ask(["cat.jpg"], "what is this?");
+   * } finally {
+   *   await vlm.dispose();
+   * }
+   * ```
+   */
   static async load(options: VlmLoadOptions): Promise<Vlm> {
     const ownsEncoder = typeof options.encoder === "string";
     const ownsLlm = typeof options.llm === "string";
@@ -91,7 +111,18 @@ export class Vlm {
     return out;
   }
 
-  /** One question about some images. */
+  /**
+   * One question about some images.
+   *
+   * @example
+   * ```ts
+   * const r = await vlm.ask(["a.png", "b.png"], "<image> or <image>: which one is red?", {
+   *   maxTokens: 32,
+   *   sampling: { temperature: 0 },
+   * });
+   * console.log(r.text, r.finishReason, r.usage.completionTokens);
+   * ```
+   */
   ask(images: readonly ImageInput[], question: string, options: AskOptions = {}): Promise<GenerationResult> {
     return this.stream(images, question, options).result;
   }
@@ -99,6 +130,13 @@ export class Vlm {
   /**
    * Like `ask`, streaming text deltas; `result` settles with the full answer. `<image>` in the question
    * marks where each image goes (their number must match); without any, images come first.
+   *
+   * @example
+   * ```ts
+   * const generation = vlm.stream(["cat.jpg"], "describe it", { signal: AbortSignal.timeout(30_000) });
+   * for await (const delta of generation) process.stdout.write(delta);
+   * const { usage } = await generation.result;
+   * ```
    */
   stream(images: readonly ImageInput[], question: string, options: AskOptions = {}): Generation {
     const pieces = question.split(IMAGE_PLACEHOLDER);

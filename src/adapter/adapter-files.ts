@@ -86,6 +86,17 @@ export async function readAdapterCard(dir: string): Promise<AdapterCard> {
 /**
  * Loads an adapter directory. Checks that the weights match the card's dims and, when expectations are
  * given, that the card fits the loaded encoder / LLM (`IncompatibleModelError` naming both sides).
+ *
+ * @example
+ * ```ts
+ * import { loadAdapter } from "vlmkit";
+ *
+ * const { adapter, card, embeddingScale } = await loadAdapter("models/demo/adapter", {
+ *   expectEncoder: { id: "siglip2", hidden: 32 },
+ * });
+ * const embeddings = await adapter.apply(features.patches); // [N, Dv] → [N, Dl]
+ * console.log(card.prompt.style, card.attention, embeddingScale);
+ * ```
  */
 export async function loadAdapter(
   dir: string,

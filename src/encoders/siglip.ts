@@ -36,6 +36,19 @@ export class Siglip {
     private readonly options: SiglipOptions,
   ) {}
 
+  /**
+   * Loads the vision tower of an encoder directory (public ONNX export layout); the text tower follows
+   * on first use.
+   *
+   * @example
+   * ```ts
+   * import { Siglip, resolveModelDir } from "vlmkit";
+   *
+   * const model = await Siglip.load(await resolveModelDir("siglip2-base-patch16-224"), { dtype: "fp16" });
+   * // ... classify, embedImages, embedTexts ...
+   * await model.dispose();
+   * ```
+   */
   static async load(dir: string, options: SiglipOptions = {}): Promise<Siglip> {
     return new Siglip(dir, await VisionEncoder.load(dir, options), options);
   }
@@ -66,20 +79,45 @@ export class Siglip {
     return this.logit;
   }
 
-  /** images → unit-norm image embeddings (from `pooler_output`), one per image. */
+  /**
+   * images → unit-norm image embeddings (from `pooler_output`), one per image.
+   *
+   * @example
+   * ```ts
+   * const [a, b] = await model.embedImages(["cat.jpg", "dog.jpg"]); // Float32Array [D] each
+   * const cosine = a.reduce((sum, x, i) => sum + x * b[i], 0);
+   * ```
+   */
   async embedImages(images: readonly ImageInput[], options: EncodeOptions = {}): Promise<Float32Array[]> {
     const features = await this.vision.encode(images, options);
     return features.map((f) => l2Normalize(f.pooled));
   }
 
-  /** texts → unit-norm text embeddings, with the model's text rules (canonicalize, pad to 64). */
+  /**
+   * texts → unit-norm text embeddings, with the model's text rules (canonicalize, pad to 64).
+   *
+   * @example
+   * ```ts
+   * const [query] = await model.embedTexts(["a photo of a red circle"]);
+   * const images = await model.embedImages(files);
+   * const ranked = images.map((v, i) => ({ file: files[i], score: v.reduce((s, x, j) => s + x * query[j], 0) }));
+   * ```
+   */
   async embedTexts(texts: readonly string[]): Promise<Float32Array[]> {
     const pooled = await (await this.textEncoder()).encode(texts); // [T, Dt]
     const D = pooled.dims[1];
     return texts.map((_, t) => l2Normalize(pooled.data.subarray(t * D, (t + 1) * D)));
   }
 
-  /** For each image, every label with its sigmoid score, highest first. */
+  /**
+   * For each image, every label with its sigmoid score, highest first.
+   *
+   * @example
+   * ```ts
+   * const [scores] = await model.classify(["cat.jpg"], ["cat", "dog"], { template: "a photo of a {}." });
+   * console.log(scores[0]); // { label: "cat", score: 0.93 }: sigmoid per label, not a softmax
+   * ```
+   */
   async classify(
     images: readonly ImageInput[],
     labels: readonly string[],

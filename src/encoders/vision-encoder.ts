@@ -79,6 +79,20 @@ export class VisionEncoder {
     return this.preprocess.kind === "naflex";
   }
 
+  /**
+   * Loads `onnx/vision_model<dtype suffix>.onnx` of an encoder directory and checks its inputs and
+   * outputs; fixed-resolution or NaFlex follows `preprocessor_config.json`.
+   *
+   * @example
+   * ```ts
+   * import { VisionEncoder } from "vlmkit";
+   *
+   * const encoder = await VisionEncoder.load("models/demo/siglip2-naflex", { threads: 2 });
+   * const [f] = await encoder.encode(["cat.jpg"]);
+   * console.log(f.patches.dims, f.grid); // [N, Dv] patch features, { rows, cols }
+   * await encoder.dispose();
+   * ```
+   */
   static async load(dir: string, options: SessionOptions = {}): Promise<VisionEncoder> {
     const config = readEncoderConfig(dir);
     const preprocess = await readPreprocessorConfig(dir);

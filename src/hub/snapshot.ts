@@ -88,6 +88,19 @@ async function fromCache(
 /**
  * Downloads a known model (or the listed files of any repo) into the cache and returns its snapshot
  * folder. Files already cached for the revision's current commit are not transferred again.
+ * What `vlmkit pull` runs.
+ *
+ * @example
+ * ```ts
+ * import { snapshotDownload } from "vlmkit";
+ *
+ * const snap = await snapshotDownload("siglip2-base-patch16-224", {
+ *   dtype: "fp16",
+ *   textTower: false, // a VLM needs only the vision tower
+ *   onProgress: (done, total) => console.log(`${done}/${total} bytes`),
+ * });
+ * console.log(snap.dir); // <hub cache>/models--onnx-community--siglip2-base-patch16-224-ONNX/snapshots/<commit>
+ * ```
  */
 export async function snapshotDownload(
   modelIdOrRepo: string,
@@ -172,6 +185,14 @@ export interface ResolveModelDirOptions extends SnapshotDownloadOptions {
 /**
  * A local directory → itself; a known id or `org/repo` → its cached snapshot, downloaded first when
  * the cache lacks it and downloads are allowed. A complete cached copy is used without any request.
+ *
+ * @example
+ * ```ts
+ * import { resolveModelDir, Siglip } from "vlmkit";
+ *
+ * const dir = await resolveModelDir("siglip2-base-patch16-224", { download: false }); // cache only
+ * const model = await Siglip.load(dir);
+ * ```
  */
 export async function resolveModelDir(
   idOrDirOrRepo: string,

@@ -32,6 +32,21 @@ export class Llm {
     private readonly gguf: GgufReader,
   ) {}
 
+  /**
+   * Loads a GGUF and creates its one shared context. Load an LLM once per process and pass it to
+   * every `Vlm` that uses it; whoever loads it disposes it.
+   *
+   * @example
+   * ```ts
+   * import { Llm, Vlm } from "vlmkit";
+   *
+   * const llm = await Llm.load("models/demo/gemma3.gguf", { contextSize: 4096, sequences: 4 });
+   * const vlm = await Vlm.load({ encoder: "models/demo/siglip2", adapter: "models/demo/adapter", llm });
+   * // ... vlm.ask(...) from several callers at once: decoded together ...
+   * await vlm.dispose(); // frees the encoder it loaded, not `llm`
+   * await llm.dispose();
+   * ```
+   */
   static async load(path: string, options: LlmOptions = {}): Promise<Llm> {
     const model = await NativeModel.load(path, options);
     let gguf: GgufReader | undefined;

@@ -66,6 +66,21 @@ export interface VlmkitApp {
   context: ServerContext;
 }
 
+/**
+ * Builds the HTTP app (hono) without listening: serve it with `listen`, or call `app.request` in tests.
+ *
+ * @example
+ * ```ts
+ * import { createApp, listen } from "vlmkit";
+ *
+ * const { app, context } = createApp({ apiKey: false });
+ * const server = await listen(app, { port: 8080 }); // /health answers 503 until the models are ready
+ * await context.models.loadEncoders({ siglip2: "models/demo/siglip2" });
+ * // POST /v1/classify {"model": "siglip2", "images": ["data:image/png;base64,…"], "labels": ["cat", "dog"]}
+ * await server.close();
+ * await context.models.dispose();
+ * ```
+ */
 export function createApp(options: AppOptions = {}): VlmkitApp {
   const limits = resolveLimits(options.limits);
   const metrics = options.metrics ?? createMetrics();

@@ -160,6 +160,24 @@ function report(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
+/**
+ * Trains an adapter for an encoder + LLM pair and saves it (with its card) in `out`.
+ *
+ * @example
+ * ```ts
+ * import { trainAdapter } from "vlmkit";
+ *
+ * const result = await trainAdapter({
+ *   data: "shapes/data.jsonl", // or a LLaVA .json file, or an imagefolder directory
+ *   encoder: "models/demo/siglip2",
+ *   llm: "models/demo/shapes/gemma3.gguf",
+ *   out: "my-adapter",
+ *   epochs: 3,
+ *   onEvent: (e) => e.kind === "step" && console.log(e.step, e.loss),
+ * });
+ * console.log(result.finalValLoss, result.sampleAccuracy); // then Vlm.load({ adapter: "my-adapter", ... })
+ * ```
+ */
 export async function trainAdapter(options: TrainOptions): Promise<TrainResult> {
   const started = Date.now();
   const o = { ...TRAIN_DEFAULTS, ...definedOnly(options) };
