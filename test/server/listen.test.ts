@@ -143,7 +143,8 @@ describe("vlmkit serve", () => {
       )
       .toBe(200);
     // The listener comes up before the model loads (the tiny model may load before the first poll,
-    // so the 503 itself is asserted in-process in encoders.test.ts).
+    // so the 503 itself is asserted in-process in encoders.test.ts). The log line may trail /health.
+    await expect.poll(() => run.stdout().includes('"msg":"ready"'), { timeout: 10_000 }).toBe(true);
     expect(run.stdout().indexOf('"msg":"listening"')).toBeLessThan(run.stdout().indexOf('"msg":"ready"'));
     expect(healthCodes.every((s) => s === 503 || s === 200)).toBe(true);
 
