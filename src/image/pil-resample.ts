@@ -119,7 +119,7 @@ export function resampleHeight(img: RgbImage, height: number, resample: Resample
   const { first, count, weights, ksize } = taps(inH, height, FILTERS[resample]);
   const stride = width * 3;
   const out = new Uint8Array(height * stride);
-  const acc = new Float64Array(stride);
+  const acc = new Int32Array(stride); // int32 sums, as PIL's
   for (let y = 0; y < height; y++) {
     acc.fill(HALF);
     const w0 = y * ksize;
