@@ -51,6 +51,7 @@ function taps(inSize: number, outSize: number, filter: Filter): Taps {
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);
   const support = filter.support * filterScale;
+  const inverse = 1 / filterScale; // PIL multiplies by the reciprocal; dividing can differ in the last bit
   const ksize = Math.ceil(support) * 2 + 1;
   const first = new Int32Array(outSize);
   const count = new Int32Array(outSize);
@@ -63,7 +64,7 @@ function taps(inSize: number, outSize: number, filter: Filter): Taps {
     const n = Math.min(Math.trunc(center + support + 0.5), inSize) - lo;
     let sum = 0;
     for (let i = 0; i < n; i++) {
-      k[i] = filter.weight((i + lo - center + 0.5) / filterScale);
+      k[i] = filter.weight((i + lo - center + 0.5) * inverse);
       sum += k[i];
     }
     for (let i = 0; i < n; i++) {
