@@ -7,6 +7,7 @@ Run with Debian's Python and Pillow (apt-get install python3-pil python3-numpy):
 It writes
   reference-320x240.png        deterministic synthetic RGB image (gradients, edges, fine detail)
   reference-40x30.png          a crop of it, for an upsampling case
+  reference-64x48.png          another crop, for upscaling to 224x224, a mixed 224x32 and NaFlex 256
   reference.json               one entry per case: file, dims, resample, target size
   <case>.f32.gz                gzip of the float32 little-endian output of that case
   cmyk-16x12.jpg + cmyk-16x12.rgb   a CMYK JPEG and PIL's convert("RGB") of it ([H, W, 3] uint8)
@@ -123,6 +124,24 @@ def main():
     padded = np.zeros((256, patches.shape[1]), dtype=np.float32)
     padded[: patches.shape[0]] = patches
     write_case(cases, "naflex-256-upsample", padded, kind="naflex", image="reference-40x30.png", resample="bilinear",
+               patchSize=16, maxNumPatches=256, height=th, width=tw, numPatches=int(patches.shape[0]))
+    # Upscaling a 64x48 crop (hard edges, checkerboard, thin lines): fixed 224x224 with both filters, a
+    # 224-wide strip that grows in width and shrinks in height, and NaFlex 256 (grows to 224x288).
+    small = img.crop((90, 90, 154, 138))
+    small.save(os.path.join(OUT, "reference-64x48.png"), optimize=True)
+    for resample, flt in FILTERS.items():
+        resized = np.array(small.resize((224, 224), resample=flt, reducing_gap=None))
+        write_case(cases, f"fixed-224-{resample}-upscale", rescale_normalize(resized).transpose(2, 0, 1),
+                   kind="fixed", image="reference-64x48.png", resample=resample, height=224, width=224)
+    resized = np.array(small.resize((224, 32), resample=Image.BICUBIC, reducing_gap=None))
+    write_case(cases, "fixed-224x32-bicubic-mixed", rescale_normalize(resized).transpose(2, 0, 1),
+               kind="fixed", image="reference-64x48.png", resample="bicubic", height=32, width=224)
+    th, tw = naflex_size(small.height, small.width, 16, 256)
+    resized = np.array(small.resize((tw, th), resample=Image.BILINEAR, reducing_gap=None))
+    patches = patchify(rescale_normalize(resized), 16)
+    padded = np.zeros((256, patches.shape[1]), dtype=np.float32)
+    padded[: patches.shape[0]] = patches
+    write_case(cases, "naflex-256-upscale", padded, kind="naflex", image="reference-64x48.png", resample="bilinear",
                patchSize=16, maxNumPatches=256, height=th, width=tw, numPatches=int(patches.shape[0]))
     # A CMYK JPEG and what PIL's convert("RGB") makes of it (no ICC, PIL's own formula).
     y, x = np.mgrid[0:12, 0:16]
