@@ -10,7 +10,7 @@ import { defaultThreads, executionProviders } from "../env.js";
 import { InvalidArgumentError, ModelFormatError } from "../errors.js";
 import { Graph, serializeModel } from "../graph/index.js";
 import { assertDims, type Tensor, tensor } from "../tensor.js";
-import { SeededRandom } from "../tiny/random.js";
+import { SeededRandom } from "../util/random.js";
 
 /** Tensor names in `adapter.safetensors`. */
 export const WEIGHT_NAME = "linear.weight";

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { LinearAdapter } from "../../src/adapter/index.js";
 import { ModelFormatError, ShapeError } from "../../src/errors.js";
 import { type Tensor, tensor } from "../../src/tensor.js";
-import { SeededRandom } from "../../src/tiny/random.js";
+import { SeededRandom } from "../../src/util/random.js";
 
 /** y[i, j] = Σ_k x[i, k] · W[j, k] + b[j], in float64. */
 function reference(x: Tensor, w: Tensor, b: Tensor): Float64Array {

@@ -13,7 +13,7 @@ import { GgufReader } from "../../src/llm/gguf-read.js";
 import { type NativeContext, NativeModel } from "../../src/llm/native.js";
 import { type Tensor, tensor } from "../../src/tensor.js";
 import { writeTinyGemma3Gguf } from "../../src/tiny/gemma3.js";
-import { SeededRandom } from "../../src/tiny/random.js";
+import { SeededRandom } from "../../src/util/random.js";
 import { attentionMask } from "../../src/train/model/attention-mask.js";
 import {
   type EmbeddingBlock,

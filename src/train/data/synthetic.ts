@@ -8,7 +8,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import sharp from "sharp";
 import { InvalidArgumentError } from "../../errors.js";
-import { SeededRandom } from "../../tiny/random.js";
+import { SeededRandom } from "../../util/random.js";
 import { writeFileAtomic } from "../../util/fs.js";
 
 export const SHAPES = ["circle", "square", "triangle"] as const;
