@@ -5,10 +5,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { InvalidArgumentError, ModelFormatError } from "../errors.js";
+import { embeddingScaleFor } from "../llm/embedding-scale.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { type AdapterCard, type AdapterCardInput, buildAdapterCard, parseAdapterCard } from "./card.js";
 import { type CompatibilityExpectations, checkCompatibility } from "./compatibility.js";
-import { embeddingScaleFor } from "./embedding-scale.js";
 import { LinearAdapter } from "./linear-adapter.js";
 import { readSafetensors, serializeSafetensors } from "./safetensors.js";
 

@@ -14,15 +14,12 @@ export {
   CARD_FORMAT_VERSION,
   parseAdapterCard,
   vlmkitVersion,
-  vocabFingerprint,
 } from "./card.js";
 export {
   type CompatibilityExpectations,
   checkCompatibility,
   type EncoderIdentity,
-  type LlmIdentity,
 } from "./compatibility.js";
-export { embeddingScaleFor, KNOWN_ARCHITECTURES } from "./embedding-scale.js";
 export { BIAS_NAME, LinearAdapter, type LinearAdapterInitOptions, WEIGHT_NAME } from "./linear-adapter.js";
 export {
   MAX_HEADER_BYTES,
