@@ -1,5 +1,6 @@
 export {
   CARD_FILE,
+  type LoadAdapterOptions,
   type LoadedAdapter,
   loadAdapter,
   readAdapterCard,
