@@ -5,6 +5,7 @@ export * from "./errors.js";
 export * from "./graph/index.js";
 export * from "./hub/index.js";
 export * from "./image/index.js";
+export { embeddingScaleFor, KNOWN_ARCHITECTURES } from "./llm/embedding-scale.js";
 export {
   type FinishReason,
   type GenerateOptions,
@@ -16,6 +17,7 @@ export {
   type Usage,
 } from "./llm/engine.js";
 export * from "./llm/gguf.js";
+export { type LlmIdentity, vocabFingerprint } from "./llm/identity.js";
 export { Llm, type LlmOptions } from "./llm/llm.js";
 export {
   type DecodeBatch,

@@ -221,6 +221,7 @@ export class Vlm {
   }
 
   async dispose(): Promise<void> {
+    await this.adapter.adapter.dispose();
     if (this.owns.encoder) await this.encoder.dispose();
     if (this.owns.llm) await this.llm.dispose();
   }

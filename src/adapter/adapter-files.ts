@@ -5,10 +5,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import { InvalidArgumentError, ModelFormatError } from "../errors.js";
+import { embeddingScaleFor } from "../llm/embedding-scale.js";
+import type { OnnxSessionOptions } from "../runtime/onnx-session.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { type AdapterCard, type AdapterCardInput, buildAdapterCard, parseAdapterCard } from "./card.js";
 import { type CompatibilityExpectations, checkCompatibility } from "./compatibility.js";
-import { embeddingScaleFor } from "./embedding-scale.js";
 import { LinearAdapter } from "./linear-adapter.js";
 import { readSafetensors, serializeSafetensors } from "./safetensors.js";
 
@@ -83,8 +84,13 @@ export async function readAdapterCard(dir: string): Promise<AdapterCard> {
   return parseAdapterCard(json, file);
 }
 
+export interface LoadAdapterOptions extends CompatibilityExpectations {
+  /** Threads, spinning and providers of the adapter's projection session (defaults: `OnnxSessionOptions`). */
+  session?: OnnxSessionOptions;
+}
+
 /**
- * Loads an adapter directory. Checks that the weights match the card's dims and, when expectations are
+ * Loads an adapter directory; the caller owns `adapter` and disposes it (`Vlm.dispose` does). Checks that the weights match the card's dims and, when expectations are
  * given, that the card fits the loaded encoder / LLM (`IncompatibleModelError` naming both sides).
  *
  * @example
@@ -98,15 +104,12 @@ export async function readAdapterCard(dir: string): Promise<AdapterCard> {
  * console.log(card.prompt.style, card.attention, embeddingScale);
  * ```
  */
-export async function loadAdapter(
-  dir: string,
-  expected: CompatibilityExpectations = {},
-): Promise<LoadedAdapter> {
+export async function loadAdapter(dir: string, options: LoadAdapterOptions = {}): Promise<LoadedAdapter> {
   const card = await readAdapterCard(dir);
-  checkCompatibility(card, expected, dir);
+  checkCompatibility(card, options, dir);
   const weightsFile = path.join(dir, WEIGHTS_FILE);
   const { tensors } = await readSafetensors(weightsFile);
-  const adapter = LinearAdapter.fromTensors(tensors, weightsFile);
+  const adapter = LinearAdapter.fromTensors(tensors, weightsFile, options.session);
   checkDims(card, adapter, dir, (m) => new ModelFormatError(m));
   return { dir, adapter, card, embeddingScale: embeddingScaleFor(card.llm.architecture, card.llm.n_embd) };
 }

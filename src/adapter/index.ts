@@ -1,5 +1,6 @@
 export {
   CARD_FILE,
+  type LoadAdapterOptions,
   type LoadedAdapter,
   loadAdapter,
   readAdapterCard,
@@ -14,15 +15,12 @@ export {
   CARD_FORMAT_VERSION,
   parseAdapterCard,
   vlmkitVersion,
-  vocabFingerprint,
 } from "./card.js";
 export {
   type CompatibilityExpectations,
   checkCompatibility,
   type EncoderIdentity,
-  type LlmIdentity,
 } from "./compatibility.js";
-export { embeddingScaleFor, KNOWN_ARCHITECTURES } from "./embedding-scale.js";
 export { BIAS_NAME, LinearAdapter, type LinearAdapterInitOptions, WEIGHT_NAME } from "./linear-adapter.js";
 export {
   MAX_HEADER_BYTES,

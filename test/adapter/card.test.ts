@@ -10,9 +10,9 @@ import {
   readAdapterCard,
   saveAdapter,
   serializeSafetensors,
-  vocabFingerprint,
 } from "../../src/adapter/index.js";
 import { IncompatibleModelError, InvalidArgumentError, ModelFormatError } from "../../src/errors.js";
+import { vocabFingerprint } from "../../src/llm/identity.js";
 import { tensor } from "../../src/tensor.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vlmkit-card-"));

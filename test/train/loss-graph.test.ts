@@ -10,10 +10,10 @@ import { ShapeError } from "../../src/errors.js";
 import { NativeModel } from "../../src/llm/native.js";
 import { type Tensor, tensor } from "../../src/tensor.js";
 import { writeTinyGemma3Gguf } from "../../src/tiny/gemma3.js";
-import { SeededRandom } from "../../src/tiny/random.js";
 import { layoutExample } from "../../src/train/data/example-layout.js";
 import { AdapterLoss, type LossExample } from "../../src/train/model/adapter-loss.js";
 import { buildAdapterLossGraph } from "../../src/train/model/loss-graph.js";
+import { SeededRandom } from "../../src/util/random.js";
 
 const Dv = 24;
 const N = 16;
