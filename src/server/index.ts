@@ -22,6 +22,12 @@ export {
   resolveLimits,
   type ServerLimits,
 } from "./limits.js";
+export {
+  type Closable,
+  type Drainable,
+  type LifecycleOptions,
+  ServerLifecycle,
+} from "./lifecycle.js";
 export { type ListenOptions, listen, type RunningServer } from "./listen.js";
 export { type LoadVlmsOptions, loadVlms, type VlmParts } from "./load-vlms.js";
 export { createLogger } from "./logging.js";
