@@ -15,6 +15,12 @@ export { errorBody, errorFamily, statusForCode, toVlmkitError } from "./errors.j
 export { type ChatRun, type StartChatOptions, startChat } from "./generation.js";
 export { loadRequestImages } from "./images.js";
 export {
+  type Closable,
+  type Drainable,
+  type LifecycleOptions,
+  ServerLifecycle,
+} from "./lifecycle.js";
+export {
   checkImageCount,
   DEFAULT_HOST,
   DEFAULT_LIMITS,
@@ -22,12 +28,6 @@ export {
   resolveLimits,
   type ServerLimits,
 } from "./limits.js";
-export {
-  type Closable,
-  type Drainable,
-  type LifecycleOptions,
-  ServerLifecycle,
-} from "./lifecycle.js";
 export { type ListenOptions, listen, type RunningServer } from "./listen.js";
 export { type LoadVlmsOptions, loadVlms, type VlmParts } from "./load-vlms.js";
 export { createLogger } from "./logging.js";
