@@ -5,7 +5,7 @@
  *   images ─ VisionEncoder ─▶ patches [N, Dv] ─ LinearAdapter ─▶ [N, Dl] × runtime factor
  *          ─ prompt builder (card's style and attention) ─ assembleChunks ─▶ GenerationEngine ─▶ text
  */
-import { type LoadedAdapter, loadAdapter } from "./adapter/index.js";
+import { checkCompatibility, type LoadedAdapter, loadAdapter } from "./adapter/index.js";
 import type { EncodeOptions, ImageInput, SessionOptions } from "./encoders/index.js";
 import { VisionEncoder } from "./encoders/index.js";
 import { InvalidArgumentError, VlmkitError } from "./errors.js";
@@ -25,8 +25,12 @@ import { encoderId } from "./vlm/encoder-id.js";
 export interface VlmLoadOptions {
   /** Encoder directory (public ONNX export layout), or a loaded encoder. */
   encoder: string | VisionEncoder;
-  /** Adapter directory holding `adapter.json` + `adapter.safetensors`. */
-  adapter: string;
+  /**
+   * Adapter directory holding `adapter.json` + `adapter.safetensors`, or an adapter already in memory
+   * with its card (what `loadAdapter` or `adapterWithCard` return), which stays the caller's. Either
+   * way the card is checked against the encoder and LLM.
+   */
+  adapter: string | LoadedAdapter;
   /** GGUF path, or a loaded `Llm` to share between adapters. */
   llm: string | Llm;
   /** Encoder session options (dtype, threads, providers). */
@@ -53,7 +57,7 @@ export class Vlm {
     readonly encoder: VisionEncoder,
     readonly adapter: LoadedAdapter,
     readonly llm: Llm,
-    private readonly owns: { encoder: boolean; llm: boolean },
+    private readonly owns: { encoder: boolean; llm: boolean; adapter: boolean },
   ) {}
 
   /**
@@ -86,11 +90,21 @@ export class Vlm {
     let llm: Llm | undefined;
     try {
       llm = typeof options.llm === "string" ? await Llm.load(options.llm, options.llmOptions) : options.llm;
-      const adapter = await loadAdapter(options.adapter, {
+      const expected = {
         expectEncoder: { id: encoderId(encoder.dir), hidden: encoder.hiddenSize },
         expectLlm: llm.identity,
+      };
+      let adapter: LoadedAdapter;
+      if (typeof options.adapter === "string") adapter = await loadAdapter(options.adapter, expected);
+      else {
+        adapter = options.adapter;
+        checkCompatibility(adapter.card, expected, adapter.dir);
+      }
+      return new Vlm(encoder, adapter, llm, {
+        encoder: ownsEncoder,
+        llm: ownsLlm,
+        adapter: typeof options.adapter === "string",
       });
-      return new Vlm(encoder, adapter, llm, { encoder: ownsEncoder, llm: ownsLlm });
     } catch (error) {
       if (ownsEncoder) await encoder.dispose();
       if (ownsLlm) await llm?.dispose();
@@ -221,7 +235,7 @@ export class Vlm {
   }
 
   async dispose(): Promise<void> {
-    await this.adapter.adapter.dispose();
+    if (this.owns.adapter) await this.adapter.adapter.dispose();
     if (this.owns.encoder) await this.encoder.dispose();
     if (this.owns.llm) await this.llm.dispose();
   }

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LinearAdapter, readAdapterCard, saveAdapter } from "../src/adapter/index.js";
+import { adapterWithCard, LinearAdapter, readAdapterCard, saveAdapter } from "../src/adapter/index.js";
 import { isVlmkitError } from "../src/errors.js";
 import { Llm } from "../src/llm/llm.js";
 import { type TinyDemo, writeTinyDemo } from "../src/tiny/demo.js";
@@ -68,6 +68,38 @@ describe("Vlm", () => {
     expect(same.size).toBe(1);
     await vlm.dispose();
     await flat.dispose();
+  });
+
+  it("answers the same with an adapter in memory as with the directory it is saved to", async () => {
+    const card = await readAdapterCard(demo.parts.adapter);
+    const weights = LinearAdapter.init({
+      inputSize: card.encoder.hidden,
+      outputSize: card.llm.n_embd,
+      seed: 11,
+    });
+    const dir = path.join(demo.dir, "saved-adapter");
+    await saveAdapter(dir, weights, card);
+    const fromDir = await Vlm.load({ encoder: demo.parts.siglip2, adapter: dir, llm });
+    const inMemory = await Vlm.load({
+      encoder: demo.parts.siglip2,
+      adapter: adapterWithCard(weights, card, "in-memory"),
+      llm,
+    });
+    expect(inMemory.adapter.card).toEqual(fromDir.adapter.card);
+    const a = await fromDir.ask([red], "describe", sampled);
+    const b = await inMemory.ask([red], "describe", sampled);
+    expect(b.text).toBe(a.text);
+    expect(b.usage).toEqual(a.usage);
+    await fromDir.dispose();
+    await inMemory.dispose();
+    // The card of an adapter in memory is checked too, naming it.
+    const err = await Vlm.load({
+      encoder: demo.parts.siglip,
+      adapter: adapterWithCard(weights, card, "in-memory"),
+      llm,
+    }).catch((e) => e);
+    expect(isVlmkitError(err) && err.code).toBe("MODEL_INCOMPATIBLE");
+    expect(err.message).toMatch(/^adapter in-memory was trained for encoder "siglip2"/);
   });
 
   it("streams deltas that add up to the answer", async () => {

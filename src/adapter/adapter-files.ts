@@ -17,6 +17,7 @@ export const CARD_FILE = "adapter.json";
 export const WEIGHTS_FILE = "adapter.safetensors";
 
 export interface LoadedAdapter {
+  /** The directory it was loaded from; for one built in memory (`adapterWithCard`), the name given. Shown in messages. */
   dir: string;
   adapter: LinearAdapter;
   card: AdapterCard;
@@ -111,5 +112,20 @@ export async function loadAdapter(dir: string, options: LoadAdapterOptions = {})
   const { tensors } = await readSafetensors(weightsFile);
   const adapter = LinearAdapter.fromTensors(tensors, weightsFile, options.session);
   checkDims(card, adapter, dir, (m) => new ModelFormatError(m));
+  return withScale(dir, adapter, card);
+}
+
+/**
+ * An adapter held in memory with its card, in the shape `loadAdapter` returns (so `Vlm.load` takes it
+ * without a directory): completes the card and checks that the weights match its dims. `name` stands
+ * for the directory in messages.
+ */
+export function adapterWithCard(adapter: LinearAdapter, card: AdapterCardInput, name: string): LoadedAdapter {
+  const full = buildAdapterCard(card);
+  checkDims(full, adapter, name, (m) => new InvalidArgumentError(m));
+  return withScale(name, adapter, full);
+}
+
+function withScale(dir: string, adapter: LinearAdapter, card: AdapterCard): LoadedAdapter {
   return { dir, adapter, card, embeddingScale: embeddingScaleFor(card.llm.architecture, card.llm.n_embd) };
 }

@@ -1,4 +1,5 @@
 export {
+  adapterWithCard,
   CARD_FILE,
   type LoadAdapterOptions,
   type LoadedAdapter,

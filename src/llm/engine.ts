@@ -104,6 +104,8 @@ export class GenerationEngine {
   #closed = false;
   /** Sequences of ended requests waiting for the running decode to finish before their KV is cleared. */
   readonly #toRemove: number[] = [];
+  /** Resolvers of `idle()`, called when the last request ends. */
+  readonly #idleWaiters: Array<() => void> = [];
 
   constructor(model: NativeModel, context: NativeContext, options: EngineOptions = {}) {
     this.#model = model;
@@ -124,6 +126,12 @@ export class GenerationEngine {
   /** Requests being decoded and waiting. */
   get load(): { active: number; queued: number } {
     return { active: this.#active.size, queued: this.#waiting.length };
+  }
+
+  /** Resolves once no request is being decoded or waiting: at once when none is, else when the last one ends. */
+  idle(): Promise<void> {
+    if (this.#active.size + this.#waiting.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   /** Positions a request may use in total (prompt + generated). */
@@ -506,6 +514,7 @@ export class GenerationEngine {
     job.wake?.();
     // A freed sequence may let a waiting request in.
     if (this.#waiting.length > 0) queueMicrotask(() => this.#kick());
+    else if (this.#active.size === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
   }
 
   /** Clears a sequence's KV cache and frees it; while a decode runs, that waits until it ends. */
