@@ -17,7 +17,8 @@ export const WEIGHTS_FILE = "adapter.safetensors";
 
 export interface LoadedAdapter {
   dir: string;
-  adapter: LinearAdapter;
+  /** The trained map from encoder patches to LLM embeddings: `[N, Dv] → [N, Dl]`. */
+  projection: LinearAdapter;
   card: AdapterCard;
   /** Factor to multiply adapter outputs by before feeding llama.cpp (`embeddingScaleFor`). */
   embeddingScale: number;
@@ -97,5 +98,10 @@ export async function loadAdapter(
   const { tensors } = await readSafetensors(weightsFile);
   const adapter = LinearAdapter.fromTensors(tensors, weightsFile);
   checkDims(card, adapter, dir, (m) => new ModelFormatError(m));
-  return { dir, adapter, card, embeddingScale: embeddingScaleFor(card.llm.architecture, card.llm.n_embd) };
+  return {
+    dir,
+    projection: adapter,
+    card,
+    embeddingScale: embeddingScaleFor(card.llm.architecture, card.llm.n_embd),
+  };
 }
