@@ -6,6 +6,7 @@ export * from "./graph/index.js";
 export * from "./hub/index.js";
 export * from "./image/index.js";
 export {
+  type Admission,
   type FinishReason,
   type GenerateOptions,
   type Generation,
@@ -40,4 +41,10 @@ export { writeTinyGemma3Gguf } from "./tiny/gemma3.js";
 export { writeTinySiglip } from "./tiny/siglip.js";
 export * from "./train/index.js";
 export { cardForPairing } from "./vlm/pairing-card.js";
-export { type AskOptions, Vlm, type VlmLoadOptions, type VlmMessage } from "./vlm.js";
+export {
+  type AskOptions,
+  Vlm,
+  type VlmGeneration,
+  type VlmLoadOptions,
+  type VlmMessage,
+} from "./vlm.js";
