@@ -7,6 +7,7 @@ export * from "./hub/index.js";
 export * from "./image/index.js";
 export { embeddingScaleFor, KNOWN_ARCHITECTURES } from "./llm/embedding-scale.js";
 export {
+  type Admission,
   type FinishReason,
   type GenerateOptions,
   type Generation,
@@ -42,4 +43,10 @@ export { writeTinyGemma3Gguf } from "./tiny/gemma3.js";
 export { writeTinySiglip } from "./tiny/siglip.js";
 export * from "./train/index.js";
 export { cardForPairing } from "./vlm/pairing-card.js";
-export { type AskOptions, Vlm, type VlmLoadOptions, type VlmMessage } from "./vlm.js";
+export {
+  type AskOptions,
+  Vlm,
+  type VlmGeneration,
+  type VlmLoadOptions,
+  type VlmMessage,
+} from "./vlm.js";

@@ -141,7 +141,7 @@ describe("Vlm", () => {
     const placed = await vlm.ask([red, blue], "is <image> darker than <image>?", sampled);
     expect(placed.usage.promptTokens).toBeGreaterThan(10);
     await expect(vlm.ask([red, blue], "only <image> one placeholder", sampled)).rejects.toThrow(
-      /placeholders "<image>" in the question \(1\) does not match the number of images \(2\)/,
+      /placeholders "<image>" in the prompt \(1\) does not match the number of images \(2\)/,
     );
     await vlm.dispose();
   });

@@ -19,7 +19,8 @@ export const WEIGHTS_FILE = "adapter.safetensors";
 export interface LoadedAdapter {
   /** The directory it was loaded from; for one built in memory (`adapterWithCard`), the name given. Shown in messages. */
   dir: string;
-  adapter: LinearAdapter;
+  /** The trained map from encoder patches to LLM embeddings: `[N, Dv] → [N, Dl]`. */
+  projection: LinearAdapter;
   card: AdapterCard;
   /** Factor to multiply adapter outputs by before feeding llama.cpp (`embeddingScaleFor`). */
   embeddingScale: number;
@@ -91,17 +92,17 @@ export interface LoadAdapterOptions extends CompatibilityExpectations {
 }
 
 /**
- * Loads an adapter directory; the caller owns `adapter` and disposes it (`Vlm.dispose` does). Checks that the weights match the card's dims and, when expectations are
+ * Loads an adapter directory; the caller owns `projection` and disposes it (`Vlm.dispose` does). Checks that the weights match the card's dims and, when expectations are
  * given, that the card fits the loaded encoder / LLM (`IncompatibleModelError` naming both sides).
  *
  * @example
  * ```ts
  * import { loadAdapter } from "vlmkit";
  *
- * const { adapter, card, embeddingScale } = await loadAdapter("models/demo/adapter", {
+ * const { projection, card, embeddingScale } = await loadAdapter("models/demo/adapter", {
  *   expectEncoder: { id: "siglip2", hidden: 32 },
  * });
- * const embeddings = await adapter.apply(features.patches); // [N, Dv] → [N, Dl]
+ * const embeddings = await projection.apply(features.patches); // [N, Dv] → [N, Dl]
  * console.log(card.prompt.style, card.attention, embeddingScale);
  * ```
  */
@@ -127,5 +128,10 @@ export function adapterWithCard(adapter: LinearAdapter, card: AdapterCardInput, 
 }
 
 function withScale(dir: string, adapter: LinearAdapter, card: AdapterCard): LoadedAdapter {
-  return { dir, adapter, card, embeddingScale: embeddingScaleFor(card.llm.architecture, card.llm.n_embd) };
+  return {
+    dir,
+    projection: adapter,
+    card,
+    embeddingScale: embeddingScaleFor(card.llm.architecture, card.llm.n_embd),
+  };
 }

@@ -92,8 +92,8 @@ describe("saveAdapter / loadAdapter", () => {
         vocabFingerprint: vocabFingerprint(VOCAB),
       },
     });
-    expect(loaded.adapter.weight).toEqual(adapter.weight);
-    expect(loaded.adapter.bias).toEqual(adapter.bias);
+    expect(loaded.projection.weight).toEqual(adapter.weight);
+    expect(loaded.projection.bias).toEqual(adapter.bias);
     expect(loaded.embeddingScale).toBe(1);
     expect(loaded.card.format_version).toBe(1);
     expect(loaded.card.embedding_scale).toEqual({ convention: "scaled-token-space", runtime_factor: 1 });

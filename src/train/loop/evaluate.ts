@@ -9,7 +9,6 @@ import { VisionEncoder } from "../../encoders/index.js";
 import { throwIfAborted } from "../../errors.js";
 import type { OnnxDtype } from "../../hub/dtypes.js";
 import { Llm } from "../../llm/llm.js";
-import { IMAGE_PLACEHOLDER } from "../../prompt/index.js";
 import { Vlm } from "../../vlm.js";
 import { type BadRowPolicy, loadDataset } from "../data/dataset.js";
 import type { TrainExample } from "../data/dataset-rows.js";
@@ -48,14 +47,6 @@ export async function meanLoss(
   return examples.length > 0 ? sum / examples.length : Number.NaN;
 }
 
-/**
- * The question as `Vlm.ask` takes it. PaliGemma training strips `<image>` placeholders (with the
- * whitespace after each) from the prefix; doing the same here gives the prefix training saw.
- */
-export function askQuestion(prompt: string, style: "paligemma" | "gemma-chat"): string {
-  return style === "paligemma" ? prompt.split(new RegExp(`${IMAGE_PLACEHOLDER}\\s*`)).join("") : prompt;
-}
-
 export interface AnswerOptions {
   /** Most tokens per answer. Default 32. */
   maxTokens?: number;
@@ -73,7 +64,8 @@ export async function generateAnswers(
   const out: SampleAnswer[] = [];
   for (const ex of examples) {
     throwIfAborted(options.signal);
-    const result = await vlm.ask([ex.imagePath], askQuestion(ex.prompt, vlm.adapter.card.prompt.style), {
+    // `Vlm.ask` lays the prompt out as training did (same builder, same placeholder rule).
+    const result = await vlm.ask([ex.imagePath], ex.prompt, {
       maxTokens: options.maxTokens ?? 32,
       signal: options.signal,
     });
@@ -161,7 +153,7 @@ export async function evaluateAdapter(options: EvaluateOptions): Promise<Evaluat
       signal: options.signal,
     });
     loss = await AdapterLoss.load(options.llm, { threads: options.threads, signal: options.signal });
-    const meanNll = await meanLoss(loss, data.train, vlm.adapter.adapter, options.signal);
+    const meanNll = await meanLoss(loss, data.train, vlm.adapter.projection, options.signal);
     const rows = dataset.train.slice(0, options.limit ?? dataset.train.length);
     const answers = await generateAnswers(vlm, rows, {
       maxTokens: options.maxTokens,
