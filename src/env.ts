@@ -74,6 +74,17 @@ export function vlmkitCacheDir(): string {
   return env("VLMKIT_CACHE") ?? path.join(os.homedir(), ".cache", "vlmkit");
 }
 
+/**
+ * Folders searched for adapters and bundles named by their folder name (`vlmkit run shapes`):
+ * `$VLMKIT_ADAPTERS` (a list separated by the platform's path delimiter), default
+ * `<vlmkit cache>/adapters`. The adapters shipped in the package are searched after these.
+ */
+export function adapterSearchDirs(): string[] {
+  const list = env("VLMKIT_ADAPTERS");
+  if (list !== undefined) return list.split(path.delimiter).filter(Boolean);
+  return [path.join(vlmkitCacheDir(), "adapters")];
+}
+
 /** Server settings that may come from the environment. */
 export function serverEnv() {
   return {

@@ -26,6 +26,31 @@ const Preprocessing = z.discriminatedUnion("kind", [
   }),
 ]);
 
+/**
+ * Where a part (the encoder or the LLM) comes from, so the adapter runs with no other argument:
+ *
+ *   { repo, revision, file? }  a hub repository (`org/name`) at a revision; `file` names the GGUF of an
+ *                              LLM repo. A registry model is recorded as its repo and revision.
+ *   { path, sha256 }           a file or directory inside the adapter's own directory (a "bundle"),
+ *                              relative to it, verified by `contentSha256` before loading.
+ *
+ * Never a URL and never a path outside the adapter directory: a card travels with the adapter, from
+ * wherever that came from, and must not make vlmkit read other files or reach other hosts.
+ */
+export const PartSourceSchema = z.union([
+  z.strictObject({
+    repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, "expected org/name"),
+    revision: z.string().min(1),
+    file: z.string().min(1).optional(),
+  }),
+  z.strictObject({
+    path: z.string().min(1),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lowercase hex digits"),
+  }),
+]);
+
+export type PartSource = z.infer<typeof PartSourceSchema>;
+
 export const AdapterCardSchema = z
   .strictObject({
     format_version: z.literal(CARD_FORMAT_VERSION),
@@ -36,6 +61,8 @@ export const AdapterCardSchema = z
       /** Dv */
       hidden: positiveInt,
       preprocessing: Preprocessing,
+      /** Where to find it; absent in cards written before vlmkit recorded it (then `--encoder` is needed). */
+      source: PartSourceSchema.optional(),
     }),
     llm: z.strictObject({
       /** GGUF `general.architecture`, e.g. "gemma3". */
@@ -48,6 +75,8 @@ export const AdapterCardSchema = z
         .string()
         .regex(/^sha256:[0-9a-f]{64}$/, "expected sha256:<64 lowercase hex digits>"),
       name: z.string(),
+      /** Where to find it; absent in cards written before vlmkit recorded it (then `--llm` is needed). */
+      source: PartSourceSchema.optional(),
     }),
     prompt: z.strictObject({
       style: z.enum(["paligemma", "gemma-chat"]),
@@ -68,6 +97,10 @@ export const AdapterCardSchema = z
         /** ISO 8601 */
         date: z.string().optional(),
         seed: z.number().int().optional(),
+        /** Share of rows held out for validation (`eval --split val` holds out the same rows). */
+        val_fraction: z.number().min(0).max(1).optional(),
+        /** The separate validation dataset's file name, when one was given instead of a split. */
+        val_file: z.string().optional(),
       })
       .optional(),
     /** e.g. "vlmkit 0.1.0" */

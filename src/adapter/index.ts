@@ -14,6 +14,8 @@ export {
   AdapterCardSchema,
   buildAdapterCard,
   CARD_FORMAT_VERSION,
+  type PartSource,
+  PartSourceSchema,
   parseAdapterCard,
   vlmkitVersion,
 } from "./card.js";

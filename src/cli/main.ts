@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { vlmkitVersion } from "../adapter/index.js";
 import { isVlmkitError } from "../errors.js";
 import * as commands from "./commands/index.js";
 
@@ -7,6 +8,7 @@ export function buildProgram(): Command {
     .description(
       "Vision-language models from SigLIP / SigLIP 2 encoders, a linear adapter and a Gemma-style LLM",
     )
+    .version(vlmkitVersion().replace(/^vlmkit /, ""), "-V, --version", "print the version")
     .showHelpAfterError()
     .exitOverride();
   for (const register of Object.values(commands)) register(program);

@@ -1,6 +1,6 @@
 /** The adapter card fields that describe an encoder + LLM pairing, filled from the loaded parts. */
 
-import type { AdapterCardInput } from "../adapter/index.js";
+import type { AdapterCardInput, PartSource } from "../adapter/index.js";
 import type { EncoderConfig } from "../encoders/index.js";
 import { InvalidArgumentError } from "../errors.js";
 import type { PreprocessorConfig } from "../image/index.js";
@@ -15,6 +15,8 @@ export interface PairingInput {
   style: PromptStyle;
   attention: AttentionMode;
   training?: AdapterCardInput["training"];
+  /** Where the encoder and LLM can be found again (`recordPartSource`). */
+  sources?: { encoder?: PartSource; llm?: PartSource };
 }
 
 export function cardForPairing(p: PairingInput): AdapterCardInput {
@@ -33,6 +35,7 @@ export function cardForPairing(p: PairingInput): AdapterCardInput {
         pre.kind === "fixed"
           ? { kind: "fixed", size: pre.height, patch_size: p.encoder.config.patchSize }
           : { kind: "naflex", patch_size: pre.patchSize, max_num_patches: pre.maxNumPatches },
+      ...(p.sources?.encoder ? { source: p.sources.encoder } : {}),
     },
     llm: {
       architecture: p.llm.architecture,
@@ -40,6 +43,7 @@ export function cardForPairing(p: PairingInput): AdapterCardInput {
       n_vocab: p.llm.nVocab,
       vocab_fingerprint: p.llm.vocabFingerprint,
       name: p.llm.name,
+      ...(p.sources?.llm ? { source: p.sources.llm } : {}),
     },
     prompt: {
       style: p.style,

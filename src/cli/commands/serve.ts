@@ -13,6 +13,7 @@ import { loadVlms, type VlmParts } from "../../server/load-vlms.js";
 import { createLogger } from "../../server/logging.js";
 import { createMetrics } from "../../server/metrics.js";
 import { ServedModels } from "../../server/models.js";
+import { adapterParts } from "../adapter-parts.js";
 import { llmPath } from "../llm-arg.js";
 import { int } from "../parse.js";
 
@@ -84,8 +85,14 @@ export function register(program: Command): void {
       "--config <file.json>",
       'models by name: {"encoders": {name: id|dir}, "vlms": {name: {encoder, adapter, llm}}}',
     )
-    .option("--adapter <dir>", "serve a VLM: this adapter on --encoder and --llm")
-    .option("--llm <gguf|id|hf:uri>", "the VLM's LLM: a GGUF file, a known id, or an hf: URI")
+    .option(
+      "--adapter <dir>",
+      "serve a VLM: this adapter (or bundle) on its card's encoder and LLM, or on --encoder and --llm",
+    )
+    .option(
+      "--llm <gguf|id|hf:uri>",
+      "the VLM's LLM: a GGUF file, a known id, or an hf: URI (default: the adapter card's)",
+    )
     .option("--name <name>", "the VLM's model name (default: the adapter folder's name)")
     .option(
       "--parallel <n>",
@@ -181,26 +188,29 @@ export function register(program: Command): void {
       const config = args.config ? readServeConfig(args.config) : { encoders: {}, vlms: {} };
       const encoders: Record<string, string> = { ...config.encoders };
       // Config VLMs name one of the config's encoders and reuse it; --adapter's VLM has its own.
+      // `card`: the --adapter VLM, whose encoder and LLM default to the ones its card records.
       const vlms: Record<
         string,
-        { encoder: { served: string } | { spec: string }; adapter: string; llm: string }
+        | { encoder: { served: string }; adapter: string; llm: string }
+        | { card: { encoder?: string; llm?: string }; adapter: string }
       > = {};
       for (const [name, entry] of Object.entries(config.vlms))
         vlms[name] = { ...entry, encoder: { served: entry.encoder } };
       if (args.adapter) {
-        if (!args.llm) throw new InvalidArgumentError("--adapter needs --llm <gguf|id|hf:uri>");
-        if (args.encoder.length !== 1) {
+        if (args.encoder.length > 1) {
           throw new InvalidArgumentError(
-            `--adapter needs exactly one --encoder (the VLM's), got ${args.encoder.length}`,
+            `--adapter takes at most one --encoder (the VLM's; default: its card's), got ${args.encoder.length}`,
           );
         }
         const name = args.name ?? path.basename(path.resolve(args.adapter));
         if (name in vlms || name in encoders)
           throw new InvalidArgumentError(`--name "${name}": the name is used twice`);
         vlms[name] = {
-          encoder: { spec: encoderSpec(args.encoder[0])[1] },
+          card: {
+            encoder: args.encoder[0] === undefined ? undefined : encoderSpec(args.encoder[0])[1],
+            llm: args.llm,
+          },
           adapter: args.adapter,
-          llm: args.llm,
         };
       } else {
         if (args.llm || args.name)
@@ -214,7 +224,7 @@ export function register(program: Command): void {
       }
       if (Object.keys(encoders).length + Object.keys(vlms).length === 0) {
         throw new InvalidArgumentError(
-          "nothing to serve: pass --encoder <id|dir>, --adapter <dir> --encoder <id|dir> --llm <gguf>, or --config <file.json>",
+          "nothing to serve: pass --encoder <id|dir>, --adapter <dir> (with --encoder and --llm when its card does not record them), or --config <file.json>",
         );
       }
       if (args.allowPrivateImageAddresses && !args.allowRemoteImages) {
@@ -263,14 +273,16 @@ export function register(program: Command): void {
           });
           const parts: Record<string, VlmParts> = {};
           for (const [name, v] of Object.entries(vlms)) {
-            parts[name] = {
-              encoder:
-                "served" in v.encoder
-                  ? models.encoder(v.encoder.served).dir
-                  : await resolveModelDir(v.encoder.spec, { dtype }),
-              adapter: v.adapter,
-              llm: await llmPath(v.llm, { json: true }),
-            };
+            if ("card" in v) {
+              const p = await adapterParts({ adapter: v.adapter, ...v.card, dtype: args.dtype, json: true });
+              parts[name] = { encoder: p.encoder, adapter: v.adapter, llm: p.llm };
+            } else {
+              parts[name] = {
+                encoder: models.encoder(v.encoder.served).dir,
+                adapter: v.adapter,
+                llm: await llmPath(v.llm, { json: true }),
+              };
+            }
           }
           await loadVlms(models, parts, {
             encoder: { dtype, threads: args.threads },

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { InvalidArgumentError } from "../../errors.js";
 import type { AttentionMode, PromptStyle } from "../../prompt/index.js";
-import { TRAIN_DEFAULTS, type TrainEvent, trainAdapter } from "../../train/loop/trainer.js";
+import { TRAIN_DEFAULTS, type TrainEvent, type TrainResult, trainAdapter } from "../../train/loop/trainer.js";
 import { addEncoderOptions, type EncoderArgs, encoderDir } from "../encoder-arg.js";
 import { llmPath } from "../llm-arg.js";
 import { printJson, printLine, progressBar } from "../output.js";
@@ -24,6 +24,7 @@ interface TrainArgs extends EncoderArgs {
   samples: number;
   checkpointEvery: number;
   resume?: boolean;
+  overwrite?: boolean;
   onBadRow: string;
   seed: number;
 }
@@ -68,6 +69,7 @@ export function register(program: Command): void {
         d.checkpointEvery,
       )
       .option("--resume", "continue from the newest checkpoint in --out")
+      .option("--overwrite", "replace the adapter and training run already in --out")
       .option("--on-bad-row <policy>", "skip or fail", "skip")
       .option(
         "--seed <n>",
@@ -130,6 +132,7 @@ export function register(program: Command): void {
         samples: args.samples,
         checkpointEvery: args.checkpointEvery,
         resume: args.resume ?? false,
+        overwrite: args.overwrite ?? false,
         onBadRow: args.onBadRow,
         seed: args.seed,
         threads: args.threads,
@@ -139,13 +142,26 @@ export function register(program: Command): void {
       });
       steps.stop();
       if (args.json) return printJson(result);
-      printLine(
-        `adapter saved to ${result.adapterDir}: ${result.steps} steps, final training loss ${result.finalLoss.toFixed(4)}, ` +
-          `validation loss ${result.initialValLoss.toFixed(4)} → ${result.finalValLoss.toFixed(4)}`,
-      );
+      printLine(finalLine(result));
     } finally {
       features.stop();
       steps.stop();
     }
   });
+}
+
+/** The last line: what was done, then the three files a user looks at next. */
+function finalLine(r: TrainResult): string {
+  const files = `adapter ${r.adapterDir} (try: vlmkit ask <image> "<question>" --adapter ${r.adapterDir}), loss curve ${r.lossCurve}, metrics ${r.metrics}`;
+  if (r.alreadyFinished)
+    return `the run in ${r.adapterDir} had already finished all ${r.steps} steps; nothing to resume. ${files}`;
+  const losses = [`final training loss ${r.finalLoss.toFixed(4)}`];
+  if (Number.isFinite(r.finalValLoss)) {
+    losses.push(
+      Number.isFinite(r.initialValLoss)
+        ? `validation loss ${r.initialValLoss.toFixed(4)} → ${r.finalValLoss.toFixed(4)}`
+        : `validation loss ${r.finalValLoss.toFixed(4)}`,
+    );
+  }
+  return `trained ${r.steps} steps, ${losses.join(", ")}. Saved: ${files}`;
 }

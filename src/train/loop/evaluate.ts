@@ -6,7 +6,7 @@
 
 import type { LinearAdapter } from "../../adapter/linear-adapter.js";
 import { VisionEncoder } from "../../encoders/index.js";
-import { throwIfAborted } from "../../errors.js";
+import { InvalidArgumentError, throwIfAborted } from "../../errors.js";
 import type { OnnxDtype } from "../../hub/dtypes.js";
 import { Llm } from "../../llm/llm.js";
 import { Vlm } from "../../vlm.js";
@@ -97,6 +97,11 @@ export interface EvaluateOptions {
   encoderDtype?: OnnxDtype;
   /** gemma3 GGUF the adapter feeds. */
   llm: string;
+  /**
+   * Evaluate one side of the seeded split training made (the same `valFraction` and `seed` give the same
+   * rows: `splitExamples`). Default: every row.
+   */
+  split?: { side: "train" | "val"; valFraction: number; seed: number };
   /** Rows answered through `Vlm` for the accuracy; the loss uses all rows. Default: all rows. */
   limit?: number;
   /** Most tokens per answer. Default 32. */
@@ -129,9 +134,16 @@ export interface EvaluationResult {
 export async function evaluateAdapter(options: EvaluateOptions): Promise<EvaluationResult> {
   const dataset = await loadDataset(options.data, {
     onBadRow: options.onBadRow,
-    valFraction: 0,
+    valFraction: options.split?.valFraction ?? 0,
+    seed: options.split?.seed,
     onReport: options.onReport,
   });
+  const side = options.split?.side === "val" ? "val" : "train";
+  if (dataset[side].length === 0) {
+    throw new InvalidArgumentError(
+      `${options.data}: no rows on the ${side === "val" ? "validation" : "training"} side of the split (val fraction ${options.split?.valFraction ?? 0}, seed ${options.split?.seed ?? 0})`,
+    );
+  }
   const encoder = await VisionEncoder.load(options.encoder, {
     threads: options.threads,
     dtype: options.encoderDtype,
@@ -153,15 +165,15 @@ export async function evaluateAdapter(options: EvaluateOptions): Promise<Evaluat
       signal: options.signal,
     });
     loss = await AdapterLoss.load(options.llm, { threads: options.threads, signal: options.signal });
-    const meanNll = await meanLoss(loss, data.train, vlm.adapter.projection, options.signal);
-    const rows = dataset.train.slice(0, options.limit ?? dataset.train.length);
+    const meanNll = await meanLoss(loss, data[side], vlm.adapter.projection, options.signal);
+    const rows = dataset[side].slice(0, options.limit ?? dataset[side].length);
     const answers = await generateAnswers(vlm, rows, {
       maxTokens: options.maxTokens,
       signal: options.signal,
       onProgress: options.onProgress,
     });
     return {
-      examples: data.train.length,
+      examples: data[side].length,
       loss: meanNll,
       accuracy: accuracy(answers),
       answered: answers.length,

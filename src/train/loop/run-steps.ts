@@ -19,10 +19,22 @@ export interface StepsOutcome {
   finalLoss: number;
   /** The last validation (one is run at the end when no step was due for it). */
   last: Validation;
+  /** The run had already done its last step (a resumed, finished run): nothing ran. */
+  alreadyFinished: boolean;
 }
 
 export async function runSteps(run: PreparedRun): Promise<StepsOutcome> {
   const { settings: s, data, totalSteps } = run;
+  if (run.resumedFrom >= totalSteps) {
+    // Nothing left to run: report the run's last recorded validation instead of validating again.
+    const lastVal = run.metrics.read().findLast((r) => r.valLoss !== undefined)?.valLoss ?? Number.NaN;
+    return {
+      initialValLoss: Number.NaN,
+      finalLoss: Number.NaN,
+      last: { valLoss: lastVal, samples: [] },
+      alreadyFinished: true,
+    };
+  }
   const stepSize = s.batchSize * s.gradAccum;
   const perEpoch = Math.ceil(data.train.length / stepSize);
   const initialValLoss =
@@ -60,7 +72,12 @@ export async function runSteps(run: PreparedRun): Promise<StepsOutcome> {
     });
     if (checkpointDue(step.step, totalSteps, s.checkpointEvery)) await checkpoint(run, step);
   }
-  return { initialValLoss, finalLoss, last: last ?? (await validate(run, totalSteps)) };
+  return {
+    initialValLoss,
+    finalLoss,
+    last: last ?? (await validate(run, totalSteps)),
+    alreadyFinished: false,
+  };
 }
 
 /** Averages the step's gradients and updates the adapter; the mean loss and the gradient norm. */

@@ -14,6 +14,9 @@
  * the start state, fresh or from a checkpoint), `runSteps` (optimizer steps, validation, metrics,
  * checkpoints) and `finishRun` (loss curve, adapter + card, the result).
  */
+import fs from "node:fs";
+import path from "node:path";
+import { CARD_FILE, WEIGHTS_FILE } from "../../adapter/index.js";
 import type { VisionEncoder } from "../../encoders/index.js";
 import { InvalidArgumentError } from "../../errors.js";
 import type { OnnxDtype } from "../../hub/dtypes.js";
@@ -83,6 +86,11 @@ export interface TrainOptions {
   checkpointEvery?: number;
   /** Continue from the newest valid checkpoint in `out` (refused when it belongs to another run). Default false. */
   resume?: boolean;
+  /**
+   * Replace what an earlier run left in `out` (adapter, metrics, checkpoints). Default false: a run into
+   * an `out` that holds an adapter or a training run is refused unless `resume` or `overwrite`.
+   */
+  overwrite?: boolean;
   /** What a bad dataset row does. Default "skip". */
   onBadRow?: BadRowPolicy;
   /** Seed of the validation split, the shuffle and the adapter's initial weights. Default 0. */
@@ -134,6 +142,11 @@ export interface TrainResult {
   /** Images encoded in this run (the rest came from the feature cache). */
   imagesEncoded: number;
   seconds: number;
+  /** `resume` found the run's last step already done: no step ran, the adapter was saved again. */
+  alreadyFinished: boolean;
+  /** `out/loss.png` and `out/metrics.jsonl`. */
+  lossCurve: string;
+  metrics: string;
 }
 
 /** The options with every default filled in (`settingsOf`). */
@@ -161,7 +174,9 @@ export type TrainSettings = TrainOptions &
  */
 export async function trainAdapter(options: TrainOptions): Promise<TrainResult> {
   const started = Date.now();
-  const run = await prepareRun(settingsOf(options));
+  const settings = settingsOf(options);
+  await clearOrKeepOut(settings);
+  const run = await prepareRun(settings);
   try {
     const outcome = await runSteps(run);
     return await finishRun(run, outcome, started);
@@ -197,6 +212,26 @@ export function settingsOf(options: TrainOptions): TrainSettings {
   positiveInt("gradAccum", settings.gradAccum);
   if (!(settings.lr > 0)) throw new InvalidArgumentError(`lr ${settings.lr}; expected a positive number`);
   return settings;
+}
+
+/** What an earlier run leaves in `out`. */
+const RUN_FILES = [CARD_FILE, WEIGHTS_FILE, "metrics.jsonl", "loss.png", "checkpoints"];
+
+/**
+ * Refuses to train into an `out` that holds an adapter or a training run unless `resume` (keep it and
+ * continue) or `overwrite` (remove the run's files first; other files stay).
+ */
+async function clearOrKeepOut(s: TrainSettings): Promise<void> {
+  const found = RUN_FILES.filter((name) => fs.existsSync(path.join(s.out, name)));
+  if (found.length === 0 || s.resume) return;
+  if (!s.overwrite) {
+    throw new InvalidArgumentError(
+      `${s.out} already holds ${found.includes(CARD_FILE) ? "an adapter" : "a training run"} (${found.join(", ")}); ` +
+        "pass --overwrite to replace it, --resume to continue its run, or choose another --out",
+      { details: { param: "out", found } },
+    );
+  }
+  for (const name of found) await fs.promises.rm(path.join(s.out, name), { recursive: true, force: true });
 }
 
 function positiveInt(name: string, v: number): void {
