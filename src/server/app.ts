@@ -17,7 +17,7 @@ import { createLogger, requestLog } from "./logging.js";
 import { createMetrics, type ServerMetrics } from "./metrics.js";
 import { ServedModels } from "./models.js";
 import { WorkQueue } from "./queue.js";
-import { requestGuard } from "./request-guard.js";
+import { isWildcardBind, requestGuard } from "./request-guard.js";
 import { raceSignal, requestSignal } from "./request-signal.js";
 import { registerEncoderRoutes } from "./routes/encoders.js";
 import { registerHealthRoutes } from "./routes/health.js";
@@ -101,9 +101,16 @@ export function createApp(options: AppOptions = {}): VlmkitApp {
   app.use(requestLog(ctx.logger, metrics));
   app.use(requestSignal(limits.requestTimeoutMs));
   const apiKey = resolveApiKey(options.apiKey);
+  const boundHost = options.host ?? DEFAULT_HOST;
+  if (apiKey === undefined && isWildcardBind(boundHost)) {
+    ctx.logger.warn(
+      { host: boundHost },
+      "serving on every interface without an API key: anyone who can reach this machine may use the server (set $VLMKIT_API_KEY or --api-key-file)",
+    );
+  }
   app.use(
     requestGuard({
-      boundHost: options.host ?? DEFAULT_HOST,
+      boundHost,
       allowedHosts: options.allowedHosts,
       allowedOrigins: options.allowedOrigins,
       authenticated: apiKey !== undefined,
