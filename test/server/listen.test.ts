@@ -93,7 +93,7 @@ describe("remote images", () => {
     expect(res.status).toBe(403);
     expect(res.body.error.code).toBe("IMAGE_SOURCE_NOT_ALLOWED");
     expect(res.body.error.message).toMatch(
-      /^images\[0\]: image host 127\.0\.0\.1 resolves to 127\.0\.0\.1 \(loopback\); only public addresses/,
+      /^images\[0\]: image address 127\.0\.0\.1 is loopback; only public addresses/,
     );
     expect(requested.length).toBe(before); // refused before connecting
   });
