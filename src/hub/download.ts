@@ -29,6 +29,7 @@ import {
   isAbort,
   networkErrorCode,
   offlineError,
+  redactUrl,
   statusError,
 } from "./http.js";
 import { type HubOptions, type HubSettings, resolveHubSettings } from "./settings.js";
@@ -107,24 +108,24 @@ export async function fetchFileMetadata(ref: FileRef, settings: HubSettings): Pr
   if (missing.length > 0) {
     throw new HubError(
       "HUB_DOWNLOAD_FAILED",
-      `${url} answered without ${missing.join(", ")}; ${new URL(url).host} does not look like a Hugging Face ` +
+      `${redactUrl(url)} answered without ${missing.join(", ")}; ${new URL(url).host} does not look like a Hugging Face ` +
         "hub endpoint (check HF_ENDPOINT and any proxy)",
-      { details: { ...ref, url, missing } },
+      { details: { ...ref, url: redactUrl(url), missing } },
     );
   }
   // Both name paths in the cache: anything but a hash could point outside it.
   if (!isCommitHash(commit!)) {
     throw new HubError(
       "HUB_DOWNLOAD_FAILED",
-      `${url} answered X-Repo-Commit ${JSON.stringify(commit)}; expected a 40-digit hex commit hash`,
-      { details: { ...ref, url, commit } },
+      `${redactUrl(url)} answered X-Repo-Commit ${JSON.stringify(commit)}; expected a 40-digit hex commit hash`,
+      { details: { ...ref, url: redactUrl(url), commit } },
     );
   }
   if (!isBlobName(etag!)) {
     throw new HubError(
       "HUB_DOWNLOAD_FAILED",
-      `${url} answered ETag ${JSON.stringify(etag)}; expected a git sha1 (40 hex digits) or an LFS sha256 (64)`,
-      { details: { ...ref, url, etag } },
+      `${redactUrl(url)} answered ETag ${JSON.stringify(etag)}; expected a git sha1 (40 hex digits) or an LFS sha256 (64)`,
+      { details: { ...ref, url: redactUrl(url), etag } },
     );
   }
   // A direct answer is fetched again by commit, so a branch that moves meanwhile cannot change the bytes.
