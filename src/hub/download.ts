@@ -313,8 +313,12 @@ async function transferOnce(
   }
   if (!response.ok) throw statusError(ref, url, response, settings.token !== undefined);
 
-  const sha256 = SHA256.test(meta.etag) ? createHash("sha256") : undefined;
-  if (sha256 && have > 0) await hashPrefix(sha256, incomplete);
+  // LFS files are named by the sha256 of their bytes; small files by their git blob sha1, which hashes
+  // `blob <size>\0` before the bytes. Either way the name is checked against what arrived.
+  const algorithm = SHA256.test(meta.etag) ? "sha256" : "git blob sha1";
+  const hash = algorithm === "sha256" ? createHash("sha256") : createHash("sha1");
+  if (algorithm === "git blob sha1") hash.update(`blob ${meta.size}\0`);
+  if (have > 0) await hashPrefix(hash, incomplete);
   const handle = await fs.open(incomplete, have > 0 ? "a" : "w");
   let done = have;
   onProgress?.(done, meta.size);
@@ -324,7 +328,7 @@ async function transferOnce(
         throwIfAborted(settings.signal);
         done += chunk.byteLength;
         if (done > meta.size) break;
-        sha256?.update(chunk);
+        hash.update(chunk);
         await handle.write(chunk);
         onProgress?.(done, meta.size);
       }
@@ -333,15 +337,14 @@ async function transferOnce(
     await handle.close();
   }
   if (done < meta.size) throw new Interrupted(`stream ended after ${done} of ${meta.size} bytes`);
-  const digest = done > meta.size ? undefined : sha256?.digest("hex");
-  if (done > meta.size || (digest !== undefined && digest !== meta.etag)) {
-    const actual = digest === undefined ? `more than ${meta.size} bytes` : `sha256 ${digest}`;
+  const digest = done > meta.size ? undefined : hash.digest("hex");
+  if (digest !== meta.etag) {
+    const actual = digest === undefined ? `more than ${meta.size} bytes` : `${algorithm} ${digest}`;
     await fs.rm(incomplete, { force: true });
     throw new HubError(
       "INTEGRITY_MISMATCH",
       `"${ref.file}" of ${ref.repo}@${ref.revision} arrived with ${actual}, expected ${meta.size} bytes` +
-        (sha256 ? ` with sha256 ${meta.etag}` : "") +
-        "; the partial file was deleted, try again",
+        ` with ${algorithm} ${meta.etag}; the partial file was deleted, try again`,
       { details: { ...ref, etag: meta.etag, size: meta.size } },
     );
   }

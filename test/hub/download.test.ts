@@ -164,6 +164,14 @@ describe("downloadFile", () => {
     expect(blobs).toEqual([]);
   });
 
+  it("rejects a small file whose bytes differ from its git blob sha1 and leaves no blob behind", async () => {
+    hub.faults = { corruptSmall: true };
+    const error = await hubError(downloadFile({ ...opts(), repo: REPO, file: "config.json" }));
+    expect(error.code).toBe("INTEGRITY_MISMATCH");
+    expect(error.message).toMatch(/with git blob sha1 [0-9a-f]{40}/);
+    expect(await fs.readdir(path.join(repoDir(), "blobs"))).toEqual([]);
+  });
+
   it("keeps a signed CDN URL's query string and credentials out of errors", async () => {
     hub.faults = { signedQuery: "X-Amz-Signature=s3cr3t&Expires=1", cdnStatus: 403 };
     const error = await hubError(downloadFile({ ...opts(), repo: REPO, file: "onnx/vision_model.onnx" }));
