@@ -3,6 +3,7 @@
  * rendered in one place, limits and security on by default. `createApp` builds it without listening;
  * `listen` (listen.ts) serves it.
  */
+import fs from "node:fs";
 import { Hono } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { bodyLimit } from "hono/body-limit";
@@ -154,6 +155,30 @@ export function createApp(options: AppOptions = {}): VlmkitApp {
     return res;
   });
   return { app, context: ctx };
+}
+
+/**
+ * The API key stored in `file` (`--api-key-file`), without surrounding whitespace or the trailing
+ * newline an editor adds. A key given as a flag shows in `ps` to every user of the machine; a file (or
+ * `$VLMKIT_API_KEY`) does not.
+ */
+export function readApiKeyFile(file: string): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (cause) {
+    throw new InvalidArgumentError(`cannot read --api-key-file ${file}: ${(cause as Error).message}`, {
+      cause,
+      details: { param: "apiKeyFile" },
+    });
+  }
+  const key = text.trim();
+  if (key === "") {
+    throw new InvalidArgumentError(`--api-key-file ${file} is empty; write the key into it`, {
+      details: { param: "apiKeyFile" },
+    });
+  }
+  return key;
 }
 
 /** What `Authorization: Bearer` can carry (RFC 6750 b64token, as hono's bearerAuth matches it). */

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { InvalidArgumentError } from "../../errors.js";
 import { parseOnnxDtype } from "../../hub/dtypes.js";
 import { resolveModelDir } from "../../hub/index.js";
-import { createApp } from "../../server/app.js";
+import { createApp, readApiKeyFile } from "../../server/app.js";
 import { readServeConfig } from "../../server/config-file.js";
 import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, type ServerLimits } from "../../server/limits.js";
 import { listen } from "../../server/listen.js";
@@ -23,6 +23,7 @@ interface ServeArgs {
   dtype: string;
   threads?: number;
   apiKey?: string;
+  apiKeyFile?: string;
   allowedHosts: string[];
   allowedOrigins: string[];
   allowRemoteImages?: boolean;
@@ -113,7 +114,11 @@ export function register(program: Command): void {
     )
     .option("--dtype <dtype>", "ONNX weight variant of the encoders", "fp32")
     .option("--threads <n>", "onnxruntime threads (default: physical cores)", int("--threads"))
-    .option("--api-key <key>", "require `Authorization: Bearer <key>` (default: $VLMKIT_API_KEY)")
+    .option(
+      "--api-key <key>",
+      "require `Authorization: Bearer <key>` (default: $VLMKIT_API_KEY). Visible to other users in ps: prefer $VLMKIT_API_KEY or --api-key-file",
+    )
+    .option("--api-key-file <file>", "read the API key from this file (trailing newline ignored)")
     .option(
       "--allowed-hosts <host>",
       "without an API key, also answer requests whose Host is this name (repeatable or comma-separated; * = any)",
@@ -179,6 +184,9 @@ export function register(program: Command): void {
     )
     .option("--log-level <level>", "debug, info, warn, error or silent (default: $VLMKIT_LOG_LEVEL or info)")
     .action(async (args: ServeArgs) => {
+      if (args.apiKey !== undefined && args.apiKeyFile !== undefined)
+        throw new InvalidArgumentError("give the API key once: --api-key-file or --api-key, not both");
+      const apiKey = args.apiKeyFile !== undefined ? readApiKeyFile(args.apiKeyFile) : args.apiKey;
       const dtype = parseOnnxDtype(args.dtype);
       const config = args.config ? readServeConfig(args.config) : { encoders: {}, vlms: {} };
       const encoders: Record<string, string> = { ...config.encoders };
@@ -238,7 +246,7 @@ export function register(program: Command): void {
       const { app } = createApp({
         models,
         limits,
-        apiKey: args.apiKey,
+        apiKey,
         host: args.host,
         allowedHosts: args.allowedHosts,
         allowedOrigins: args.allowedOrigins,
