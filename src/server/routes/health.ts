@@ -15,7 +15,10 @@ export function registerHealthRoutes(app: Hono<AppEnv>, ctx: ServerContext): voi
           logged = ctx.models.error;
           ctx.logger.error({ err: ctx.models.error }, "loading models failed");
         }
-        return c.json({ status: "error", error: "loading models failed; the server log has the details" }, 503);
+        return c.json(
+          { status: "error", error: "loading models failed; the server log has the details" },
+          503,
+        );
       default:
         return c.json({ status: ctx.models.state }, 503);
     }
