@@ -100,7 +100,7 @@ export function createApp(options: AppOptions = {}): VlmkitApp {
   const app = new Hono<AppEnv>();
   app.use(requestId({ headerName: "X-Request-Id" }));
   app.use(requestLog(ctx.logger, metrics));
-  app.use(requestSignal(limits.requestTimeoutMs));
+  app.use(requestSignal(limits));
   const apiKey = resolveApiKey(options.apiKey);
   const boundHost = options.host ?? DEFAULT_HOST;
   if (apiKey === undefined && isWildcardBind(boundHost)) {

@@ -36,6 +36,9 @@ interface ServeArgs {
   concurrency?: number;
   queueSize?: number;
   timeoutMs?: number;
+  streamWriteTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  maxConnections?: number;
   drainTimeoutMs: number;
   logLevel?: string;
   adapter?: string;
@@ -177,6 +180,21 @@ export function register(program: Command): void {
       int("--timeout-ms"),
     )
     .option(
+      "--stream-write-timeout-ms <n>",
+      `drop a streaming client whose write waits this long to be read (default ${DEFAULT_LIMITS.streamWriteTimeoutMs})`,
+      int("--stream-write-timeout-ms"),
+    )
+    .option(
+      "--idle-timeout-ms <n>",
+      `close a connection idle this long (default ${DEFAULT_LIMITS.socketIdleTimeoutMs})`,
+      int("--idle-timeout-ms"),
+    )
+    .option(
+      "--max-connections <n>",
+      `open connections at once (default ${DEFAULT_LIMITS.maxConnections})`,
+      int("--max-connections"),
+    )
+    .option(
       "--drain-timeout-ms <n>",
       "on SIGTERM/SIGINT, how long in-flight requests may finish",
       int("--drain-timeout-ms"),
@@ -239,11 +257,14 @@ export function register(program: Command): void {
         encoderConcurrency: args.concurrency,
         maxQueuedJobs: args.queueSize,
         requestTimeoutMs: args.timeoutMs,
+        streamWriteTimeoutMs: args.streamWriteTimeoutMs,
+        socketIdleTimeoutMs: args.idleTimeoutMs,
+        maxConnections: args.maxConnections,
       };
 
       const logger = createLogger({ level: args.logLevel });
       const models = new ServedModels();
-      const { app } = createApp({
+      const { app, context } = createApp({
         models,
         limits,
         apiKey,
@@ -256,7 +277,7 @@ export function register(program: Command): void {
         metrics: createMetrics({ processMetrics: true }),
       });
       // Listen first so /health can answer 503 while the models load.
-      const running = await listen(app, { host: args.host, port: args.port });
+      const running = await listen(app, { host: args.host, port: args.port, limits: context.limits });
       logger.info({ url: running.url, host: running.host, port: running.port }, "listening");
 
       let stopping: Promise<boolean> | undefined;
