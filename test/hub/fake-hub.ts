@@ -160,7 +160,9 @@ export class FakeHub {
       ETag: `"${gitSha1(data)}"`,
       "Content-Length": String(data.length),
     });
-    const body = this.faults.corruptSmall ? Buffer.concat([Buffer.from([data[0] ^ 0xff]), data.subarray(1)]) : data;
+    const body = this.faults.corruptSmall
+      ? Buffer.concat([Buffer.from([data[0] ^ 0xff]), data.subarray(1)])
+      : data;
     res.end(req.method === "HEAD" ? undefined : body);
   }
 

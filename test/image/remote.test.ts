@@ -93,7 +93,9 @@ describe("loadImage over http", () => {
     const port = (server.address() as AddressInfo).port;
     const [code, message] = await codeOf(loadImage(`http://localhost:${port}/ok.png`, { allowRemote: true }));
     expect(code).toBe("IMAGE_SOURCE_NOT_ALLOWED");
-    expect(message).toMatch(/^image host localhost does not resolve to a public address; only public addresses/);
+    expect(message).toMatch(
+      /^image host localhost does not resolve to a public address; only public addresses/,
+    );
   });
 
   it("never echoes what a host name resolved to (internal DNS answers stay internal)", async () => {

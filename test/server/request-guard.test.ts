@@ -115,9 +115,10 @@ describe("bind address parsing", () => {
     for (const host of ["0.0.0.0", "::", "[::]", "0:0:0:0:0:0:0:0"]) {
       const { logger, lines } = captureLogger();
       createApp({ models, logger, apiKey: false, host });
-      expect(lines.filter((l) => l.level === 40).map((l) => l.msg), host).toEqual([
-        expect.stringMatching(/every interface without an API key/),
-      ]);
+      expect(
+        lines.filter((l) => l.level === 40).map((l) => l.msg),
+        host,
+      ).toEqual([expect.stringMatching(/every interface without an API key/)]);
       const keyed = captureLogger();
       createApp({ models, logger: keyed.logger, apiKey: "k3y", host });
       expect(keyed.lines.filter((l) => l.level === 40)).toEqual([]);

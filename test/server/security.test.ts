@@ -1,6 +1,6 @@
 import fs from "node:fs";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import path from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createApp, readApiKeyFile } from "../../src/server/app.js";
 import { DEFAULT_LIMITS, resolveLimits } from "../../src/server/limits.js";
 import { ServedModels } from "../../src/server/models.js";
@@ -77,13 +77,16 @@ describe("API key from a file (a flag's value is visible in ps)", () => {
     expect(readApiKeyFile(file)).toBe("from-file-key");
     fs.writeFileSync(file, "\n");
     expect(() => readApiKeyFile(file)).toThrow(`--api-key-file ${file} is empty`);
-    expect(() => readApiKeyFile(path.join(root, "none.txt"))).toThrow(/^cannot read --api-key-file .*none\.txt/);
+    expect(() => readApiKeyFile(path.join(root, "none.txt"))).toThrow(
+      /^cannot read --api-key-file .*none\.txt/,
+    );
   });
 
   it("vlmkit serve takes --api-key-file and refuses it together with --api-key", async () => {
     const file = path.join(root, "serve-key.txt");
     fs.writeFileSync(file, "k3y\n");
-    const both = await spawnCli(["serve", "--api-key", "k3y", "--api-key-file", file, "--encoder", "x"]).exited;
+    const both = await spawnCli(["serve", "--api-key", "k3y", "--api-key-file", file, "--encoder", "x"])
+      .exited;
     expect(both.code).not.toBe(0);
     expect(both.stderr).toContain("give the API key once: --api-key-file or --api-key");
     const missing = await spawnCli(["serve", "--api-key-file", `${file}.missing`, "--encoder", "x"]).exited;

@@ -46,7 +46,11 @@ describe("plain JSONL", () => {
       ].join("\n"),
     );
     const reports: string[] = [];
-    const ds = await loadDataset(file, { valFraction: 0, imagesRoot: root, onReport: (m) => reports.push(m) });
+    const ds = await loadDataset(file, {
+      valFraction: 0,
+      imagesRoot: root,
+      onReport: (m) => reports.push(m),
+    });
     expect(ds.format).toBe("jsonl");
     expect(ds.train.map((e) => [e.id, e.prompt, e.answer, e.line])).toEqual([
       ["data.jsonl:1", "caption en", "a red square", 1],
@@ -293,7 +297,11 @@ describe("validation split", () => {
   it("drops rows of unreadable images through reject, or fails under fail", async () => {
     const file = write("split/reject.jsonl", rows(12));
     const reports: string[] = [];
-    const ds = await loadDataset(file, { valFraction: 0, imagesRoot: root, onReport: (m) => reports.push(m) });
+    const ds = await loadDataset(file, {
+      valFraction: 0,
+      imagesRoot: root,
+      onReport: (m) => reports.push(m),
+    });
     ds.reject([{ imagePath: path.join(root, "img", "3.png"), reason: "image is corrupt" }]);
     expect(ds.train.map((e) => e.id)).not.toContain("r3");
     expect(ds.train).toHaveLength(11);
