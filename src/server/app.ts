@@ -72,7 +72,7 @@ export interface VlmkitApp {
  *
  * @example
  * ```ts
- * import { createApp, listen } from "vlmkit";
+ * import { createApp, listen } from "vlmkit/server";
  *
  * const { app, context } = createApp({ apiKey: false });
  * const server = await listen(app, { port: 8080 }); // /health answers 503 until the models are ready
