@@ -29,6 +29,8 @@ import { type CompareResult, type EncoderSummary, TASKS, type TaskName } from ".
 export type CompareEvent =
   | { kind: "download"; encoder: string; done: number; total: number }
   | { kind: "features"; encoder: string; done: number; total: number }
+  /** Features are ready: `encoded` images ran through the encoder, the rest came from the cache. */
+  | { kind: "features-ready"; encoder: string; images: number; encoded: number }
   | { kind: "task"; encoder: string; task: TaskName }
   | { kind: "train"; encoder: string; event: TrainEvent }
   | { kind: "answers"; encoder: string; done: number; total: number }
@@ -157,6 +159,12 @@ export async function runComparison(options: CompareOptions): Promise<Comparison
         onProgress: (done, total) => emit({ kind: "features", encoder: spec.name, done, total }),
       });
       encoders.push(features.summary);
+      emit({
+        kind: "features-ready",
+        encoder: spec.name,
+        images: features.pooled.size,
+        encoded: features.encoded,
+      });
       const common = { dir, dtype: spec.dtype, threads: options.threads };
       for (const task of tasks) {
         throwIfAborted(options.signal);

@@ -131,7 +131,11 @@ export function register(program: Command): void {
         else if (e.kind === "answers") show(`${e.encoder}: vlm answers`, e.done, e.total);
         else if (e.kind === "train" && e.event.kind === "step")
           show(`${e.encoder}: vlm training`, e.event.step, e.event.totalSteps);
-        else if (e.kind === "note") say(e.message);
+        else if (e.kind === "features-ready") {
+          say(
+            `${e.encoder}: ${e.images} images, ${e.encoded} encoded, ${e.images - e.encoded} from the feature cache`,
+          );
+        } else if (e.kind === "note") say(e.message);
       };
       const controller = new AbortController();
       process.once("SIGINT", () => controller.abort());
