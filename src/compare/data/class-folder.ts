@@ -1,6 +1,6 @@
 /**
  * A labelled imagefolder: `<dir>/<class>/*.jpg`, or `<dir>/train/<class>/…` with `<dir>/val/<class>/…`
- * (or `test/`). Without split folders, a seeded hash of each image's relative path decides its side
+ * (or `test/`), or only `<dir>/val/<class>/…` for evaluation without training images. Without split folders, a seeded hash of each image's relative path decides its side
  * (`splitHash`, the same hash training's validation split uses), so the split is stable across runs
  * and encoders.
  */
@@ -69,7 +69,8 @@ export function isClassFolder(dir: string): boolean {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) return false;
   if (fs.existsSync(path.join(dir, "metadata.jsonl"))) return false;
   const sub = subdirs(dir);
-  const root = sub.includes("train") ? path.join(dir, "train") : dir;
+  const split = ["train", "val", "test"].find((n) => sub.includes(n));
+  const root = split ? path.join(dir, split) : dir;
   return subdirs(root).some((c) => fs.readdirSync(path.join(root, c)).some(isImage));
 }
 
@@ -124,10 +125,17 @@ export function readClassFolder(dir: string, options: ClassFolderOptions = {}): 
   }
   const top = subdirs(root);
   const testName = ["val", "test"].find((n) => top.includes(n));
-  const split = top.includes("train") && testName !== undefined;
-  const trainRoot = split ? path.join(root, "train") : root;
+  // With a val/ (or test/) folder the split is given: train/ may be absent (evaluation only:
+  // zeroshot, retrieval, speed), as for an ImageNet validation folder.
+  const split = testName !== undefined;
+  const trainRoot = path.join(root, "train");
   const folders = split
-    ? [...new Set([...subdirs(trainRoot), ...subdirs(path.join(root, testName))])].sort()
+    ? [
+        ...new Set([
+          ...(fs.existsSync(trainRoot) ? subdirs(trainRoot) : []),
+          ...subdirs(path.join(root, testName)),
+        ]),
+      ].sort()
     : subdirs(root);
   const labelOf = new Map(folders.map((f, i) => [f, i]));
   const toSample = (x: { key: string; imagePath: string; folder: string }): LabelledImage => ({
@@ -138,7 +146,7 @@ export function readClassFolder(dir: string, options: ClassFolderOptions = {}): 
   let train: LabelledImage[];
   let test: LabelledImage[];
   if (split) {
-    train = listImages(trainRoot, folders, root).map(toSample);
+    train = fs.existsSync(trainRoot) ? listImages(trainRoot, folders, root).map(toSample) : [];
     test = listImages(path.join(root, testName), folders, root).map(toSample);
   } else {
     const all = listImages(root, folders, root).map(toSample);
