@@ -13,7 +13,8 @@ import path from "node:path";
 import { main } from "../src/cli/main.js";
 import { COLOR_QUESTION, writeShapesDataset } from "../src/train/index.js";
 
-const root = path.join(import.meta.dirname, "..");
+// Paths relative to where npm runs (the package root), so the report shows `models/demo/siglip`.
+const root = path.relative(process.cwd(), path.join(import.meta.dirname, "..")) || ".";
 const args = process.argv.slice(2);
 const flag = (name: string) => {
   const i = args.indexOf(name);

@@ -1,5 +1,6 @@
 // The public API of vlmkit: one barrel, one import.
 export * from "./adapter/index.js";
+export * from "./compare/index.js";
 export * from "./encoders/index.js";
 export * from "./errors.js";
 export * from "./graph/index.js";

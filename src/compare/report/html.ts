@@ -26,7 +26,10 @@ const GALLERY_LIMIT = 24;
 
 async function thumbnail(file: string): Promise<string> {
   try {
-    const png = await sharp(file).resize(72, 72, { fit: "inside" }).png().toBuffer();
+    const png = await sharp(file)
+      .resize(72, 72, { fit: "inside", withoutEnlargement: true })
+      .png()
+      .toBuffer(); // small images stay small: the page scales them up pixelated
     return `data:image/png;base64,${png.toString("base64")}`;
   } catch {
     return "";

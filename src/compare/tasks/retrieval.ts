@@ -48,29 +48,49 @@ export async function retrievalTask(
   const imageEmb = images.map((img) => l2Normalize(pooled.get(img.imagePath)!));
   const I = images.length;
   const T = texts.length;
-  const imageToText = new Float32Array(I * T); // [I, T] cosines
-  const textToImage = new Float32Array(T * I); // [T, I]
-  for (let i = 0; i < I; i++) {
-    for (let t = 0; t < T; t++) {
-      let s = 0;
-      for (let d = 0; d < imageEmb[i].length; d++) s += imageEmb[i][d] * textEmb[t][d];
-      imageToText[i * T + t] = s;
-      textToImage[t * I + i] = s;
+  const cos = (i: number, t: number) => {
+    let s = 0;
+    for (let d = 0; d < imageEmb[i].length; d++) s += imageEmb[i][d] * textEmb[t][d];
+    return s;
+  };
+  // One query's scores at a time, so COCO-sized data (5k images × 25k captions) needs no [I, T] matrix.
+  const hitsOf = (
+    rows: number,
+    cols: number,
+    score: (q: number, j: number) => number,
+    positives: (q: number) => number[],
+  ) => {
+    const hits = RETRIEVAL_KS.map(() => new Uint8Array(rows));
+    const row = new Float32Array(cols);
+    for (let q = 0; q < rows; q++) {
+      for (let j = 0; j < cols; j++) row[j] = score(q, j);
+      for (const [n, k] of RETRIEVAL_KS.entries()) {
+        hits[n][q] = retrievalHits({ data: row, rows: 1, cols }, [positives(q)], k)[0];
+      }
     }
-  }
+    return hits;
+  };
+  const textHits = hitsOf(
+    T,
+    I,
+    (t, i) => cos(i, t),
+    (t) => [textImage[t]],
+  ); // text → image
+  const imageHits = hitsOf(
+    I,
+    T,
+    (i, t) => cos(i, t),
+    (i) => imageTexts[i],
+  ); // image → text
   const imageKeys = images.map((img) => img.key);
   const textKeys = texts.map((_, t) => `${images[textImage[t]].key}#${imageTexts[textImage[t]].indexOf(t)}`);
   const metrics: Measured[] = [];
-  for (const k of RETRIEVAL_KS) {
-    const hits = retrievalHits(
-      { data: textToImage, rows: T, cols: I },
-      textImage.map((i) => [i]),
-      k,
-    );
+  for (const [n, k] of RETRIEVAL_KS.entries()) {
+    const hits = textHits[n];
     metrics.push(recallFigure(`image_retrieval_recall@${k}`, (idx) => meanOf(hits, idx), textKeys));
   }
-  for (const k of RETRIEVAL_KS) {
-    const hits = retrievalHits({ data: imageToText, rows: I, cols: T }, imageTexts, k);
+  for (const [n, k] of RETRIEVAL_KS.entries()) {
+    const hits = imageHits[n];
     metrics.push(recallFigure(`text_retrieval_recall@${k}`, (idx) => meanOf(hits, idx), imageKeys));
   }
   return { task: "retrieval", metrics };
