@@ -5,6 +5,7 @@ export {
   compareEncoders,
   runComparison,
 } from "./compare.js";
+export { type CompareConfig, readCompareConfig } from "./config-file.js";
 export {
   type ClassFolderData,
   type ClassFolderOptions,

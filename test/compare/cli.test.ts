@@ -121,10 +121,10 @@ describe("vlmkit compare", () => {
     expect(page.charts).toBeGreaterThan(10);
   }, 300_000);
 
-  it("runs retrieval on caption rows, prints the table, and a re-run reads features from the cache", async () => {
-    const json = JSON.parse(
-      (await compare("--encoders", ENCODERS, "--data", data.jsonl, "--task", "retrieval", "--json")).stdout,
-    );
+  it("runs retrieval on caption rows from a compare.json, prints the table, and a re-run reads features from the cache", async () => {
+    const config = path.join(root, "compare.json");
+    fs.writeFileSync(config, JSON.stringify({ encoders: ENCODERS, data: data.jsonl, tasks: ["retrieval"] }));
+    const json = JSON.parse((await compare("--config", config, "--json")).stdout);
     checkKeys(json);
     expect(json.results).toHaveLength(12); // 2 encoders × 6 recalls
     const run = await compare("--encoders", ENCODERS, "--data", data.jsonl, "--task", "retrieval");

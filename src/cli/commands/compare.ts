@@ -2,7 +2,10 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import {
+  type CompareConfig,
   type CompareEvent,
+  type CompareOptions,
+  readCompareConfig,
   resultTable,
   runComparison,
   TASKS,
@@ -15,8 +18,9 @@ import { printJson, printLine, progressBar } from "../output.js";
 import { int, num } from "../parse.js";
 
 interface CompareArgs {
-  encoders: string[];
-  data: string;
+  config?: string;
+  encoders?: string[];
+  data?: string;
   task: string[];
   out?: string;
   json?: boolean;
@@ -64,7 +68,8 @@ export function register(program: Command): void {
     .description(
       "compare vision encoders on the same images: zero-shot, retrieval, linear probe, k-NN, inside a VLM, speed",
     )
-    .requiredOption(
+    .option("--config <file>", "read the settings from a compare.json (options given here override it)")
+    .option(
       "--encoders <list>",
       "encoders, comma-separated or repeated: [name=]<id|org/repo|dir>[@dtype][:maxPatches]",
       collect,
@@ -100,14 +105,28 @@ export function register(program: Command): void {
     .option("--epochs <n>", "vlm: training passes per adapter", int("--epochs", 1, 1000), VLM_DEFAULTS.epochs)
     .option("--threads <n>", "onnxruntime threads (default: physical cores)", int("--threads", 1, 1024))
     .option("--json", "print {encoders, results, pairs} as JSON")
-    .action(async (args: CompareArgs) => {
-      const tasks = args.task.length > 0 ? args.task : ["all"];
-      for (const t of tasks) {
+    .action(async (args: CompareArgs, command: Command) => {
+      for (const t of args.task) {
         if (t !== "all" && !(TASKS as readonly string[]).includes(t)) {
           throw new InvalidArgumentError(`--task "${t}"; expected one of ${TASKS.join(", ")} or all`);
         }
       }
-      const llm = args.llm ? await llmPath(args.llm, { json: args.json }) : undefined;
+      const config: CompareConfig = args.config ? readCompareConfig(args.config) : {};
+      const given = (name: string) => command.getOptionValueSource(name) === "cli";
+      const encoders = args.encoders ?? config.encoders;
+      const data = args.data ?? config.data;
+      if (!encoders) throw new InvalidArgumentError("no encoders: give --encoders (or encoders in --config)");
+      if (!data) throw new InvalidArgumentError("no data: give --data (or data in --config)");
+      const llm = args.llm ? await llmPath(args.llm, { json: args.json }) : config.vlm?.llm;
+      const vlm: CompareOptions["vlm"] = llm
+        ? {
+            ...config.vlm,
+            llm,
+            question: given("question") || !config.vlm?.question ? args.question : config.vlm.question,
+            epochs: given("epochs") || !config.vlm?.epochs ? args.epochs : config.vlm.epochs,
+          }
+        : undefined;
+      const out = args.out ?? config.out;
       let bar: ReturnType<typeof progressBar> | undefined;
       let barLabel = "";
       const show = (label: string, done: number, total: number, unit?: "bytes") => {
@@ -141,15 +160,16 @@ export function register(program: Command): void {
       process.once("SIGINT", () => controller.abort());
       try {
         const details = await runComparison({
-          encoders: args.encoders,
-          data: args.data,
-          tasks: tasks as (TaskName | "all")[],
-          out: args.out,
-          seed: args.seed,
-          templates: args.templates ? readTemplates(args.templates) : undefined,
-          classNamesFile: args.classnames,
-          testFraction: args.testFraction,
-          vlm: llm ? { llm, question: args.question, epochs: args.epochs } : undefined,
+          ...config,
+          encoders,
+          data,
+          tasks: args.task.length > 0 ? (args.task as (TaskName | "all")[]) : (config.tasks ?? ["all"]),
+          out,
+          seed: given("seed") || config.seed === undefined ? args.seed : config.seed,
+          templates: args.templates ? readTemplates(args.templates) : config.templates,
+          classNamesFile: args.classnames ?? config.classNamesFile,
+          testFraction: args.testFraction ?? config.testFraction,
+          vlm,
           threads: args.threads,
           onEvent,
           signal: controller.signal,
@@ -157,8 +177,7 @@ export function register(program: Command): void {
         bar?.stop();
         if (args.json) return printJson(details.result);
         printLine(resultTable(details.result));
-        if (args.out)
-          printLine(`\nwrote ${path.join(args.out, "results.json")}, results.csv and report.html`);
+        if (out) printLine(`\nwrote ${path.join(out, "results.json")}, results.csv and report.html`);
       } finally {
         bar?.stop();
       }
