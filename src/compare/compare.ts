@@ -87,7 +87,7 @@ const PAIR_TASKS: readonly TaskName[] = ["retrieval", "vlm", "speed"];
 function chooseTasks(
   requested: readonly (TaskName | "all")[],
   kind: "classes" | "pairs",
-  hasLlm: boolean,
+  has: { llm: boolean; captions: boolean; trainImages: boolean },
   note: (m: string) => void,
 ): TaskName[] {
   const supported = kind === "classes" ? CLASS_TASKS : PAIR_TASKS;
@@ -97,8 +97,16 @@ function chooseTasks(
     }
   }
   if (requested.length === 0 || requested.includes("all")) {
-    if (!hasLlm) note("vlm skipped: it needs an LLM (--llm)");
-    return supported.filter((t) => t !== "vlm" || hasLlm);
+    // "all": what the data supports; say what is left out and why.
+    const skip = new Map<TaskName, string>();
+    if (!has.llm) skip.set("vlm", "it needs an LLM (--llm)");
+    if (kind === "pairs" && !has.captions) skip.set("retrieval", "the rows hold no captions");
+    if (kind === "classes" && !has.trainImages) {
+      for (const t of ["linear-probe", "knn", "vlm"] as const)
+        skip.set(t, "the imagefolder has no training images");
+    }
+    for (const [t, why] of skip) if (supported.includes(t)) note(`${t} skipped: ${why}`);
+    return supported.filter((t) => !skip.has(t));
   }
   const tasks = TASKS.filter((t) => requested.includes(t));
   for (const t of tasks) {
@@ -109,7 +117,7 @@ function chooseTasks(
       );
     }
   }
-  if (tasks.includes("vlm") && !hasLlm)
+  if (tasks.includes("vlm") && !has.llm)
     throw new InvalidArgumentError('task "vlm" needs an LLM GGUF (vlm.llm / --llm)');
   return tasks;
 }
@@ -127,7 +135,16 @@ export async function runComparison(options: CompareOptions): Promise<Comparison
         classNamesFile: options.classNamesFile,
       })
     : await readPairData(options.data);
-  const tasks = chooseTasks(options.tasks ?? ["all"], data.kind, Boolean(options.vlm?.llm), note);
+  const tasks = chooseTasks(
+    options.tasks ?? ["all"],
+    data.kind,
+    {
+      llm: Boolean(options.vlm?.llm),
+      captions: data.kind === "pairs" && data.captioned.length >= 2,
+      trainImages: data.kind === "classes" && data.train.length > 0,
+    },
+    note,
+  );
   if (options.vlm?.llm && !fs.existsSync(options.vlm.llm)) {
     throw new InvalidArgumentError(`LLM ${options.vlm.llm} not found; expected a gemma3 GGUF file`);
   }

@@ -148,5 +148,5 @@ describe("vlmkit compare", () => {
     ).exited;
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/task "retrieval" does not apply to a labelled imagefolder/);
-  }, 60_000);
+  }, 180_000);
 });

@@ -74,7 +74,7 @@ export function register(program: Command): void {
       "encoders, comma-separated or repeated: [name=]<id|org/repo|dir>[@dtype][:maxPatches]",
       collect,
     )
-    .requiredOption(
+    .option(
       "--data <dir|file>",
       "a labelled imagefolder (<dir>/<class>/*.jpg), or image–text rows (.jsonl, LLaVA .json, metadata.jsonl folder)",
     )
