@@ -19,6 +19,14 @@ export {
   readAdapterCard,
   saveAdapter,
 } from "./adapter/index.js";
+export {
+  type CompareOptions,
+  type CompareResult,
+  compareEncoders,
+  type EncoderSummary,
+  type PairRow,
+  type ResultRow,
+} from "./compare/index.js";
 export * from "./encoders/index.js";
 export * from "./errors.js";
 export {
