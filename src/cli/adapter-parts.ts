@@ -1,15 +1,17 @@
 /**
  * The encoder and LLM an adapter runs on: the flags when given, else the sources its card records
  * (`encoder.source`, `llm.source`: a hub repo at a revision, or a part inside the adapter directory
- * verified by sha256). A card's free-text names (`encoder.id`, `llm.name`) are never read as paths.
+ * verified by sha256), else, for a card written before sources were recorded, its names when they
+ * are registry ids or hub repos (`card-refs.ts`). A card never makes vlmkit read a path outside the
+ * adapter directory or fetch a URL.
  */
 import { type AdapterCard, readAdapterCard } from "../adapter/index.js";
-import { InvalidArgumentError } from "../errors.js";
 import { type OnnxDtype, parseOnnxDtype } from "../hub/dtypes.js";
 import { resolveEncoderSource, resolveLlmSource } from "../vlm/part-sources.js";
 import { findAdapter } from "./adapter-catalog.js";
+import { encoderRefFromCard, llmEntryFromCard } from "./card-refs.js";
 import { encoderDir } from "./encoder-arg.js";
-import { llmPath } from "./llm-arg.js";
+import { llmPath, registryLlmPath } from "./llm-arg.js";
 import { progressBar } from "./output.js";
 
 export interface AdapterPartArgs {
@@ -31,14 +33,6 @@ export interface AdapterParts {
   llm: string;
 }
 
-function missing(adapter: string, what: "encoder" | "llm"): InvalidArgumentError {
-  const flag = what === "encoder" ? "--encoder <id|dir>" : "--llm <gguf|id|hf:uri>";
-  return new InvalidArgumentError(
-    `adapter ${adapter} does not record where its ${what} is (its card was written before vlmkit recorded it): pass ${flag}`,
-    { details: { param: what } },
-  );
-}
-
 export async function adapterParts(partArgs: AdapterPartArgs): Promise<AdapterParts> {
   const args = { ...partArgs, adapter: await findAdapter(partArgs.adapter) };
   const card = await readAdapterCard(args.adapter);
@@ -55,7 +49,10 @@ export async function adapterParts(partArgs: AdapterPartArgs): Promise<AdapterPa
     } finally {
       bar.stop();
     }
-  } else throw missing(args.adapter, "encoder");
+  } else {
+    const ref = encoderRefFromCard(card, args.adapter);
+    encoder = (await encoderDir({ ...args, encoder: ref, hubOnly: true })).dir;
+  }
   let llm: string;
   if (args.llm !== undefined) llm = await llmPath(args.llm, { json: args.json });
   else if (card.llm.source) {
@@ -65,6 +62,6 @@ export async function adapterParts(partArgs: AdapterPartArgs): Promise<AdapterPa
     } finally {
       bar.stop();
     }
-  } else throw missing(args.adapter, "llm");
+  } else llm = await registryLlmPath(llmEntryFromCard(card, args.adapter), { json: args.json });
   return { adapter: args.adapter, card, encoder, dtype, llm };
 }

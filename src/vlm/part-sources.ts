@@ -139,6 +139,7 @@ export async function resolveEncoderSource(
     );
   }
   return resolveModelDir(source.repo, {
+    localDir: false,
     revision: source.revision,
     dtype: options.dtype,
     onProgress: options.onProgress,

@@ -138,7 +138,7 @@ describe("a card's part sources", () => {
     delete c.llm.source;
     fs.writeFileSync(path.join(copy, "adapter.json"), JSON.stringify(c));
     await expect(adapterParts({ adapter: copy, dtype: "fp32" })).rejects.toThrow(
-      /does not record where its encoder is .*pass --encoder/,
+      /names its encoder "siglip2", which is neither .*pass --encoder/,
     );
     const parts = await adapterParts({
       adapter: copy,

@@ -16,6 +16,7 @@ interface EvalArgs {
   maxTokens: number;
   onBadRow: string;
   split: string;
+  allowOutsidePaths?: boolean;
   threads?: number;
   json?: boolean;
 }
@@ -40,6 +41,10 @@ export function register(program: Command): void {
     .option("--limit <n>", "answer only the first n rows (the loss uses all)", int("--limit", 1))
     .option("--max-tokens <n>", "most tokens per answer", int("--max-tokens", 1), 32)
     .option("--on-bad-row <policy>", "skip or fail", "skip")
+    .option(
+      "--allow-outside-paths",
+      "accept dataset image paths outside the dataset's folder (../, absolute paths, symlinks leading out)",
+    )
     .option("--threads <n>", "onnxruntime threads (default: physical cores)", int("--threads", 1, 1024))
     .option("--json", "print {examples, loss, accuracy, answered, answers} as JSON")
     .action(async (args: EvalArgs) => {
@@ -62,6 +67,7 @@ export function register(program: Command): void {
           limit: args.limit,
           maxTokens: args.maxTokens,
           onBadRow: args.onBadRow,
+          allowOutsidePaths: args.allowOutsidePaths ?? false,
           threads: args.threads,
           onProgress: (done, total) => bar.update(done, total),
           onReport: (m) => process.stderr.write(`${m}\n`),

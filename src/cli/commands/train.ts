@@ -26,6 +26,7 @@ interface TrainArgs extends EncoderArgs {
   resume?: boolean;
   overwrite?: boolean;
   onBadRow: string;
+  allowOutsidePaths?: boolean;
   seed: number;
 }
 
@@ -71,6 +72,10 @@ export function register(program: Command): void {
       .option("--resume", "continue from the newest checkpoint in --out")
       .option("--overwrite", "replace the adapter and training run already in --out")
       .option("--on-bad-row <policy>", "skip or fail", "skip")
+      .option(
+        "--allow-outside-paths",
+        "accept dataset image paths outside the dataset's folder (../, absolute paths, symlinks leading out)",
+      )
       .option(
         "--seed <n>",
         "seed of the split, shuffle and initial weights",
@@ -134,6 +139,7 @@ export function register(program: Command): void {
         resume: args.resume ?? false,
         overwrite: args.overwrite ?? false,
         onBadRow: args.onBadRow,
+        allowOutsidePaths: args.allowOutsidePaths ?? false,
         seed: args.seed,
         threads: args.threads,
         onEvent,
