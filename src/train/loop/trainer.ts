@@ -166,7 +166,7 @@ export type TrainSettings = TrainOptions &
  * const result = await trainAdapter({
  *   data: "shapes/data.jsonl", // or a LLaVA .json file, or an imagefolder directory
  *   encoder: "models/demo/siglip2",
- *   llm: "models/demo/shapes/gemma3.gguf",
+ *   llm: "adapters/shapes/gemma3.gguf",
  *   out: "my-adapter",
  *   epochs: 3,
  *   onEvent: (e) => e.kind === "step" && console.log(e.step, e.loss),
