@@ -4,7 +4,7 @@ import type { SamplerOptions } from "../llm/native.js";
 import { Vlm } from "../vlm.js";
 import { adapterParts } from "./adapter-parts.js";
 import { addEncoderOptions, type EncoderArgs } from "./encoder-arg.js";
-import { num } from "./parse.js";
+import { num, repeatable } from "./parse.js";
 
 /** `withAdapter: false` leaves out `--adapter` (a command that takes the adapter positionally). */
 export function addVlmOptions(cmd: Command, { withAdapter = true } = {}): Command {
@@ -40,7 +40,7 @@ export function addSamplingOptions(cmd: Command): Command {
     .option("--min-p <p>", "min-p (0 = off)", num("--min-p", 0, 1))
     .option("--repeat-penalty <r>", "repetition penalty (1 = off)", num("--repeat-penalty", 0, 10))
     .option("--seed <n>", "sampling seed", num("--seed", 0, 2 ** 32 - 1, true))
-    .option("--stop <text...>", "stop strings");
+    .option("--stop <text>", "a stop string (repeatable)", repeatable("--stop"));
 }
 
 export interface VlmArgs extends Omit<EncoderArgs, "encoder"> {

@@ -78,7 +78,7 @@ export function register(program: Command): void {
       "HTTP API: OpenAI-style /v1/chat/completions, /v1/classify, /v1/images/embeddings, /v1/models; Ollama-style /api/chat, /api/generate, /api/tags; /health, /metrics",
     )
     .option("--host <host>", "interface to bind", DEFAULT_HOST)
-    .option("--port <port>", "TCP port (0 picks a free one)", int("--port"), DEFAULT_PORT)
+    .option("--port <port>", "TCP port, 1-65535 (0 picks a free one)", int("--port", 0, 65535), DEFAULT_PORT)
     .option(
       "--encoder <[name=]id|dir>",
       "encoder to serve (repeatable); named by the folder or id unless name= is given. With --adapter: the VLM's encoder",
