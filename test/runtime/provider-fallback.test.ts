@@ -5,7 +5,14 @@ import { describe, expect, it } from "vitest";
 import { loadNativeLlama } from "../../src/llm/native-addon.js";
 import { spawnCli } from "../helpers/spawn-cli.js";
 
-const classify = ["classify", "examples/images/red-circle.png", "--labels", "red circle,blue square", "--encoder", "models/demo/siglip2"];
+const classify = [
+  "classify",
+  "examples/images/red-circle.png",
+  "--labels",
+  "red circle,blue square",
+  "--encoder",
+  "models/demo/siglip2",
+];
 const cpuOnly = (await loadNativeLlama()).llama.gpu === false;
 const warnings = (stderr: string) => stderr.split("\n").filter((l) => l.includes("warning"));
 
@@ -23,24 +30,31 @@ describe("execution provider fallback", () => {
   it("cuda alone fails with the install step and how to fall back", async () => {
     const r = await spawnCli(classify, { VLMKIT_EXECUTION_PROVIDERS: "cuda" }).exited;
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/could not start execution provider "cuda".*ONNXRUNTIME_NODE_INSTALL=cuda12.*cuda,cpu/);
+    expect(r.stderr).toMatch(
+      /could not start execution provider "cuda".*ONNXRUNTIME_NODE_INSTALL=cuda12.*cuda,cpu/,
+    );
   });
 
-  it.runIf(cpuOnly)("--gpu-layers on a CPU-only llama.cpp build: one warning, the layers run on the CPU", async () => {
-    const r = await spawnCli([
-      "ask",
-      "examples/images/red-circle.png",
-      "what color is the shape?",
-      "--adapter",
-      "shapes",
-      "--gpu-layers",
-      "4",
-      "--max-tokens",
-      "4",
-    ]).exited;
-    expect(r.code).toBe(0);
-    expect(r.stdout.trim()).toBe("red");
-    expect(warnings(r.stderr)).toHaveLength(1);
-    expect(r.stderr).toMatch(/CPU-only llama\.cpp .*4 GPU layers run on the CPU.*source download --gpu cuda/);
-  });
+  it.runIf(cpuOnly)(
+    "--gpu-layers on a CPU-only llama.cpp build: one warning, the layers run on the CPU",
+    async () => {
+      const r = await spawnCli([
+        "ask",
+        "examples/images/red-circle.png",
+        "what color is the shape?",
+        "--adapter",
+        "shapes",
+        "--gpu-layers",
+        "4",
+        "--max-tokens",
+        "4",
+      ]).exited;
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toBe("red");
+      expect(warnings(r.stderr)).toHaveLength(1);
+      expect(r.stderr).toMatch(
+        /CPU-only llama\.cpp .*4 GPU layers run on the CPU.*source download --gpu cuda/,
+      );
+    },
+  );
 });
