@@ -19,7 +19,7 @@ import { tensor } from "../src/tensor.js";
 import { writeTinyGemma3Gguf } from "../src/tiny/gemma3.js";
 import { SeededRandom } from "../src/tiny/random.js";
 import type { ExampleLayout } from "../src/train/data/example-layout.js";
-import { AdamW, adapterParamGroups } from "../src/train/loop/optimizer.js";
+import { AdamW, adapterParamGroups, gradientsInOrder } from "../src/train/loop/optimizer.js";
 import { AdapterLoss } from "../src/train/model/adapter-loss.js";
 import { buildAdapterLossGraph } from "../src/train/model/loss-graph.js";
 
@@ -113,7 +113,7 @@ const gemmGflop = (2 * GEMM ** 3) / 1e9;
 async function trainStep(): Promise<number> {
   const s = performance.now();
   const r = await loss.run(example, adapter);
-  optimizer.update([r.gradWeight as Float32Array, r.gradBias as Float32Array], 1e-4);
+  optimizer.update(gradientsInOrder(optimizer.groups, r.gradients as Map<string, Float32Array>), 1e-4);
   return (performance.now() - s) / 1000;
 }
 async function gemmRate(): Promise<number> {

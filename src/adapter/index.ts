@@ -23,6 +23,21 @@ export {
   type LlmIdentity,
 } from "./compatibility.js";
 export { embeddingScaleFor, KNOWN_ARCHITECTURES } from "./embedding-scale.js";
+export {
+  ADAPTER_KINDS,
+  type Adapter,
+  type AdapterKindName,
+  adapterFromTensors,
+  DEFAULT_FACTOR,
+  factorProblem,
+  type Grid,
+  initAdapter,
+  isAdapterKind,
+  kindSpec,
+  mergedGrid,
+  ProjectorAdapter,
+  tokensPerImage,
+} from "./kinds/index.js";
 export { BIAS_NAME, LinearAdapter, type LinearAdapterInitOptions, WEIGHT_NAME } from "./linear-adapter.js";
 export {
   MAX_HEADER_BYTES,

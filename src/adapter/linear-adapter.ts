@@ -11,6 +11,7 @@ import { InvalidArgumentError, ModelFormatError } from "../errors.js";
 import { Graph, serializeModel } from "../graph/index.js";
 import { assertDims, type Tensor, tensor } from "../tensor.js";
 import { SeededRandom } from "../tiny/random.js";
+import type { Adapter } from "./kinds/types.js";
 
 /** Tensor names in `adapter.safetensors`. */
 export const WEIGHT_NAME = "linear.weight";
@@ -32,7 +33,10 @@ export interface LinearAdapterInitOptions {
   inputRms?: number;
 }
 
-export class LinearAdapter {
+export class LinearAdapter implements Adapter {
+  readonly kind = "linear";
+  /** Maps each patch on its own: no merging. */
+  readonly factor = 1;
   /** [Dl, Dv] */
   readonly weight: Tensor;
   /** [Dl] */

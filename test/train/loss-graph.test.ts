@@ -103,8 +103,8 @@ describe("adapter loss graph", () => {
     const ex = example("what colour is the shape", "red circle", 3);
     const a = adapter(2);
     const base = await loss.run(ex, a);
-    const gw = base.gradWeight as Float32Array;
-    const gb = base.gradBias as Float32Array;
+    const gw = base.gradients?.get("linear.weight") as Float32Array;
+    const gb = base.gradients?.get("linear.bias") as Float32Array;
     expect(gw.length).toBe(64 * Dv);
     expect(gb.length).toBe(64);
 
@@ -154,8 +154,8 @@ describe("adapter loss graph", () => {
       expect(loss.bucket(ex.layout)).toEqual({ length: N + 32, outputs: 8 });
       const padded = await big.run(ex, a);
       expect(padded.loss).toBeCloseTo(small.loss, 5);
-      const gs = small.gradWeight as Float32Array;
-      const gp = padded.gradWeight as Float32Array;
+      const gs = small.gradients?.get("linear.weight") as Float32Array;
+      const gp = padded.gradients?.get("linear.weight") as Float32Array;
       const scale = Math.max(...gs.map(Math.abs));
       expect(Math.max(...gs.map((v, i) => Math.abs(v - gp[i])))).toBeLessThan(1e-4 * scale);
     } finally {
@@ -169,8 +169,8 @@ describe("adapter loss graph", () => {
     const first = await loss.run(ex, a, { gradients: false });
     for (let step = 0; step < 8; step++) {
       const r = await loss.run(ex, a);
-      const gw = r.gradWeight as Float32Array;
-      const gb = r.gradBias as Float32Array;
+      const gw = r.gradients?.get("linear.weight") as Float32Array;
+      const gb = r.gradients?.get("linear.bias") as Float32Array;
       for (let i = 0; i < gw.length; i++) a.weight.data[i] -= 0.5 * gw[i];
       for (let i = 0; i < gb.length; i++) a.bias.data[i] -= 0.5 * gb[i];
     }
@@ -186,14 +186,18 @@ describe("adapter loss graph", () => {
   });
 
   it("emits no backward nodes for the frozen LLM weights", () => {
-    const { graph, gradWeight, gradBias } = buildAdapterLossGraph(loss.spec, {
+    const { graph, gradients } = buildAdapterLossGraph(loss.spec, {
       length: N + 32,
       outputs: 4,
       featureSize: Dv,
     });
-    expect(gradWeight?.shape).toEqual([64, Dv]);
-    expect(gradBias?.shape).toEqual([64]);
-    expect(graph.outputs.map((o) => o.name).sort()).toEqual(["grad_bias", "grad_weight", "loss"]);
+    expect(gradients?.get("linear.weight")?.shape).toEqual([64, Dv]);
+    expect(gradients?.get("linear.bias")?.shape).toEqual([64]);
+    expect(graph.outputs.map((o) => o.name).sort()).toEqual([
+      "grad.linear.bias",
+      "grad.linear.weight",
+      "loss",
+    ]);
     // No node computes a tensor shaped like a frozen weight's gradient ([V, E], [ff, E], [E, ff]);
     // only the forward Transposes of the weights have such shapes.
     const { vocab: V, embedding: E, ff } = loss.spec;

@@ -4,7 +4,9 @@
  * reference answers.
  */
 
-import type { LinearAdapter } from "../../adapter/linear-adapter.js";
+import { TokenMerger } from "../../adapter/kinds/merge.js";
+import { kindSpec } from "../../adapter/kinds/registry.js";
+import type { Adapter } from "../../adapter/kinds/types.js";
 import { VisionEncoder } from "../../encoders/index.js";
 import { throwIfAborted } from "../../errors.js";
 import type { OnnxDtype } from "../../hub/dtypes.js";
@@ -37,7 +39,7 @@ export function answersMatch(answer: string, reference: string): boolean {
 export async function meanLoss(
   loss: AdapterLoss,
   examples: readonly LossExample[],
-  adapter: LinearAdapter,
+  adapter: Adapter,
   signal?: AbortSignal,
 ): Promise<number> {
   let sum = 0;
@@ -146,6 +148,7 @@ export async function evaluateAdapter(options: EvaluateOptions): Promise<Evaluat
   });
   let llm: Llm | undefined;
   let loss: AdapterLoss | undefined;
+  let merger: TokenMerger | undefined;
   let vlm: Vlm | undefined;
   try {
     // One llama.cpp thread: short greedy answers, and no contention with onnxruntime's pool.
@@ -154,14 +157,17 @@ export async function evaluateAdapter(options: EvaluateOptions): Promise<Evaluat
     const card = vlm.adapter.card;
     const tokenizer = llm.model;
     const cache = await FeatureCache.open(encoder, { dir: options.featureCacheDir });
+    const adapter = vlm.adapter.adapter;
+    merger = new TokenMerger(kindSpec(adapter.kind), adapter.factor, adapter.inputSize, options.threads);
     const data = await prepareExamples(dataset, cache, {
+      merge: (patches, grid) => (merger as TokenMerger).merge(patches, grid),
       style: card.prompt.style,
       attention: card.attention,
       tokenize: (text, special) => tokenizer.tokenize(text, { parseSpecial: special }),
       signal: options.signal,
     });
     loss = await AdapterLoss.load(options.llm, { threads: options.threads, signal: options.signal });
-    const meanNll = await meanLoss(loss, data.train, vlm.adapter.adapter, options.signal);
+    const meanNll = await meanLoss(loss, data.train, adapter, options.signal);
     const rows = dataset.train.slice(0, options.limit ?? dataset.train.length);
     const answers = await generateAnswers(vlm, rows, {
       maxTokens: options.maxTokens,
@@ -176,6 +182,7 @@ export async function evaluateAdapter(options: EvaluateOptions): Promise<Evaluat
       answers,
     };
   } finally {
+    await merger?.dispose();
     await vlm?.dispose();
     await loss?.dispose();
     await llm?.dispose();

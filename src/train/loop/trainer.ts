@@ -1,8 +1,9 @@
 /**
- * Trains a linear adapter through the frozen LLM:
+ * Trains an adapter (any kind: linear, mlp, pixel-shuffle, avgpool) through the frozen LLM:
  *
  *   dataset rows ─ FeatureCache (encoder once per image) ─▶ features [N, Dv]
- *   ─ AdapterLoss (adapter → gemma3 ONNX graph → answer-token cross-entropy, ∂/∂W, ∂/∂b)
+ *   ─ TokenMerger (pixel-shuffle / avgpool only, once per image) ─▶ tokens [M, W]
+ *   ─ AdapterLoss (adapter head → gemma3 ONNX graph → answer-token cross-entropy, ∂/∂ each parameter)
  *   ─ gradient accumulation ─ AdamW (warmup + cosine) ─▶ adapter
  *
  * with seeded shuffling, atomic checkpoints and `resume`, validation loss and sample answers through
@@ -13,7 +14,16 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { LinearAdapter, saveAdapter } from "../../adapter/index.js";
+import {
+  type Adapter,
+  type AdapterKindName,
+  DEFAULT_FACTOR,
+  factorProblem,
+  initAdapter,
+  kindSpec,
+  saveAdapter,
+} from "../../adapter/index.js";
+import { TokenMerger } from "../../adapter/kinds/merge.js";
 import { VisionEncoder } from "../../encoders/index.js";
 import { InvalidArgumentError, throwIfAborted } from "../../errors.js";
 import type { OnnxDtype } from "../../hub/dtypes.js";
@@ -38,7 +48,7 @@ import {
 import { accuracy, generateAnswers, meanLoss, type SampleAnswer } from "./evaluate.js";
 import { writeLossCurve } from "./loss-curve.js";
 import { MetricsLog } from "./metrics.js";
-import { AdamW, adapterParamGroups } from "./optimizer.js";
+import { AdamW, adapterParamGroups, gradientsInOrder } from "./optimizer.js";
 import { learningRate } from "./schedule.js";
 
 /** The defaults, tuned on the synthetic shapes dataset (a few hundred rows) with the tiny models. */
@@ -68,6 +78,13 @@ export interface TrainOptions {
   llm: string;
   /** Output directory: the adapter, metrics.jsonl, loss.png and checkpoints/. */
   out: string;
+  /** The adapter kind. Default "linear". */
+  adapterKind?: AdapterKindName;
+  /**
+   * Merge factor of pixel-shuffle (r) and avgpool (k): r² / k² patches per image token. Default 2 for
+   * pixel-shuffle, 4 for avgpool; the per-patch kinds take none (1).
+   */
+  pool?: number;
   /** Prompt style the adapter is trained for. Default "paligemma". */
   style?: PromptStyle;
   /** Attention mode. Default: the style's ("prefix-lm" for paligemma, "bidirectional-image" for gemma-chat). */
@@ -189,6 +206,10 @@ export async function trainAdapter(options: TrainOptions): Promise<TrainResult> 
   positiveInt("gradAccum", o.gradAccum);
   if (!(o.lr > 0)) throw new InvalidArgumentError(`lr ${o.lr}; expected a positive number`);
   const stepSize = o.batchSize * o.gradAccum;
+  const kind = kindSpec(options.adapterKind ?? "linear");
+  const factor = options.pool ?? DEFAULT_FACTOR[kind.name];
+  const factorError = factorProblem(kind.name, factor);
+  if (factorError) throw new InvalidArgumentError(factorError);
 
   const dataset = await loadDataset(options.data, {
     onBadRow: options.onBadRow,
@@ -204,11 +225,14 @@ export async function trainAdapter(options: TrainOptions): Promise<TrainResult> 
       : options.encoder;
   let llm: Llm | undefined;
   let loss: AdapterLoss | undefined;
+  let merger: TokenMerger | undefined;
   try {
     llm = await Llm.load(options.llm, { contextSize: 2048, threads: options.llmThreads ?? 1 });
     const tokenizer = llm.model;
     const cache = await FeatureCache.open(encoder, { dir: options.featureCacheDir });
+    merger = new TokenMerger(kind, factor, encoder.hiddenSize, options.threads);
     const data = await prepareExamples(dataset, cache, {
+      merge: (patches, grid) => (merger as TokenMerger).merge(patches, grid),
       style: o.style,
       attention,
       tokenize: (text, special) => tokenizer.tokenize(text, { parseSpecial: special }),
@@ -224,6 +248,7 @@ export async function trainAdapter(options: TrainOptions): Promise<TrainResult> 
       llm: `${llm.identity.architecture}:${llm.identity.nEmbd}:${llm.identity.vocabFingerprint}:${fs.statSync(options.llm).size}`,
       style: o.style,
       attention,
+      adapter: `${kind.name}:${factor}`,
       epochs: o.epochs,
       lr: o.lr,
       batchSize: o.batchSize,
@@ -234,7 +259,8 @@ export async function trainAdapter(options: TrainOptions): Promise<TrainResult> 
     const steps = totalSteps(data.train.length, { batchSize: stepSize, epochs: o.epochs });
     const schedule = { lr: o.lr, totalSteps: steps, warmupSteps: options.warmupSteps };
 
-    let adapter = LinearAdapter.init({
+    let adapter: Adapter = initAdapter(kind.name, {
+      factor,
       inputSize: encoder.hiddenSize,
       outputSize: loss.spec.embedding,
       seed: o.seed,
@@ -278,6 +304,7 @@ export async function trainAdapter(options: TrainOptions): Promise<TrainResult> 
       llm: llm.identity,
       style: o.style,
       attention,
+      adapter: { kind: kind.name, factor },
     };
     const validate = async (step: number) => {
       const valLoss = await meanLoss(loss as AdapterLoss, data.val, adapter, options.signal);
@@ -291,7 +318,8 @@ export async function trainAdapter(options: TrainOptions): Promise<TrainResult> 
       resumedFrom === 0 && data.val.length > 0
         ? await meanLoss(loss, data.val, adapter, options.signal)
         : Number.NaN;
-    const accumulator = new GradientAccumulator([adapter.weight.data.length, adapter.bias.data.length]);
+    const groups = adapterParamGroups(adapter);
+    const accumulator = new GradientAccumulator(groups.map((g) => g.data.length));
     let finalLoss = Number.NaN;
     let last: { valLoss: number; samples: SampleAnswer[] } | undefined;
     const perEpoch = Math.ceil(data.train.length / stepSize);
@@ -307,7 +335,7 @@ export async function trainAdapter(options: TrainOptions): Promise<TrainResult> 
       let sum = 0;
       for (const i of s.indices) {
         const r = await loss.run(data.train[i], adapter);
-        accumulator.add([r.gradWeight as Float32Array, r.gradBias as Float32Array]);
+        accumulator.add(gradientsInOrder(groups, r.gradients as Map<string, Float32Array>));
         sum += r.loss;
       }
       const lr = learningRate(s.step, schedule);
@@ -376,6 +404,7 @@ export async function trainAdapter(options: TrainOptions): Promise<TrainResult> 
       seconds: (Date.now() - started) / 1000,
     };
   } finally {
+    await merger?.dispose();
     await loss?.dispose();
     await llm?.dispose();
     if (ownsEncoder) await encoder.dispose();
@@ -388,7 +417,7 @@ export async function trainAdapter(options: TrainOptions): Promise<TrainResult> 
  * will do (llama.cpp, the card's prompt style and attention), not what the training graph predicts.
  */
 async function sampleAnswers(
-  adapter: LinearAdapter,
+  adapter: Adapter,
   pairing: Parameters<typeof cardForPairing>[0],
   encoder: VisionEncoder,
   llm: Llm,
