@@ -5,6 +5,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TokenMerger } from "../../src/adapter/kinds/merge.js";
+import { adapterFromTensors, initAdapter, kindSpec } from "../../src/adapter/kinds/registry.js";
 import { LinearAdapter } from "../../src/adapter/linear-adapter.js";
 import { ShapeError } from "../../src/errors.js";
 import { NativeModel } from "../../src/llm/native.js";
@@ -208,4 +210,65 @@ describe("adapter loss graph", () => {
     );
     expect(weightShaped.map((n) => n.op)).toEqual([]);
   });
+});
+
+describe("adapter loss graph for each kind", () => {
+  for (const [kind, factor] of [
+    ["mlp", 1],
+    ["pixel-shuffle", 2],
+    ["avgpool", 2],
+  ] as const) {
+    it(`${kind}: every parameter gets a gradient that matches central differences`, async () => {
+      const merger = new TokenMerger(kindSpec(kind), factor, Dv, 1);
+      try {
+        const tokens = await merger.merge(features(9), { rows: 4, cols: 4 }); // [M, W]
+        const M = tokens.dims[0];
+        expect(M).toBe(factor === 1 ? N : N / (factor * factor));
+        const ex: LossExample = {
+          layout: layoutExample(
+            { prompt: "what colour", answer: "red circle", imageTokens: M, style: "paligemma" },
+            tokenize,
+          ),
+          features: tokens,
+        };
+        const a = initAdapter(kind, { inputSize: Dv, outputSize: 64, factor, seed: 6 });
+        for (const [name, t] of a.toTensors()) {
+          if (t.dims.length === 1) t.data.set(new SeededRandom(name.length).normalArray(t.data.length, 0.3));
+        }
+        const base = await loss.run(ex, a);
+        const grads = base.gradients as Map<string, Float32Array>;
+        expect([...grads.keys()].sort()).toEqual([...a.toTensors().keys()].sort());
+        // Along the gradient: (L(θ + εd) − L(θ − εd)) / 2ε = ‖g‖ for d = g/‖g‖.
+        let sq = 0;
+        for (const [name, g] of grads) {
+          expect(g.length, name).toBe(a.toTensors().get(name)?.data.length);
+          for (const v of g) sq += v * v;
+        }
+        const norm = Math.sqrt(sq);
+        expect(norm).toBeGreaterThan(1e-3);
+        const eps = 1e-2;
+        const shifted = (step: number) => {
+          const params = new Map(
+            [...a.toTensors()].map(([name, t]) => {
+              const g = grads.get(name) as Float32Array;
+              return [
+                name,
+                tensor(
+                  t.data.map((v, i) => v + (step * g[i]) / norm),
+                  t.dims,
+                ),
+              ];
+            }),
+          );
+          return adapterFromTensors(kind, factor, params, "shifted");
+        };
+        const up = await loss.run(ex, shifted(eps), { gradients: false });
+        const down = await loss.run(ex, shifted(-eps), { gradients: false });
+        const directional = (up.loss - down.loss) / (2 * eps);
+        expect(Math.abs(directional - norm) / norm).toBeLessThan(0.02);
+      } finally {
+        await merger.dispose();
+      }
+    });
+  }
 });
