@@ -24,11 +24,11 @@ import { defaultThreads } from "../src/env.js";
 import { Graph, serializeModel } from "../src/graph/index.js";
 import { tensor } from "../src/tensor.js";
 import { writeTinyGemma3Gguf } from "../src/tiny/gemma3.js";
-import { SeededRandom } from "../src/tiny/random.js";
 import type { ExampleLayout } from "../src/train/data/example-layout.js";
 import { AdamW, adapterParamGroups, gradientsInOrder } from "../src/train/loop/optimizer.js";
 import { AdapterLoss } from "../src/train/model/adapter-loss.js";
 import { buildAdapterLossGraph } from "../src/train/model/loss-graph.js";
+import { SeededRandom } from "../src/util/random.js";
 
 const IMAGE = 256;
 const TEXT = 32;

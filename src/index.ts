@@ -5,7 +5,9 @@ export * from "./errors.js";
 export * from "./graph/index.js";
 export * from "./hub/index.js";
 export * from "./image/index.js";
+export { embeddingScaleFor, KNOWN_ARCHITECTURES } from "./llm/embedding-scale.js";
 export {
+  type Admission,
   type FinishReason,
   type GenerateOptions,
   type Generation,
@@ -16,6 +18,7 @@ export {
   type Usage,
 } from "./llm/engine.js";
 export * from "./llm/gguf.js";
+export { type LlmIdentity, vocabFingerprint } from "./llm/identity.js";
 export { Llm, type LlmOptions } from "./llm/llm.js";
 export {
   type DecodeBatch,
@@ -40,4 +43,10 @@ export { writeTinyGemma3Gguf } from "./tiny/gemma3.js";
 export { writeTinySiglip } from "./tiny/siglip.js";
 export * from "./train/index.js";
 export { cardForPairing } from "./vlm/pairing-card.js";
-export { type AskOptions, Vlm, type VlmLoadOptions, type VlmMessage } from "./vlm.js";
+export {
+  type AskOptions,
+  Vlm,
+  type VlmGeneration,
+  type VlmLoadOptions,
+  type VlmMessage,
+} from "./vlm.js";

@@ -5,28 +5,25 @@
  *   images ─ VisionEncoder ─▶ patches [N, Dv] ─ adapter (any kind) ─▶ [M, Dl] × runtime factor
  *          ─ prompt builder (card's style and attention) ─ assembleChunks ─▶ GenerationEngine ─▶ text
  */
-import { type LoadedAdapter, loadAdapter } from "./adapter/index.js";
+import { checkCompatibility, type LoadedAdapter, loadAdapter } from "./adapter/index.js";
 import type { EncodeOptions, ImageInput, SessionOptions } from "./encoders/index.js";
 import { VisionEncoder } from "./encoders/index.js";
-import { InvalidArgumentError, VlmkitError } from "./errors.js";
 import type { LoadImageOptions } from "./image/index.js";
 import type { GenerateOptions, Generation, GenerationResult } from "./llm/engine.js";
 import { Llm, type LlmOptions } from "./llm/llm.js";
-import {
-  type ChatMessage,
-  gemmaChatPrompt,
-  IMAGE_PLACEHOLDER,
-  type PromptPlan,
-  paligemmaPrompt,
-} from "./prompt/index.js";
+import { buildPrompt, type ChatMessage, checkPrompt, type PromptRequest } from "./prompt/index.js";
 import { assembleChunks } from "./vlm/assemble.js";
 import { encoderId } from "./vlm/encoder-id.js";
 
 export interface VlmLoadOptions {
   /** Encoder directory (public ONNX export layout), or a loaded encoder. */
   encoder: string | VisionEncoder;
-  /** Adapter directory holding `adapter.json` + `adapter.safetensors`. */
-  adapter: string;
+  /**
+   * Adapter directory holding `adapter.json` + `adapter.safetensors`, or an adapter already in memory
+   * with its card (what `loadAdapter` or `adapterWithCard` return), which stays the caller's. Either
+   * way the card is checked against the encoder and LLM.
+   */
+  adapter: string | LoadedAdapter;
   /** GGUF path, or a loaded `Llm` to share between adapters. */
   llm: string | Llm;
   /** Encoder session options (dtype, threads, providers). */
@@ -35,17 +32,30 @@ export interface VlmLoadOptions {
   llmOptions?: LlmOptions;
 }
 
-/** A chat message; images go in content parts, in the order they appear. */
+/**
+ * A chat message. Images go in content parts, in the order they appear; or, with string content, in
+ * `images` (as Ollama messages carry them): placed at the text's `<image>` placeholders (as many as
+ * there are images), or before the text when it has none.
+ */
 export interface VlmMessage {
   role: "system" | "user" | "assistant";
   content: string | ReadonlyArray<{ type: "text"; text: string } | { type: "image"; image: ImageInput }>;
+  /** String content only: the message's images. Default none. */
+  images?: readonly ImageInput[];
 }
 
 export interface AskOptions extends GenerateOptions {
   /** How image sources are read (remote URLs, limits). Default: local files and data: URLs. */
   image?: LoadImageOptions;
-  /** Called once the images are encoded and the request is queued for generation (the encoder is free again). */
-  onSubmitted?: () => void;
+}
+
+/** What `stream` and `chatStream` return: the generation, and when it reached the LLM's queue. */
+export interface VlmGeneration extends Generation {
+  /**
+   * Settles once the images are encoded and the request is queued for generation (the encoder is
+   * free again); rejects with the error that stopped it before (bad prompt, image, abort, overflow).
+   */
+  readonly submitted: Promise<void>;
 }
 
 export class Vlm {
@@ -53,7 +63,7 @@ export class Vlm {
     readonly encoder: VisionEncoder,
     readonly adapter: LoadedAdapter,
     readonly llm: Llm,
-    private readonly owns: { encoder: boolean; llm: boolean },
+    private readonly owns: { encoder: boolean; llm: boolean; adapter: boolean },
   ) {}
 
   /**
@@ -86,11 +96,21 @@ export class Vlm {
     let llm: Llm | undefined;
     try {
       llm = typeof options.llm === "string" ? await Llm.load(options.llm, options.llmOptions) : options.llm;
-      const adapter = await loadAdapter(options.adapter, {
+      const expected = {
         expectEncoder: { id: encoderId(encoder.dir), hidden: encoder.hiddenSize },
         expectLlm: llm.identity,
+      };
+      let adapter: LoadedAdapter;
+      if (typeof options.adapter === "string") adapter = await loadAdapter(options.adapter, expected);
+      else {
+        adapter = options.adapter;
+        checkCompatibility(adapter.card, expected, adapter.dir);
+      }
+      return new Vlm(encoder, adapter, llm, {
+        encoder: ownsEncoder,
+        llm: ownsLlm,
+        adapter: typeof options.adapter === "string",
       });
-      return new Vlm(encoder, adapter, llm, { encoder: ownsEncoder, llm: ownsLlm });
     } catch (error) {
       if (ownsEncoder) await encoder.dispose();
       if (ownsLlm) await llm?.dispose();
@@ -104,7 +124,7 @@ export class Vlm {
     const factor = this.adapter.embeddingScale;
     const out: Float32Array[] = [];
     for (const f of features) {
-      const y = (await this.adapter.adapter.apply(f.patches, f.grid)).data; // [N, Dv] → [M, Dl]
+      const y = (await this.adapter.projection.apply(f.patches, f.grid)).data; // [N, Dv] → [M, Dl]
       if (factor !== 1) for (let i = 0; i < y.length; i++) y[i] *= factor;
       out.push(y);
     }
@@ -129,7 +149,8 @@ export class Vlm {
 
   /**
    * Like `ask`, streaming text deltas; `result` settles with the full answer. `<image>` in the question
-   * marks where each image goes (their number must match); without any, images come first.
+   * marks where each image goes (their number must match); without any, images come first. The
+   * question is laid out exactly as a training example with this prompt is.
    *
    * @example
    * ```ts
@@ -138,30 +159,8 @@ export class Vlm {
    * const { usage } = await generation.result;
    * ```
    */
-  stream(images: readonly ImageInput[], question: string, options: AskOptions = {}): Generation {
-    const pieces = question.split(IMAGE_PLACEHOLDER);
-    const marked = pieces.length - 1;
-    if (marked > 0 && marked !== images.length) {
-      return deferred(
-        Promise.reject(
-          new VlmkitError(
-            "PROMPT_MISMATCH",
-            `number of image placeholders "${IMAGE_PLACEHOLDER}" in the question (${marked}) does not match the number of images (${images.length})`,
-          ),
-        ),
-      );
-    }
-    const parts: Array<{ type: "text"; text: string } | { type: "image"; image: ImageInput }> =
-      marked === 0
-        ? [
-            ...images.map((image) => ({ type: "image" as const, image })),
-            { type: "text" as const, text: question },
-          ]
-        : pieces.flatMap((text, i) => [
-            ...(i > 0 ? [{ type: "image" as const, image: images[i - 1] }] : []),
-            ...(text.trim() ? [{ type: "text" as const, text }] : []),
-          ]);
-    return this.chatStream([{ role: "user", content: parts }], options);
+  stream(images: readonly ImageInput[], question: string, options: AskOptions = {}): VlmGeneration {
+    return this.#generate([{ role: "user", content: question }], images, options);
   }
 
   /** A multi-turn conversation (Gemma-chat adapters); the answer to the last user message. */
@@ -169,69 +168,58 @@ export class Vlm {
     return this.chatStream(messages, options).result;
   }
 
-  chatStream(messages: readonly VlmMessage[], options: AskOptions = {}): Generation {
-    return deferred(
-      this.prepare(messages, options).then((chunks) => {
-        const generation = this.llm.engine.submit(chunks, options);
-        options.onSubmitted?.();
-        return generation;
-      }),
-    );
+  chatStream(messages: readonly VlmMessage[], options: AskOptions = {}): VlmGeneration {
+    const images: ImageInput[] = [];
+    const chat = messages.map((m): ChatMessage => {
+      if (typeof m.content === "string") {
+        if (m.images === undefined) return { role: m.role, content: m.content };
+        images.push(...m.images);
+        return { role: m.role, content: m.content, images: m.images.length };
+      }
+      const content = m.content.map((p) => {
+        if (p.type === "text") return p;
+        images.push(p.image);
+        return { type: "image" as const };
+      });
+      return { role: m.role, content };
+    });
+    return this.#generate(chat, images, options);
   }
 
-  private async prepare(messages: readonly VlmMessage[], options: AskOptions) {
-    const images: ImageInput[] = [];
-    const chat: ChatMessage[] = messages.map((m) => ({
-      role: m.role,
-      content:
-        typeof m.content === "string"
-          ? m.content
-          : m.content.map((p) => {
-              if (p.type === "text") return p;
-              images.push(p.image);
-              return { type: "image" as const };
-            }),
-    }));
-    const embeddings = await this.embedImages(images, { image: options.image, signal: options.signal });
-    const width = this.llm.identity.nEmbd;
-    const imageTokens = embeddings.map((e) => e.length / width);
+  /** Checks the prompt, encodes the images, builds the plan and submits it to the LLM's engine. */
+  #generate(messages: ChatMessage[], images: readonly ImageInput[], options: AskOptions): VlmGeneration {
     const card = this.adapter.card;
-    let plan: PromptPlan;
-    if (card.prompt.style === "paligemma") {
-      if (chat.some((m) => m.role === "assistant")) {
-        throw new InvalidArgumentError(
-          `adapter ${this.adapter.dir} uses the PaliGemma prompt, which answers single questions; send one user message`,
-        );
-      }
-      const prefix = chat
-        .filter((m) => m.role !== "assistant")
-        .flatMap((m) =>
-          typeof m.content === "string"
-            ? [m.content]
-            : m.content.flatMap((p) => (p.type === "text" ? [p.text] : [])),
-        )
-        .join("\n");
-      plan = paligemmaPrompt({ prefix, imageTokens, attention: card.attention });
-    } else {
-      if (card.attention === "prefix-lm")
-        throw new InvalidArgumentError("gemma-chat prompts cannot use prefix-lm attention");
-      plan = gemmaChatPrompt({ messages: chat, imageTokens, attention: card.attention });
-    }
-    return assembleChunks(plan, embeddings, this.llm);
+    const request: Omit<PromptRequest, "imageTokens"> = {
+      style: card.prompt.style,
+      attention: card.attention,
+      messages,
+    };
+    const pending = (async () => {
+      checkPrompt(request, images.length); // before any image is read or encoded
+      const embeddings = await this.embedImages(images, { image: options.image, signal: options.signal });
+      const width = this.llm.identity.nEmbd;
+      const plan = buildPrompt({ ...request, imageTokens: embeddings.map((e) => e.length / width) });
+      const chunks = await assembleChunks(plan, embeddings, this.llm);
+      return this.llm.engine.submit(chunks, options);
+    })();
+    return deferred(pending);
   }
 
   async dispose(): Promise<void> {
+    if (this.owns.adapter) await this.adapter.projection.dispose();
     if (this.owns.encoder) await this.encoder.dispose();
     if (this.owns.llm) await this.llm.dispose();
   }
 }
 
 /** A Generation whose submission is still being prepared (images encoding). */
-function deferred(pending: Promise<Generation>): Generation {
-  pending.catch(() => {}); // observed through `result` or the iterator
+function deferred(pending: Promise<Generation>): VlmGeneration {
+  const submitted = pending.then(() => {});
+  submitted.catch(() => {}); // observed through `result` or the iterator
   const result = pending.then((g) => g.result);
   result.catch(() => {});
   return {
+    submitted,
     result,
     async *[Symbol.asyncIterator]() {
       yield* await pending;

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LinearAdapter, readAdapterCard, saveAdapter } from "../src/adapter/index.js";
+import { adapterWithCard, LinearAdapter, readAdapterCard, saveAdapter } from "../src/adapter/index.js";
 import { isVlmkitError } from "../src/errors.js";
 import { Llm } from "../src/llm/llm.js";
 import { type TinyDemo, writeTinyDemo } from "../src/tiny/demo.js";
@@ -70,6 +70,38 @@ describe("Vlm", () => {
     await flat.dispose();
   });
 
+  it("answers the same with an adapter in memory as with the directory it is saved to", async () => {
+    const card = await readAdapterCard(demo.parts.adapter);
+    const weights = LinearAdapter.init({
+      inputSize: card.encoder.hidden,
+      outputSize: card.llm.n_embd,
+      seed: 11,
+    });
+    const dir = path.join(demo.dir, "saved-adapter");
+    await saveAdapter(dir, weights, card);
+    const fromDir = await Vlm.load({ encoder: demo.parts.siglip2, adapter: dir, llm });
+    const inMemory = await Vlm.load({
+      encoder: demo.parts.siglip2,
+      adapter: adapterWithCard(weights, card, "in-memory"),
+      llm,
+    });
+    expect(inMemory.adapter.card).toEqual(fromDir.adapter.card);
+    const a = await fromDir.ask([red], "describe", sampled);
+    const b = await inMemory.ask([red], "describe", sampled);
+    expect(b.text).toBe(a.text);
+    expect(b.usage).toEqual(a.usage);
+    await fromDir.dispose();
+    await inMemory.dispose();
+    // The card of an adapter in memory is checked too, naming it.
+    const err = await Vlm.load({
+      encoder: demo.parts.siglip,
+      adapter: adapterWithCard(weights, card, "in-memory"),
+      llm,
+    }).catch((e) => e);
+    expect(isVlmkitError(err) && err.code).toBe("MODEL_INCOMPATIBLE");
+    expect(err.message).toMatch(/^adapter in-memory was trained for encoder "siglip2"/);
+  });
+
   it("streams deltas that add up to the answer", async () => {
     const vlm = await Vlm.load({ encoder: demo.parts.siglip2, adapter: demo.parts.adapter, llm });
     const gen = vlm.stream([red], "what is this?", sampled);
@@ -109,7 +141,7 @@ describe("Vlm", () => {
     const placed = await vlm.ask([red, blue], "is <image> darker than <image>?", sampled);
     expect(placed.usage.promptTokens).toBeGreaterThan(10);
     await expect(vlm.ask([red, blue], "only <image> one placeholder", sampled)).rejects.toThrow(
-      /placeholders "<image>" in the question \(1\) does not match the number of images \(2\)/,
+      /placeholders "<image>" in the prompt \(1\) does not match the number of images \(2\)/,
     );
     await vlm.dispose();
   });

@@ -6,10 +6,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import { InvalidArgumentError, ModelFormatError } from "../errors.js";
+import { embeddingScaleFor } from "../llm/embedding-scale.js";
+import type { OnnxSessionOptions } from "../runtime/onnx-session.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { type AdapterCard, type AdapterCardInput, buildAdapterCard, parseAdapterCard } from "./card.js";
 import { type CompatibilityExpectations, checkCompatibility } from "./compatibility.js";
-import { embeddingScaleFor } from "./embedding-scale.js";
 import { adapterFromTensors } from "./kinds/registry.js";
 import type { Adapter } from "./kinds/types.js";
 import { readSafetensors, serializeSafetensors } from "./safetensors.js";
@@ -18,8 +19,10 @@ export const CARD_FILE = "adapter.json";
 export const WEIGHTS_FILE = "adapter.safetensors";
 
 export interface LoadedAdapter {
+  /** The directory it was loaded from; for one built in memory (`adapterWithCard`), the name given. Shown in messages. */
   dir: string;
-  adapter: Adapter;
+  /** The trained map from encoder patches to LLM embeddings: `[N, Dv] → [M, Dl] (M < N for the merging kinds)`. */
+  projection: Adapter;
   card: AdapterCard;
   /** Factor to multiply adapter outputs by before feeding llama.cpp (`embeddingScaleFor`). */
   embeddingScale: number;
@@ -93,30 +96,61 @@ export async function readAdapterCard(dir: string): Promise<AdapterCard> {
   return parseAdapterCard(json, file);
 }
 
+export interface LoadAdapterOptions extends CompatibilityExpectations {
+  /** Threads, spinning and providers of the adapter's projection session (defaults: `OnnxSessionOptions`). */
+  session?: OnnxSessionOptions;
+}
+
 /**
- * Loads an adapter directory. Checks that the weights match the card's dims and, when expectations are
+ * Loads an adapter directory; the caller owns `projection` and disposes it (`Vlm.dispose` does). Checks that the weights match the card's dims and, when expectations are
  * given, that the card fits the loaded encoder / LLM (`IncompatibleModelError` naming both sides).
  *
  * @example
  * ```ts
  * import { loadAdapter } from "vlmkit";
  *
- * const { adapter, card, embeddingScale } = await loadAdapter("models/demo/adapter", {
+ * const { projection, card, embeddingScale } = await loadAdapter("models/demo/adapter", {
  *   expectEncoder: { id: "siglip2", hidden: 32 },
  * });
- * const embeddings = await adapter.apply(features.patches); // [N, Dv] → [N, Dl]
+ * const embeddings = await projection.apply(features.patches); // [N, Dv] → [N, Dl]
  * console.log(card.prompt.style, card.attention, embeddingScale);
  * ```
  */
-export async function loadAdapter(
-  dir: string,
-  expected: CompatibilityExpectations = {},
-): Promise<LoadedAdapter> {
+export async function loadAdapter(dir: string, options: LoadAdapterOptions = {}): Promise<LoadedAdapter> {
   const card = await readAdapterCard(dir);
-  checkCompatibility(card, expected, dir);
+  checkCompatibility(card, options, dir);
   const weightsFile = path.join(dir, WEIGHTS_FILE);
   const { tensors } = await readSafetensors(weightsFile);
-  const adapter = adapterFromTensors(card.adapter.kind, card.adapter.factor, tensors, weightsFile);
+  const adapter = adapterFromTensors(
+    card.adapter.kind,
+    card.adapter.factor,
+    tensors,
+    weightsFile,
+    options.session,
+  );
   checkDims(card, adapter, dir, (m) => new ModelFormatError(m));
-  return { dir, adapter, card, embeddingScale: embeddingScaleFor(card.llm.architecture, card.llm.n_embd) };
+  return withScale(dir, adapter, card);
+}
+
+/**
+ * An adapter held in memory with its card, in the shape `loadAdapter` returns (so `Vlm.load` takes it
+ * without a directory): completes the card and checks that the weights match its dims. `name` stands
+ * for the directory in messages.
+ */
+export function adapterWithCard(adapter: Adapter, card: AdapterCardInput, name: string): LoadedAdapter {
+  const full = buildAdapterCard({
+    ...card,
+    adapter: card.adapter ?? { kind: adapter.kind, factor: adapter.factor },
+  });
+  checkDims(full, adapter, name, (m) => new InvalidArgumentError(m));
+  return withScale(name, adapter, full);
+}
+
+function withScale(dir: string, adapter: Adapter, card: AdapterCard): LoadedAdapter {
+  return {
+    dir,
+    projection: adapter,
+    card,
+    embeddingScale: embeddingScaleFor(card.llm.architecture, card.llm.n_embd),
+  };
 }

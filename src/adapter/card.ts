@@ -2,11 +2,10 @@
  * The adapter card, `adapter.json`: what an adapter was trained for (encoder, LLM, prompt style,
  * attention mode, embedding-scale convention), validated with zod on every load.
  */
-import crypto from "node:crypto";
 import fs from "node:fs";
 import { z } from "zod";
 import { InvalidArgumentError, ModelFormatError } from "../errors.js";
-import { embeddingScaleFor } from "./embedding-scale.js";
+import { embeddingScaleFor } from "../llm/embedding-scale.js";
 import { factorProblem } from "./kinds/registry.js";
 import { tokensPerImage } from "./kinds/token-grid.js";
 import { ADAPTER_KINDS } from "./kinds/types.js";
@@ -132,23 +131,6 @@ export type AdapterCardInput = Omit<
   adapter?: AdapterCard["adapter"];
   created_with?: string;
 };
-
-/**
- * sha256 over the vocabulary in token-id order: for each token, its UTF-8 byte length as a u32
- * little-endian followed by its UTF-8 bytes (length-prefixed, so no separator can be ambiguous).
- * Returned as `sha256:<hex>`.
- */
-export function vocabFingerprint(tokens: readonly string[]): string {
-  const hash = crypto.createHash("sha256");
-  const len = Buffer.alloc(4);
-  for (const token of tokens) {
-    const bytes = Buffer.from(token, "utf8");
-    len.writeUInt32LE(bytes.length, 0);
-    hash.update(len);
-    hash.update(bytes);
-  }
-  return `sha256:${hash.digest("hex")}`;
-}
 
 let cachedVersion: string | undefined;
 

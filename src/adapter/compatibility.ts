@@ -3,6 +3,7 @@
  * message names both sides: what the adapter was trained for and what is loaded.
  */
 import { IncompatibleModelError } from "../errors.js";
+import type { LlmIdentity } from "../llm/identity.js";
 import type { AdapterCard } from "./card.js";
 
 /** The encoder in use, as the runtime knows it. */
@@ -11,20 +12,6 @@ export interface EncoderIdentity {
   id: string;
   /** Dv */
   hidden: number;
-}
-
-/** The LLM in use, as read from its GGUF. */
-export interface LlmIdentity {
-  /** `general.architecture`; checked when given. */
-  architecture?: string;
-  /** n_embd (Dl) */
-  nEmbd: number;
-  /** Vocabulary size; checked when given. */
-  nVocab?: number;
-  /** `vocabFingerprint(tokens)`; checked when given. */
-  vocabFingerprint?: string;
-  /** Shown in messages only: a renamed or requantized file of the same model is still compatible. */
-  name?: string;
 }
 
 export interface CompatibilityExpectations {

@@ -1,5 +1,7 @@
 export {
+  adapterWithCard,
   CARD_FILE,
+  type LoadAdapterOptions,
   type LoadedAdapter,
   loadAdapter,
   readAdapterCard,
@@ -14,15 +16,12 @@ export {
   CARD_FORMAT_VERSION,
   parseAdapterCard,
   vlmkitVersion,
-  vocabFingerprint,
 } from "./card.js";
 export {
   type CompatibilityExpectations,
   checkCompatibility,
   type EncoderIdentity,
-  type LlmIdentity,
 } from "./compatibility.js";
-export { embeddingScaleFor, KNOWN_ARCHITECTURES } from "./embedding-scale.js";
 export {
   ADAPTER_KINDS,
   type Adapter,

@@ -6,11 +6,11 @@
  * (`weight` is [out, in]), saved as `linear.weight` / `linear.bias`.
  */
 import * as ort from "onnxruntime-node";
-import { defaultThreads, executionProviders } from "../env.js";
-import { InvalidArgumentError, ModelFormatError } from "../errors.js";
+import { DisposedError, InvalidArgumentError, ModelFormatError } from "../errors.js";
 import { Graph, serializeModel } from "../graph/index.js";
+import { createOnnxSession, type OnnxSessionOptions } from "../runtime/onnx-session.js";
 import { assertDims, type Tensor, tensor } from "../tensor.js";
-import { SeededRandom } from "../tiny/random.js";
+import { SeededRandom } from "../util/random.js";
 import type { Adapter } from "./kinds/types.js";
 
 /** Tensor names in `adapter.safetensors`. */
@@ -33,6 +33,10 @@ export interface LinearAdapterInitOptions {
   inputRms?: number;
 }
 
+/**
+ * Owns one small onnxruntime session, opened on the first `apply` and released by `dispose`; an
+ * adapter that is never applied (one being trained) holds none.
+ */
 export class LinearAdapter implements Adapter {
   readonly kind = "linear";
   /** Maps each patch on its own: no merging. */
@@ -41,14 +45,21 @@ export class LinearAdapter implements Adapter {
   readonly weight: Tensor;
   /** [Dl] */
   readonly bias: Tensor;
+  readonly #sessionOptions: OnnxSessionOptions;
+  #session: Promise<ort.InferenceSession> | undefined;
+  /** Runs in flight, so `dispose` releases the session only after they finish. */
+  readonly #running = new Set<Promise<unknown>>();
+  #disposed = false;
 
-  constructor(weight: Tensor, bias: Tensor) {
+  /** @param sessionOptions threads, spinning and providers of the projection session (defaults: `OnnxSessionOptions`). */
+  constructor(weight: Tensor, bias: Tensor, sessionOptions: OnnxSessionOptions = {}) {
     if (weight.dims.length !== 2) {
       throw new ModelFormatError(`${WEIGHT_NAME}: expected dims [Dl, Dv], got [${weight.dims.join(", ")}]`);
     }
     assertDims(bias, [weight.dims[0]], `${BIAS_NAME} (weight is [${weight.dims.join(", ")}])`);
     this.weight = weight;
     this.bias = bias;
+    this.#sessionOptions = sessionOptions;
   }
 
   /** Dv: the feature width this adapter accepts. */
@@ -88,7 +99,11 @@ export class LinearAdapter implements Adapter {
   }
 
   /** Builds an adapter from the tensors of `adapter.safetensors`; `source` names the file in errors. */
-  static fromTensors(tensors: ReadonlyMap<string, Tensor>, source: string): LinearAdapter {
+  static fromTensors(
+    tensors: ReadonlyMap<string, Tensor>,
+    source: string,
+    sessionOptions: OnnxSessionOptions = {},
+  ): LinearAdapter {
     const weight = tensors.get(WEIGHT_NAME);
     const bias = tensors.get(BIAS_NAME);
     const names = [...tensors.keys()].join(", ") || "none";
@@ -103,7 +118,7 @@ export class LinearAdapter implements Adapter {
       );
     }
     try {
-      return new LinearAdapter(weight, bias);
+      return new LinearAdapter(weight, bias, sessionOptions);
     } catch (cause) {
       throw new ModelFormatError(`${source}: ${(cause as Error).message}`, { cause });
     }
@@ -119,16 +134,43 @@ export class LinearAdapter implements Adapter {
 
   /**
    * `features · Wᵀ + b`. [N, Dv] → [N, Dl]. Runs in onnxruntime (multithreaded, off the JS thread, so
-   * a server's event loop keeps streaming while images are projected); W and b are fed as inputs, so
-   * one small session per (Dv, Dl) serves every adapter of that shape.
+   * a server's event loop keeps streaming while images are projected). Throws `DisposedError` after
+   * `dispose`.
    */
   async apply(features: Tensor): Promise<Tensor> {
+    if (this.#disposed) throw new DisposedError("LinearAdapter");
     const dv = this.inputSize;
     const dl = this.outputSize;
     assertDims(features, ["N", dv], `adapter input (adapter expects Dv = ${dv})`);
     const n = features.dims[0];
     if (n === 0) return tensor(new Float32Array(0), [0, dl]);
-    const session = await projectionSession(dv, dl);
+    const run = this.#project(features, n);
+    this.#running.add(run);
+    try {
+      return await run;
+    } finally {
+      this.#running.delete(run);
+    }
+  }
+
+  /**
+   * Releases the projection session (once the runs in flight have finished); `apply` throws
+   * `DisposedError` afterwards. Calling it again does nothing.
+   */
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    await Promise.allSettled([...this.#running]);
+    const session = await this.#session?.catch(() => undefined);
+    this.#session = undefined;
+    await session?.release();
+  }
+
+  async #project(features: Tensor, n: number): Promise<Tensor> {
+    const dv = this.inputSize;
+    const dl = this.outputSize;
+    this.#session ??= this.#openSession();
+    const session = await this.#session;
     const out = await session.run({
       x: new ort.Tensor("float32", features.data, [n, dv]),
       w: new ort.Tensor("float32", this.weight.data, [dl, dv]),
@@ -136,27 +178,25 @@ export class LinearAdapter implements Adapter {
     });
     return tensor(out.y.data as Float32Array, [n, dl]);
   }
-}
 
-const sessions = new Map<string, Promise<ort.InferenceSession>>();
-
-/** y = x · wᵀ + b as an ONNX graph with the weights as inputs: [N, Dv], [Dl, Dv], [Dl] → [N, Dl]. */
-function projectionSession(dv: number, dl: number): Promise<ort.InferenceSession> {
-  const key = `${dv}x${dl}`;
-  let s = sessions.get(key);
-  if (!s) {
+  /** y = x · wᵀ + b as an ONNX graph with the weights as inputs: [N, Dv], [Dl, Dv], [Dl] → [N, Dl]. */
+  #openSession(): Promise<ort.InferenceSession> {
+    const dv = this.inputSize;
+    const dl = this.outputSize;
     const g = new Graph("linear_adapter");
     const x = g.input("x", "float32", ["n", dv]);
     const w = g.input("w", "float32", [dl, dv]);
     const b = g.input("b", "float32", [dl]);
     g.output(g.add(g.matmul(x, g.transpose(w, [1, 0])), b), "y");
-    s = ort.InferenceSession.create(serializeModel(g), {
-      executionProviders: executionProviders(),
-      intraOpNumThreads: defaultThreads(),
-      graphOptimizationLevel: "all",
+    const session = createOnnxSession(
+      serializeModel(g),
+      this.#sessionOptions,
+      `the ${dv}→${dl} adapter projection`,
+    );
+    // A failed open is forgotten so the next apply retries it.
+    session.catch(() => {
+      if (this.#session === session) this.#session = undefined;
     });
-    s.catch(() => sessions.delete(key));
-    sessions.set(key, s);
+    return session;
   }
-  return s;
 }

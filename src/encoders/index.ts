@@ -1,6 +1,6 @@
+export type { SessionOptions } from "./encoder-session.js";
 export { type LogitParams, resolveLogitParams } from "./logit-params.js";
 export { type EncoderConfig, type EncoderFamily, readEncoderConfig } from "./model-config.js";
-export type { SessionOptions } from "./onnx-session.js";
 export {
   type ClassifyOptions,
   type LabelScore,

@@ -13,17 +13,17 @@ import { vlmkitCacheDir } from "../env.js";
 import { ModelFormatError } from "../errors.js";
 import type { PreprocessorConfig } from "../image/index.js";
 import { writeFileAtomic } from "../util/fs.js";
-import type { EncoderConfig } from "./model-config.js";
 import {
-  createSession,
   floatData,
   floatTensor,
   hasOnnxFile,
   intTensor,
   onnxFile,
+  openEncoderSession,
   requireNames,
   type SessionOptions,
-} from "./onnx-session.js";
+} from "./encoder-session.js";
+import type { EncoderConfig } from "./model-config.js";
 import type { SiglipTextTokenizer } from "./text-tokenizer.js";
 import { dot, l2Normalize } from "./vectors.js";
 
@@ -74,7 +74,7 @@ async function calibrate(
   tokenizer: SiglipTextTokenizer,
   options: SessionOptions,
 ): Promise<LogitParams> {
-  const s = await createSession(file, options);
+  const s = await openEncoderSession(file, options);
   try {
     requireNames(s, "outputs", ["logits_per_image", "image_embeds", "text_embeds"]);
     const T = PROBE_TEXTS.length;

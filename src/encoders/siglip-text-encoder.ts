@@ -1,15 +1,15 @@
 /** The SigLIP / SigLIP 2 text tower over `onnx/text_model*.onnx`: texts → pooled embeddings [B, Dt]. */
 import { type Tensor, tensor } from "../tensor.js";
-import { type EncoderConfig, readEncoderConfig } from "./model-config.js";
 import {
-  createSession,
   type EncoderSession,
   floatData,
   intTensor,
   onnxFile,
+  openEncoderSession,
   requireNames,
   type SessionOptions,
-} from "./onnx-session.js";
+} from "./encoder-session.js";
+import { type EncoderConfig, readEncoderConfig } from "./model-config.js";
 import { SiglipTextTokenizer } from "./text-tokenizer.js";
 
 export class SiglipTextEncoder {
@@ -23,7 +23,7 @@ export class SiglipTextEncoder {
   static async load(dir: string, options: SessionOptions = {}): Promise<SiglipTextEncoder> {
     const config = readEncoderConfig(dir);
     const tokenizer = SiglipTextTokenizer.load(dir, config.family, config.textLength);
-    const s = await createSession(onnxFile(dir, "text_model", options.dtype), options);
+    const s = await openEncoderSession(onnxFile(dir, "text_model", options.dtype), options);
     try {
       requireNames(s, "inputs", ["input_ids"]);
       requireNames(s, "outputs", ["pooler_output"]);

@@ -3,8 +3,9 @@
  * text embeddings. The text tower and the logit parameters load on first use, so image-only work
  * (embedImages, feature extraction) never pays for them.
  */
+
+import type { SessionOptions } from "./encoder-session.js";
 import { type LogitParams, resolveLogitParams } from "./logit-params.js";
-import type { SessionOptions } from "./onnx-session.js";
 import { SiglipTextEncoder } from "./siglip-text-encoder.js";
 import { dot, l2Normalize, sigmoid } from "./vectors.js";
 import { type EncodeOptions, type ImageInput, VisionEncoder } from "./vision-encoder.js";

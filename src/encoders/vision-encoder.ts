@@ -16,17 +16,17 @@ import {
   readPreprocessorConfig,
 } from "../image/index.js";
 import { type Tensor, tensor } from "../tensor.js";
-import { type EncoderConfig, readEncoderConfig } from "./model-config.js";
 import {
-  createSession,
   type EncoderSession,
   floatData,
   floatTensor,
   intTensor,
   onnxFile,
+  openEncoderSession,
   requireNames,
   type SessionOptions,
-} from "./onnx-session.js";
+} from "./encoder-session.js";
+import { type EncoderConfig, readEncoderConfig } from "./model-config.js";
 
 /** An image to encode: anything `loadImage` reads, or pixels already decoded. */
 export type ImageInput = ImageSource | RgbImage;
@@ -96,7 +96,7 @@ export class VisionEncoder {
   static async load(dir: string, options: SessionOptions = {}): Promise<VisionEncoder> {
     const config = readEncoderConfig(dir);
     const preprocess = await readPreprocessorConfig(dir);
-    const s = await createSession(onnxFile(dir, "vision_model", options.dtype), options);
+    const s = await openEncoderSession(onnxFile(dir, "vision_model", options.dtype), options);
     try {
       const inputs =
         preprocess.kind === "naflex"

@@ -81,10 +81,30 @@ export function assertInside(dir: string, p: string, what: string): string {
   return full;
 }
 
+const REPO_FOLDER_PREFIX = "models--";
+
 /** `org/name` → `models--org--name`, as huggingface_hub names repo folders. */
 export function repoFolderName(repo: string): string {
   assertRepoId(repo);
-  return `models--${repo.split("/").join("--")}`;
+  return `${REPO_FOLDER_PREFIX}${repo.split("/").join("--")}`;
+}
+
+/** `models--org--name` → `org/name` (the inverse of `repoFolderName`); undefined for any other name. */
+export function repoFromFolderName(name: string): string | undefined {
+  if (!name.startsWith(REPO_FOLDER_PREFIX)) return undefined;
+  return name.slice(REPO_FOLDER_PREFIX.length).replace("--", "/");
+}
+
+/**
+ * The repo whose cache folder holds `dir` (a snapshot directory or anything inside one), read from
+ * the innermost `models--org--name` segment of the resolved path; undefined outside a hub cache.
+ */
+export function cachedRepoOf(dir: string): string | undefined {
+  const folder = path
+    .resolve(dir)
+    .split(path.sep)
+    .findLast((p) => p.startsWith(REPO_FOLDER_PREFIX));
+  return folder === undefined ? undefined : repoFromFolderName(folder);
 }
 
 export function repoCacheDir(cacheDir: string, repo: string): string {

@@ -56,6 +56,9 @@ export interface EngineOptions {
   maxQueue?: number;
 }
 
+/** What `admissible` answers: the request fits (with the maxTokens it will get), or why not. */
+export type Admission = { ok: true; maxTokens: number } | { ok: false; error: VlmkitError };
+
 /** A running request: iterate it for text deltas; `result` settles when it ends. */
 export interface Generation extends AsyncIterable<string> {
   readonly result: Promise<GenerationResult>;
@@ -104,6 +107,8 @@ export class GenerationEngine {
   #closed = false;
   /** Sequences of ended requests waiting for the running decode to finish before their KV is cleared. */
   readonly #toRemove: number[] = [];
+  /** Resolvers of `idle()`, called when the last request ends. */
+  readonly #idleWaiters: Array<() => void> = [];
 
   constructor(model: NativeModel, context: NativeContext, options: EngineOptions = {}) {
     this.#model = model;
@@ -126,10 +131,81 @@ export class GenerationEngine {
     return { active: this.#active.size, queued: this.#waiting.length };
   }
 
+  /** Resolves once no request is being decoded or waiting: at once when none is, else when the last one ends. */
+  idle(): Promise<void> {
+    if (this.#active.size + this.#waiting.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
   /** Positions a request may use in total (prompt + generated). */
   get capacity(): number {
     const { contextSize, sequences, kvUnified } = this.#ctx.info;
     return kvUnified ? contextSize : Math.floor(contextSize / sequences);
+  }
+
+  /**
+   * Whether a request of `promptRows` prompt positions and `maxTokens` tokens to generate (default:
+   * 256, or the room the prompt leaves if less) can be submitted now; if not, the error `submit` would
+   * throw. In order: the prompt fits the context with room for one token (CONTEXT_OVERFLOW), maxTokens
+   * is a positive integer (INVALID_ARGUMENT) that fits with the prompt (CONTEXT_OVERFLOW), the queue
+   * has room (BUSY), the engine is open (UNAVAILABLE). Errors about `maxTokens` carry
+   * `details.param`: `options.param`, default "maxTokens" (a server passes its request field's name).
+   * A caller that does not know the prompt yet passes 1: it takes at least one position.
+   */
+  admissible(promptRows: number, maxTokens?: number, options: { param?: string } = {}): Admission {
+    const param = options.param ?? "maxTokens";
+    const capacity = this.capacity;
+    const room = capacity - promptRows;
+    const refuse = (error: VlmkitError): Admission => ({ ok: false, error });
+    if (room < 1) {
+      return refuse(
+        new VlmkitError(
+          "CONTEXT_OVERFLOW",
+          `the prompt takes ${promptRows} positions but a request may use at most ${capacity}`,
+          { details: { promptRows, capacity } },
+        ),
+      );
+    }
+    if (maxTokens !== undefined && Number.isInteger(maxTokens) && maxTokens >= capacity) {
+      // No prompt leaves room for it (a prompt takes at least one position).
+      return refuse(
+        new VlmkitError(
+          "CONTEXT_OVERFLOW",
+          `${param}: ${maxTokens} tokens do not fit; a request may use at most ${capacity} positions (prompt and answer together)`,
+          { details: { param, maxTokens, capacity } },
+        ),
+      );
+    }
+    const tokens = maxTokens ?? Math.min(256, room);
+    if (!Number.isInteger(tokens) || tokens < 1) {
+      return refuse(
+        new InvalidArgumentError(`${param}: ${tokens} must be a positive integer`, {
+          details: { param, maxTokens: tokens },
+        }),
+      );
+    }
+    if (tokens > room) {
+      return refuse(
+        new VlmkitError(
+          "CONTEXT_OVERFLOW",
+          `${param}: ${tokens} plus a ${promptRows}-position prompt exceeds the ${capacity} positions a request may use (at most ${room} here)`,
+          { details: { param, maxTokens: tokens, promptRows, capacity, room } },
+        ),
+      );
+    }
+    if (this.#waiting.length >= this.#maxQueue) {
+      return refuse(
+        new VlmkitError(
+          "BUSY",
+          `${this.#waiting.length} requests are already waiting for a sequence (the limit is ${this.#maxQueue}); try again later`,
+          { details: { waiting: this.#waiting.length, limit: this.#maxQueue } },
+        ),
+      );
+    }
+    if (this.#closed) {
+      return refuse(new VlmkitError("UNAVAILABLE", "the generation engine has been closed"));
+    }
+    return { ok: true, maxTokens: tokens };
   }
 
   /** Checks and queues a request; throws at once for requests that can never run. */
@@ -165,27 +241,9 @@ export class GenerationEngine {
       }
     }
     if (promptRows === 0) throw new InvalidArgumentError("the prompt is empty");
-    const room = this.capacity - promptRows;
-    if (room < 1) {
-      throw new VlmkitError(
-        "CONTEXT_OVERFLOW",
-        `the prompt takes ${promptRows} positions but a request may use at most ${this.capacity}`,
-      );
-    }
-    const maxTokens = options.maxTokens ?? Math.min(256, room);
-    if (!Number.isInteger(maxTokens) || maxTokens < 1) {
-      throw new InvalidArgumentError(`maxTokens ${maxTokens} must be a positive integer`);
-    }
-    if (maxTokens > room) {
-      throw new VlmkitError(
-        "CONTEXT_OVERFLOW",
-        `maxTokens ${maxTokens} plus a ${promptRows}-position prompt exceeds the ${this.capacity} positions a request may use (at most ${room} here)`,
-      );
-    }
-    if (this.#waiting.length >= this.#maxQueue) {
-      throw new VlmkitError("BUSY", `${this.#waiting.length} requests are already waiting; try again later`);
-    }
-    if (this.#closed) throw new VlmkitError("UNAVAILABLE", "the generation engine has been closed");
+    const admission = this.admissible(promptRows, options.maxTokens);
+    if (!admission.ok) throw admission.error;
+    const { maxTokens } = admission;
     if (options.signal?.aborted) throw new AbortError(undefined, { cause: options.signal.reason });
     // Created now so bad sampling options fail the call, not the shared loop.
     const sampler = this.#model.createSampler(this.#checkedSampling(options.sampling ?? {}));
@@ -506,6 +564,7 @@ export class GenerationEngine {
     job.wake?.();
     // A freed sequence may let a waiting request in.
     if (this.#waiting.length > 0) queueMicrotask(() => this.#kick());
+    else if (this.#active.size === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
   }
 
   /** Clears a sequence's KV cache and frees it; while a decode runs, that waits until it ends. */

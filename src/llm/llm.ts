@@ -5,11 +5,10 @@
  * Load it once per process; every adapter on the same LLM shares it.
  */
 
-import { vocabFingerprint } from "../adapter/card.js";
-import type { LlmIdentity } from "../adapter/compatibility.js";
-import { embeddingScaleFor } from "../adapter/embedding-scale.js";
+import { embeddingScaleFor } from "./embedding-scale.js";
 import { type EngineOptions, GenerationEngine } from "./engine.js";
 import { GgufReader } from "./gguf-read.js";
+import { type LlmIdentity, vocabFingerprint } from "./identity.js";
 import { NativeModel, type NativeModelOptions } from "./native.js";
 
 export interface LlmOptions extends NativeModelOptions, EngineOptions {

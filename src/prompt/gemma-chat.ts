@@ -10,8 +10,9 @@
  * each other fully, everything else is causal.
  */
 import { InvalidArgumentError } from "../errors.js";
-import { assertImageCount, checkImageTokens, IMAGE_PLACEHOLDER } from "./images.js";
+import { assertImageCount, checkImageTokens, countPlaceholders, IMAGE_PLACEHOLDER } from "./images.js";
 import { SegmentList } from "./segments.js";
+import { styleAttention } from "./style.js";
 import type { AttentionMode, PromptPlan, SegmentRange, TrainingLayout } from "./types.js";
 
 export type ChatContentPart = { type: "text"; text: string } | { type: "image" };
@@ -21,6 +22,13 @@ export interface ChatMessage {
   role: "system" | "user" | "assistant" | "model";
   /** A string (where `<image>` marks an image) or parts, as in the OpenAI / transformers message format. */
   content: string | readonly ChatContentPart[];
+  /**
+   * How many images this message carries, for callers that attach images to messages (Ollama's
+   * `images`, the server). Its placeholders must number as many, or be absent: then the images go before
+   * its text. Default: placeholders are counted over the whole conversation instead, and with none at
+   * all every image goes first in the first user message.
+   */
+  images?: number;
 }
 
 export interface GemmaChatPromptOptions {
@@ -52,8 +60,28 @@ function countImages(pieces: readonly Piece[]): number {
   return pieces.filter((p) => "image" in p).length;
 }
 
+/** A message's pieces with its own images placed (when it says how many it carries). */
+function messagePieces(message: ChatMessage, index: number): Piece[] {
+  const pieces = contentPieces(message.content);
+  if (message.images === undefined) return pieces;
+  const marked = countImages(pieces);
+  if (marked === 0) {
+    pieces.unshift(...Array.from({ length: message.images }, () => ({ image: true }) as const));
+  } else {
+    assertImageCount(marked, message.images, `messages[${index}]`);
+  }
+  return pieces;
+}
+
 function systemText(message: ChatMessage): string {
-  if (typeof message.content === "string") return message.content;
+  if (message.images) {
+    throw new InvalidArgumentError("a system message cannot hold images; put them in a user message");
+  }
+  if (typeof message.content === "string") {
+    // A message that says it carries no image cannot mark one.
+    if (message.images === 0) assertImageCount(countPlaceholders(message.content), 0, "messages[0]");
+    return message.content;
+  }
   if (message.content.some((p) => p.type === "image")) {
     throw new InvalidArgumentError("a system message cannot hold images; put them in a user message");
   }
@@ -80,7 +108,7 @@ function turns(messages: readonly ChatMessage[], imageCount: number): { system?:
         `message ${i + (system === undefined ? 0 : 1)} has role "${m.role}" but roles must alternate user/assistant starting with user (after an optional system message)`,
       );
     }
-    return { role, pieces: contentPieces(m.content) };
+    return { role, pieces: messagePieces(m, i + (system === undefined ? 0 : 1)) };
   });
   if (out.length === 0) throw new InvalidArgumentError("messages must hold at least one user message");
   const placeholders = out.reduce((n, t) => n + countImages(t.pieces), 0);
@@ -94,12 +122,8 @@ function turns(messages: readonly ChatMessage[], imageCount: number): { system?:
 }
 
 function build(options: GemmaChatPromptOptions, training: boolean): TrainingLayout {
-  const { messages, imageTokens = [], attention = "bidirectional-image" } = options;
-  if (attention !== "bidirectional-image" && attention !== "causal") {
-    throw new InvalidArgumentError(
-      `the gemma-chat style supports "bidirectional-image" or "causal" attention, got "${attention}"`,
-    );
-  }
+  const { messages, imageTokens = [] } = options;
+  const attention = styleAttention("gemma-chat", options.attention);
   checkImageTokens(imageTokens);
   const { system, turns: all } = turns(messages, imageTokens.length);
   if (training && all[all.length - 1].role !== "model") {

@@ -13,6 +13,8 @@ export {
   paligemmaPrompt,
   paligemmaTrainingLayout,
 } from "./paligemma.js";
+export { buildPrompt, buildTrainingLayout, checkPrompt, type PromptRequest } from "./plan.js";
+export { defaultAttention, styleAttention } from "./style.js";
 export { resolveTokenLayout, type TokenLayout, type TokenRange } from "./token-layout.js";
 export type {
   AttentionMode,

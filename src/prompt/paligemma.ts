@@ -8,8 +8,9 @@
  * so they are separate segments here too.
  */
 import { InvalidArgumentError } from "../errors.js";
-import { assertImageCount, checkImageTokens, countPlaceholders, IMAGE_PLACEHOLDER } from "./images.js";
+import { assertImageCount, checkImageTokens, countPlaceholders, stripPlaceholders } from "./images.js";
 import { SegmentList } from "./segments.js";
+import { styleAttention } from "./style.js";
 import type { AttentionMode, PromptPlan, SegmentRange, TrainingLayout } from "./types.js";
 
 export interface PaligemmaPromptOptions {
@@ -30,32 +31,30 @@ export interface PaligemmaTrainingOptions extends PaligemmaPromptOptions {
   suffix: string;
 }
 
-function stripPlaceholders(prefix: string, images: number): string {
+function placedPrefix(prefix: string, images: number): string {
   const found = countPlaceholders(prefix);
   if (found === 0) return prefix;
   assertImageCount(found, images);
-  return prefix.split(new RegExp(`${IMAGE_PLACEHOLDER}\\s*`)).join("");
+  return stripPlaceholders(prefix);
 }
 
 function build(options: PaligemmaPromptOptions, suffix?: string): TrainingLayout {
-  const { imageTokens, attention = "prefix-lm" } = options;
+  const { imageTokens } = options;
+  const attention = styleAttention("paligemma", options.attention);
   checkImageTokens(imageTokens);
-  const prefix = stripPlaceholders(options.prefix ?? "", imageTokens.length);
+  const prefix = placedPrefix(options.prefix ?? "", imageTokens.length);
   const list = new SegmentList();
   for (const [i, tokens] of imageTokens.entries()) list.image(i, tokens);
   list.control("<bos>").plain(`${prefix}\n`).seal();
   const promptEnd = list.length;
   if (suffix !== undefined) list.plain(suffix).control("<eos>");
 
-  let bidirectional: SegmentRange[];
-  if (attention === "prefix-lm") bidirectional = [{ start: 0, end: promptEnd }];
-  else if (attention === "bidirectional-image")
-    bidirectional = imageTokens.map((_, i) => ({ start: i, end: i + 1 }));
-  else if (attention === "causal") bidirectional = [];
-  else
-    throw new InvalidArgumentError(
-      `attention must be "prefix-lm", "bidirectional-image" or "causal", got "${attention}"`,
-    );
+  const bidirectional: SegmentRange[] =
+    attention === "prefix-lm"
+      ? [{ start: 0, end: promptEnd }]
+      : attention === "bidirectional-image"
+        ? imageTokens.map((_, i) => ({ start: i, end: i + 1 }))
+        : [];
 
   return {
     style: "paligemma",

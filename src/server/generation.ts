@@ -9,7 +9,7 @@
  * has sent its headers, so it gets a real HTTP status instead of an in-band error.
  */
 import { AbortError, isVlmkitError, VlmkitError } from "../errors.js";
-import type { GenerationResult } from "../llm/engine.js";
+import type { GenerationEngine, GenerationResult } from "../llm/engine.js";
 import type { SamplerOptions } from "../llm/native.js";
 import { type ChatRequest, requestImages, type Sampling } from "./chat-request.js";
 import type { ServerContext } from "./context.js";
@@ -58,15 +58,10 @@ export async function startChat(
   const served = ctx.models.vlm(request.model);
   const engine = served.vlm.llm.engine;
   const param = options.maxTokensParam;
-  if (request.maxTokens !== undefined && request.maxTokens >= engine.capacity) {
-    // The prompt takes at least one position, so this can never fit; say so before decoding images.
-    throw new VlmkitError(
-      "CONTEXT_OVERFLOW",
-      `${param}: ${request.maxTokens} tokens do not fit; a request may use at most ${engine.capacity} positions (prompt and answer together) on this server`,
-      { details: { param, capacity: engine.capacity } },
-    );
-  }
-  checkEngineRoom(served);
+  // The engine's own admission check, made before any image is read or encoded (the prompt is not
+  // known yet: it takes at least one position); submitting checks again with the real prompt.
+  const admission = engine.admissible(1, request.maxTokens, { param });
+  if (!admission.ok) throw scoped(admission.error, served);
   const controller = new AbortController();
   const abort = (reason: unknown) => {
     if (!controller.signal.aborted) controller.abort(reason);
@@ -80,19 +75,14 @@ export async function startChat(
     const begin = async () => {
       const images = await loadRequestImages(refs, ctx, controller.signal);
       const messages = toVlmMessages(request.turns, images);
-      let submitted!: () => void;
-      const queued = new Promise<void>((resolve) => {
-        submitted = resolve;
-      });
       const generation = served.vlm.chatStream(messages, {
         sampling: samplerOptions(request.sampling),
         maxTokens: request.maxTokens,
         stop: request.stop,
         signal: controller.signal,
-        onSubmitted: submitted,
       });
       // Settles when the images are encoded and the request is queued, or with the error that stopped it.
-      await Promise.race([queued, generation.result.then(() => {})]);
+      await generation.submitted;
       return generation;
     };
     // Images are decoded and encoded under an encoder slot, released as soon as the request is queued
@@ -144,35 +134,31 @@ export async function startChat(
     };
   } catch (error) {
     options.signal.removeEventListener("abort", onRequestAbort);
-    throw nameMaxTokens(error, request, param);
+    throw named(error, engine, request.maxTokens, param);
   }
 }
 
 /**
- * Refuses a request at once (429) when its LLM already has `maxQueued` requests waiting for a
- * sequence, before its images cost anything; the engine's own check at submission stays the backstop.
+ * The engine names `maxTokens` in its errors; clients know the field by its API name. The same check,
+ * asked again with the request's numbers (from the error's details) and the field's name.
  */
-/** The engine's own BUSY check, made before any image is read or encoded. */
-function checkEngineRoom(served: ServedVlm): void {
-  const { engine } = served.vlm.llm;
-  const maxQueued = engine.maxQueue;
-  const { queued } = engine.load;
-  if (queued >= maxQueued) {
-    throw new VlmkitError(
-      "BUSY",
-      `model "${served.name}": ${queued} requests are already waiting for a sequence (the limit is ${maxQueued}); try again later`,
-      { details: { model: served.name, waiting: queued, limit: maxQueued } },
-    );
-  }
+function named(
+  error: unknown,
+  engine: GenerationEngine,
+  maxTokens: number | undefined,
+  param: string,
+): unknown {
+  if (!isVlmkitError(error) || error.details?.param !== "maxTokens") return error;
+  const { promptRows } = error.details;
+  const again = engine.admissible(typeof promptRows === "number" ? promptRows : 1, maxTokens, { param });
+  return again.ok ? error : again.error;
 }
 
-/** The engine says "maxTokens …"; clients know the field by its API name. */
-function nameMaxTokens(error: unknown, request: ChatRequest, param: string): unknown {
-  if (!isVlmkitError(error) || error.code !== "CONTEXT_OVERFLOW" || request.maxTokens === undefined)
-    return error;
-  if (!error.message.startsWith("maxTokens")) return error;
-  return new VlmkitError("CONTEXT_OVERFLOW", `${param}: ${error.message.replace(/^maxTokens /, "")}`, {
+/** A full engine queue names the model whose LLM it belongs to (one server may serve several). */
+function scoped(error: unknown, served: ServedVlm): unknown {
+  if (!isVlmkitError(error) || error.code !== "BUSY") return error;
+  return new VlmkitError("BUSY", `model "${served.name}": ${error.message}`, {
     cause: error,
-    details: { ...error.details, param },
+    details: { ...error.details, model: served.name },
   });
 }

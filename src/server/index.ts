@@ -15,6 +15,12 @@ export { errorBody, errorFamily, statusForCode, toVlmkitError } from "./errors.j
 export { type ChatRun, type StartChatOptions, startChat } from "./generation.js";
 export { loadRequestImages } from "./images.js";
 export {
+  type Closable,
+  type Drainable,
+  type LifecycleOptions,
+  ServerLifecycle,
+} from "./lifecycle.js";
+export {
   checkImageCount,
   DEFAULT_HOST,
   DEFAULT_LIMITS,

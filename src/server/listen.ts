@@ -2,7 +2,7 @@
  * Serves an app on a TCP port with @hono/node-server and shuts it down gracefully: stop accepting,
  * let in-flight requests finish (up to a deadline), then close what is left.
  */
-import type { Server } from "node:http";
+import type { Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import type { Hono } from "hono";
@@ -40,6 +40,14 @@ export function listen(app: Hono<AppEnv>, options: ListenOptions = {}): Promise<
     // per-request deadline (`requestTimeoutMs`) covers reading the body too.
     server.headersTimeout = 30_000;
     server.requestTimeout = 300_000;
+    let closing = false;
+    // Once closing, a keep-alive connection closes as soon as its response ends (Node would keep it
+    // open until its keep-alive timeout, holding up `close`).
+    server.on("request", (_req, res: ServerResponse) =>
+      res.once("close", () => {
+        if (closing) server.closeIdleConnections();
+      }),
+    );
     server.once("error", (cause: NodeJS.ErrnoException) => {
       const why = cause.code === "EADDRINUSE" ? "the port is in use" : cause.message;
       reject(new VlmkitError("INVALID_ARGUMENT", `cannot listen on ${host}:${port}: ${why}`, { cause }));
@@ -52,7 +60,10 @@ export function listen(app: Hono<AppEnv>, options: ListenOptions = {}): Promise<
         host,
         port: bound,
         url,
-        close: (drainMs) => closeGracefully(server, drainMs ?? 30_000),
+        close: (drainMs) => {
+          closing = true;
+          return closeGracefully(server, drainMs ?? 30_000);
+        },
       });
     });
   });
@@ -61,8 +72,6 @@ export function listen(app: Hono<AppEnv>, options: ListenOptions = {}): Promise<
 function closeGracefully(server: Server, drainMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     if (!server.listening) return resolve(true);
-    // Keep-alive connections that go idle after their last response are closed as they appear.
-    const sweep = setInterval(() => server.closeIdleConnections(), 50);
     const deadline = setTimeout(() => {
       server.closeAllConnections();
       finish(false);
@@ -71,7 +80,6 @@ function closeGracefully(server: Server, drainMs: number): Promise<boolean> {
     const finish = (drained: boolean) => {
       if (done) return;
       done = true;
-      clearInterval(sweep);
       clearTimeout(deadline);
       resolve(drained);
     };

@@ -181,9 +181,13 @@ export class ServedModels {
     return [...byPath].map(([file, engine]) => ({ llm: path.basename(file), ...engine.load }));
   }
 
-  /** Generation requests running or waiting, over every LLM (draining waits for 0). */
-  get generating(): number {
-    return this.engineLoads().reduce((n, e) => n + e.active + e.queued, 0);
+  /**
+   * Resolves once no generation request runs or waits on any served LLM (what a drained server waits
+   * for before freeing them): woken by each engine when its last request ends.
+   */
+  async idle(): Promise<void> {
+    const engines = new Set(this.servedVlms().map((v) => v.vlm.llm.engine));
+    await Promise.all([...engines].map((engine) => engine.idle()));
   }
 
   private names(kind: ModelListEntry["kind"]): string {

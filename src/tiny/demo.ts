@@ -8,9 +8,10 @@
  *   adapter-chat/                       siglip2-naflex → gemma3, Gemma chat prompt, bidirectional image blocks
  */
 import path from "node:path";
-import { LinearAdapter, saveAdapter, vocabFingerprint } from "../adapter/index.js";
+import { LinearAdapter, saveAdapter } from "../adapter/index.js";
 import { readEncoderConfig } from "../encoders/model-config.js";
 import { readPreprocessorConfig } from "../image/index.js";
+import { vocabFingerprint } from "../llm/identity.js";
 import type { AttentionMode, PromptStyle } from "../prompt/index.js";
 import { cardForPairing } from "../vlm/pairing-card.js";
 import { writeTinyGemma3Gguf } from "./gemma3.js";

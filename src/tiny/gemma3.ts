@@ -12,7 +12,7 @@
 import { InvalidArgumentError } from "../errors.js";
 import { type GgufTensorSpec, type GgufValue, kv, writeGguf } from "../llm/gguf-write.js";
 import type { WritableGgmlType } from "../llm/quant-encode.js";
-import { SeededRandom } from "./random.js";
+import { SeededRandom } from "../util/random.js";
 
 export interface Gemma3Dims {
   /** Hidden size (`gemma3.embedding_length`, HF `hidden_size`). */

@@ -4,7 +4,7 @@
  * inside the combined model, and whatever order the tensors are created in.
  */
 import type { Graph, Value } from "../graph/index.js";
-import { SeededRandom } from "./random.js";
+import { SeededRandom } from "../util/random.js";
 
 /** FNV-1a hash of a string, mixed with the model seed. */
 function hashSeed(seed: number, name: string): number {

@@ -67,8 +67,8 @@ export async function assembleChunks(
 }
 
 /**
- * Refuses prompts the context cannot hold before any embedding row is built: a long text in a prefix-LM
- * block would otherwise read one GGUF row per token first.
+ * Refuses prompts the engine would refuse, and bidirectional blocks larger than a ubatch, before any
+ * embedding row is built: a long text in a prefix-LM block would otherwise read one GGUF row per token first.
  */
 function checkFits(plan: PromptPlan, tokens: (Int32Array | undefined)[], llm: Llm): void {
   const rows = (k: number) => {
@@ -77,13 +77,9 @@ function checkFits(plan: PromptPlan, tokens: (Int32Array | undefined)[], llm: Ll
   };
   let total = 0;
   for (let k = 0; k < plan.segments.length; k++) total += rows(k);
-  const { capacity } = llm.engine;
-  if (total >= capacity) {
-    throw new VlmkitError(
-      "CONTEXT_OVERFLOW",
-      `the prompt takes ${total} positions but a request may use at most ${capacity} (leaving room for the answer)`,
-    );
-  }
+  // The engine's own admission check (context size, queue), before any row is built.
+  const admission = llm.engine.admissible(total);
+  if (!admission.ok) throw admission.error;
   const { ubatchSize } = llm.engine.context.info;
   for (const range of plan.bidirectional) {
     let block = 0;

@@ -1,10 +1,10 @@
 /** The adapter card fields that describe an encoder + LLM pairing, filled from the loaded parts. */
 
-import type { LlmIdentity } from "../adapter/compatibility.js";
 import { type AdapterCardInput, type AdapterKindName, tokensPerImage } from "../adapter/index.js";
 import type { EncoderConfig } from "../encoders/index.js";
 import { InvalidArgumentError } from "../errors.js";
 import type { PreprocessorConfig } from "../image/index.js";
+import type { LlmIdentity } from "../llm/identity.js";
 import type { AttentionMode, PromptStyle } from "../prompt/index.js";
 import { encoderId } from "./encoder-id.js";
 

@@ -10,9 +10,9 @@ import {
   readAdapterCard,
   saveAdapter,
   serializeSafetensors,
-  vocabFingerprint,
 } from "../../src/adapter/index.js";
 import { IncompatibleModelError, InvalidArgumentError, ModelFormatError } from "../../src/errors.js";
+import { vocabFingerprint } from "../../src/llm/identity.js";
 import { tensor } from "../../src/tensor.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vlmkit-card-"));
@@ -92,7 +92,7 @@ describe("saveAdapter / loadAdapter", () => {
         vocabFingerprint: vocabFingerprint(VOCAB),
       },
     });
-    expect(loaded.adapter.toTensors()).toEqual(adapter.toTensors());
+    expect(loaded.projection.toTensors()).toEqual(adapter.toTensors());
     expect(loaded.card.adapter).toEqual({ kind: "linear", factor: 1 });
     expect(loaded.embeddingScale).toBe(1);
     expect(loaded.card.format_version).toBe(1);

@@ -12,14 +12,14 @@ import {
   mergedGrid,
   saveAdapter,
   tokensPerImage,
-  vocabFingerprint,
 } from "../../src/adapter/index.js";
 import { TokenMerger } from "../../src/adapter/kinds/merge.js";
 import { kindSpec } from "../../src/adapter/kinds/registry.js";
 import { blockIndex } from "../../src/adapter/kinds/token-grid.js";
 import { InvalidArgumentError, ModelFormatError, ShapeError } from "../../src/errors.js";
+import { vocabFingerprint } from "../../src/llm/identity.js";
 import { type Tensor, tensor } from "../../src/tensor.js";
-import { SeededRandom } from "../../src/tiny/random.js";
+import { SeededRandom } from "../../src/util/random.js";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -88,7 +88,9 @@ function reference(adapter: Adapter, features: Tensor, rows: number, cols: numbe
       return blocks.map((slots) => {
         const present = slots.filter((i): i is number => i !== null);
         const mean = new Array(dv).fill(0);
-        for (const i of present) row(i).forEach((v, c) => (mean[c] += v / present.length));
+        for (const i of present) {
+          for (const [c, v] of row(i).entries()) mean[c] += v / present.length;
+        }
         const rms = Math.sqrt(mean.reduce((s, v) => s + v * v, 0) / dv + 1e-6);
         const w = p.get("norm.weight")!.data;
         return linear(
@@ -103,12 +105,12 @@ function expectClose(actual: Tensor, expected: number[][], what: string): void {
   expect(actual.dims, what).toEqual([expected.length, expected[0].length]);
   let worst = 0;
   let scale = 0;
-  expected.forEach((r, i) =>
-    r.forEach((v, j) => {
+  for (const [i, r] of expected.entries()) {
+    for (const [j, v] of r.entries()) {
       worst = Math.max(worst, Math.abs(actual.data[i * r.length + j] - v));
       scale = Math.max(scale, Math.abs(v));
-    }),
-  );
+    }
+  }
   expect(worst, what).toBeLessThan(1e-4 * Math.max(1, scale));
 }
 
@@ -219,7 +221,7 @@ describe("each kind's apply in onnxruntime", () => {
 
   it("merges for training exactly as apply does", async () => {
     const adapter = initAdapter("pixel-shuffle", { inputSize: DV, outputSize: DL, factor: 2, seed: 2 });
-    const merger = new TokenMerger(kindSpec("pixel-shuffle"), 2, DV, 1);
+    const merger = new TokenMerger(kindSpec("pixel-shuffle"), 2, DV, { threads: 1 });
     try {
       const grid = { rows: 5, cols: 3 };
       const features = randomFeatures(15, DV, 7);
@@ -266,10 +268,10 @@ describe("saving and loading each kind", () => {
       const saved = await saveAdapter(dir, adapter, card(tokens));
       expect(saved.adapter).toEqual({ kind, factor });
       const loaded = await loadAdapter(dir);
-      expect(loaded.adapter.kind).toBe(kind);
-      expect(loaded.adapter.factor).toBe(factor);
+      expect(loaded.projection.kind).toBe(kind);
+      expect(loaded.projection.factor).toBe(factor);
       expect(loaded.card.prompt.image_tokens).toBe(tokens);
-      expect(loaded.adapter.toTensors()).toEqual(adapter.toTensors());
+      expect(loaded.projection.toTensors()).toEqual(adapter.toTensors());
     });
   }
 

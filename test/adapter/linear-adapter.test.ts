@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { LinearAdapter } from "../../src/adapter/index.js";
-import { ModelFormatError, ShapeError } from "../../src/errors.js";
+import { DisposedError, ModelFormatError, ShapeError } from "../../src/errors.js";
 import { type Tensor, tensor } from "../../src/tensor.js";
-import { SeededRandom } from "../../src/tiny/random.js";
+import { SeededRandom } from "../../src/util/random.js";
+import { canCountThreads, liveThreads } from "../helpers/threads.js";
 
 /** y[i, j] = Σ_k x[i, k] · W[j, k] + b[j], in float64. */
 function reference(x: Tensor, w: Tensor, b: Tensor): Float64Array {
@@ -58,6 +59,46 @@ describe("LinearAdapter.apply", () => {
     expect(() => new LinearAdapter(random([4, 8], 1), random([5], 2))).toThrow(
       /expected dims \[4\], got \[5\]/,
     );
+  });
+});
+
+describe("LinearAdapter.dispose", () => {
+  it("releases the adapter's session; apply afterwards throws DisposedError", async () => {
+    const adapter = new LinearAdapter(random([3, 5], 1), random([3], 2), { threads: 1 });
+    const x = random([2, 5], 3);
+    const first = await adapter.apply(x);
+    await adapter.dispose();
+    await expect(adapter.apply(x)).rejects.toThrow(DisposedError);
+    await expect(adapter.apply(x)).rejects.toThrow("LinearAdapter has been disposed");
+    await adapter.dispose(); // a second dispose does nothing
+    // Another adapter with the same weights still works: sessions are per adapter, not shared.
+    const again = new LinearAdapter(adapter.weight, adapter.bias, { threads: 1 });
+    expect(Array.from((await again.apply(x)).data)).toEqual(Array.from(first.data));
+    await again.dispose();
+  });
+
+  it("lets a run in flight finish before releasing", async () => {
+    const adapter = LinearAdapter.init({ inputSize: 64, outputSize: 32, seed: 4 });
+    const x = random([128, 64], 5);
+    const pending = adapter.apply(x);
+    const disposed = adapter.dispose();
+    const y = await pending;
+    await disposed;
+    const ref = reference(x, adapter.weight, adapter.bias);
+    for (let i = 0; i < ref.length; i += 97) expect(y.data[i]).toBeCloseTo(ref[i], 4);
+  });
+
+  it.runIf(canCountThreads)("holds no session before the first apply and none after dispose", async () => {
+    const warm = new LinearAdapter(random([2, 2], 1), random([2], 2), { threads: 1 });
+    await warm.apply(random([1, 2], 3));
+    await warm.dispose();
+    const before = liveThreads();
+    const adapter = new LinearAdapter(random([4, 6], 1), random([4], 2), { threads: 3 });
+    expect(liveThreads()).toBe(before);
+    await adapter.apply(random([2, 6], 3));
+    expect(liveThreads() - before).toBe(2); // its session's intra-op workers
+    await adapter.dispose();
+    expect(liveThreads()).toBe(before);
   });
 });
 

@@ -14,7 +14,7 @@ import {
   serializeModel,
   type Value,
 } from "../../src/graph/index.js";
-import { SeededRandom } from "../../src/tiny/random.js";
+import { SeededRandom } from "../../src/util/random.js";
 
 export interface InputSpec {
   name: string;

@@ -163,7 +163,9 @@ describe("GenerationEngine", () => {
     expect(() => llm.engine.submit([{ kind: "tokens", tokens: big }])).toThrow(
       /2000 positions but a request may use at most 1024/,
     );
-    expect(() => llm.engine.submit(tokensChunk("a"), { maxTokens: 5000 })).toThrow(/maxTokens 5000/);
+    expect(() => llm.engine.submit(tokensChunk("a"), { maxTokens: 5000 })).toThrow(
+      /maxTokens: 5000 tokens do not fit/,
+    );
     expect(() => llm.engine.submit([{ kind: "tokens", tokens: Int32Array.of(1, 999999) }])).toThrow(
       /outside the vocabulary/,
     );
@@ -243,6 +245,75 @@ describe("GenerationEngine", () => {
     controller.abort();
     await expect(gen.result).rejects.toBeInstanceOf(AbortError);
     expect(llm.engine.load).toEqual({ active: 0, queued: 0 });
+  });
+});
+
+describe("GenerationEngine.admissible", () => {
+  it("says whether a request fits, and why not, with the failing field in details", async () => {
+    const { engine } = llm;
+    const capacity = engine.capacity;
+    expect(engine.admissible(10)).toEqual({ ok: true, maxTokens: Math.min(256, capacity - 10) });
+    expect(engine.admissible(10, 5)).toEqual({ ok: true, maxTokens: 5 });
+    expect(engine.admissible(capacity - 1, 1)).toEqual({ ok: true, maxTokens: 1 });
+    const refused = (rows: number, maxTokens?: number, param?: string) => {
+      const a = engine.admissible(rows, maxTokens, { param });
+      if (a.ok) throw new Error(`expected ${rows} + ${maxTokens} to be refused`);
+      return a.error;
+    };
+    expect(refused(capacity)).toMatchObject({
+      code: "CONTEXT_OVERFLOW",
+      message: `the prompt takes ${capacity} positions but a request may use at most ${capacity}`,
+      details: { promptRows: capacity, capacity },
+    });
+    expect(refused(1, capacity)).toMatchObject({
+      code: "CONTEXT_OVERFLOW",
+      message: `maxTokens: ${capacity} tokens do not fit; a request may use at most ${capacity} positions (prompt and answer together)`,
+      details: { param: "maxTokens", maxTokens: capacity, capacity },
+    });
+    expect(refused(100, capacity - 99, "max_tokens")).toMatchObject({
+      code: "CONTEXT_OVERFLOW",
+      message: `max_tokens: ${capacity - 99} plus a 100-position prompt exceeds the ${capacity} positions a request may use (at most ${capacity - 100} here)`,
+      details: { param: "max_tokens", maxTokens: capacity - 99, promptRows: 100, room: capacity - 100 },
+    });
+    expect(refused(1, 0)).toMatchObject({ code: "INVALID_ARGUMENT", details: { param: "maxTokens" } });
+    expect(refused(1, 1.5)).toMatchObject({ code: "INVALID_ARGUMENT" });
+    // submit refuses with the same error.
+    expect(() => engine.submit(tokensChunk("a"), { maxTokens: capacity })).toThrow(
+      refused(1, capacity).message,
+    );
+  });
+
+  it("refuses when the queue is full (BUSY) and when the engine is closed", async () => {
+    const own = await Llm.load(ggufPath, {
+      gpu: false,
+      contextSize: 512,
+      sequences: 1,
+      batchSize: 64,
+      maxQueue: 1,
+    });
+    try {
+      const stop = new AbortController();
+      const running = own.engine.submit(tokensChunk(PROMPTS[0]), { maxTokens: 200, signal: stop.signal });
+      await running[Symbol.asyncIterator]().next(); // holds the only sequence
+      expect(own.engine.admissible(5).ok).toBe(true);
+      const waiting = own.engine.submit(tokensChunk(PROMPTS[1]), { maxTokens: 1, signal: stop.signal });
+      const busy = own.engine.admissible(5);
+      expect(busy).toMatchObject({
+        ok: false,
+        error: {
+          code: "BUSY",
+          message: "1 requests are already waiting for a sequence (the limit is 1); try again later",
+          details: { waiting: 1, limit: 1 },
+        },
+      });
+      expect(() => own.engine.submit(tokensChunk("a"))).toThrow(/already waiting for a sequence/);
+      stop.abort();
+      await expect(running.result).rejects.toBeInstanceOf(AbortError);
+      await expect(waiting.result).rejects.toBeInstanceOf(AbortError);
+    } finally {
+      await own.dispose();
+    }
+    expect(own.engine.admissible(5)).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
   });
 });
 

@@ -10,7 +10,7 @@ import {
 } from "../../src/llm/quant.js";
 import { dequantizeRow } from "../../src/llm/quant-decode.js";
 import { quantizeRow } from "../../src/llm/quant-encode.js";
-import { SeededRandom } from "../../src/tiny/random.js";
+import { SeededRandom } from "../../src/util/random.js";
 
 function roundTrip(type: keyof typeof GGML_TYPES, x: Float32Array): { bytes: Uint8Array; y: Float32Array } {
   const info = GGML_TYPES[type];

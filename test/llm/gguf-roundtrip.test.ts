@@ -8,7 +8,7 @@ import { kv, writeGguf } from "../../src/llm/gguf-write.js";
 import { GGML_TYPES, ggmlRowBytes } from "../../src/llm/quant.js";
 import { dequantizeRow } from "../../src/llm/quant-decode.js";
 import { quantizeRow, type WritableGgmlType } from "../../src/llm/quant-encode.js";
-import { SeededRandom } from "../../src/tiny/random.js";
+import { SeededRandom } from "../../src/util/random.js";
 
 let dir: string;
 beforeAll(async () => {

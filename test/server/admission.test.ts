@@ -131,6 +131,31 @@ describe("chat routes", () => {
     expect(queue.running).toBe(0);
   });
 
+  it("release the encoder slot once the request is queued for generation, not when it ends", async () => {
+    const queue = new WorkQueue({ name: "encoder", concurrency: 1, maxQueued: 0 });
+    const { app } = createApp({ models: server.models, logger: quiet(), encoderQueue: queue });
+    const srv = await listen(app, { port: 0 });
+    const engine = server.models.vlm("chat").vlm.llm.engine;
+    try {
+      const holder = new AbortController();
+      const streaming = await fetch(`${srv.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(chat(red, { max_tokens: 1500, stream: true })),
+        signal: holder.signal,
+      });
+      expect(streaming.status).toBe(200);
+      await streaming.body!.getReader().read(); // generating now
+      expect(engine.load.active).toBe(1);
+      expect(queue.running).toBe(0); // the only slot is free again: another image request gets it
+      expect((await post(app, "/v1/chat/completions", chat(red, { max_tokens: 2 }))).status).toBe(200);
+      holder.abort();
+      await expect.poll(() => engine.load.active, { timeout: 5000, interval: 5 }).toBe(0);
+    } finally {
+      await srv.close(1000);
+    }
+  });
+
   it("answer 429 before loading images when the LLM's queue is full", async () => {
     const small = await demoModels({ sequences: 1, maxQueue: 1 });
     const { app } = createApp({ models: small.models, logger: quiet() });

@@ -102,7 +102,8 @@ describe("bad chat requests", () => {
         body: { ...good, messages: [{ role: "user", content: "what is in <image>?" }] },
         status: 400,
         code: "PROMPT_MISMATCH",
-        message: 'messages[0]: the text holds 1 image placeholder "<image>" but the message carries 0 images',
+        message:
+          'number of image placeholders "<image>" in messages[0] (1) does not match the number of images (0)',
       },
       {
         name: "corrupt base64",
@@ -171,7 +172,7 @@ describe("bad chat requests", () => {
         status: 400,
         code: "CONTEXT_OVERFLOW",
         message:
-          "max_tokens: 5000 tokens do not fit; a request may use at most 2048 positions (prompt and answer together) on this server",
+          "max_tokens: 5000 tokens do not fit; a request may use at most 2048 positions (prompt and answer together)",
       },
       {
         name: "max_completion_tokens that fit alone but not with the prompt",
@@ -290,6 +291,23 @@ describe("bad chat requests", () => {
     expect(okOllama.body.done).toBe(true);
     // Nothing was left holding a sequence.
     expect(server.models.engineLoads()).toEqual([{ llm: "gemma3.gguf", active: 0, queued: 0 }]);
+  });
+
+  it("names the request's own field in `param` when max_tokens does not fit, early or with the prompt", async () => {
+    const { app } = createApp({ models: server.models, logger: captureLogger().logger });
+    const ask = (extra: Record<string, unknown>) =>
+      post(app, "/v1/chat/completions", {
+        model: "chat",
+        messages: [{ role: "user", content: "hi" }],
+        ...extra,
+      });
+    const early = await ask({ max_tokens: 5000 });
+    expect(early.body.error).toMatchObject({ code: "CONTEXT_OVERFLOW", param: "max_tokens" });
+    const withPrompt = await ask({ max_completion_tokens: 2040 });
+    expect(withPrompt.status).toBe(400);
+    expect(withPrompt.body.error).toMatchObject({ code: "CONTEXT_OVERFLOW", param: "max_completion_tokens" });
+    const mismatch = await ask({ messages: [{ role: "user", content: "<image>?" }] });
+    expect(mismatch.body.error).toMatchObject({ code: "PROMPT_MISMATCH", param: "messages[0]" });
   });
 
   it("refuses a private image address even when remote images are on", async () => {

@@ -12,10 +12,10 @@ import { ShapeError } from "../../src/errors.js";
 import { NativeModel } from "../../src/llm/native.js";
 import { type Tensor, tensor } from "../../src/tensor.js";
 import { writeTinyGemma3Gguf } from "../../src/tiny/gemma3.js";
-import { SeededRandom } from "../../src/tiny/random.js";
 import { layoutExample } from "../../src/train/data/example-layout.js";
 import { AdapterLoss, type LossExample } from "../../src/train/model/adapter-loss.js";
 import { buildAdapterLossGraph } from "../../src/train/model/loss-graph.js";
+import { SeededRandom } from "../../src/util/random.js";
 
 const Dv = 24;
 const N = 16;
@@ -219,7 +219,7 @@ describe("adapter loss graph for each kind", () => {
     ["avgpool", 2],
   ] as const) {
     it(`${kind}: every parameter gets a gradient that matches central differences`, async () => {
-      const merger = new TokenMerger(kindSpec(kind), factor, Dv, 1);
+      const merger = new TokenMerger(kindSpec(kind), factor, Dv, { threads: 1 });
       try {
         const tokens = await merger.merge(features(9), { rows: 4, cols: 4 }); // [M, W]
         const M = tokens.dims[0];

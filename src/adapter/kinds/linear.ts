@@ -2,7 +2,7 @@
 import { InvalidArgumentError } from "../../errors.js";
 import type { Graph, Value } from "../../graph/index.js";
 import { type Tensor, tensor } from "../../tensor.js";
-import { SeededRandom } from "../../tiny/random.js";
+import { SeededRandom } from "../../util/random.js";
 import { BIAS_NAME, LinearAdapter, WEIGHT_NAME } from "../linear-adapter.js";
 import type { KindInitOptions, KindSpec } from "./types.js";
 

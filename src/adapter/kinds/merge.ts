@@ -10,8 +10,8 @@
 import * as ort from "onnxruntime-node";
 import { ShapeError } from "../../errors.js";
 import { Graph, serializeModel, type Value } from "../../graph/index.js";
+import { createOnnxSession, type OnnxSessionOptions } from "../../runtime/onnx-session.js";
 import { assertDims, type Tensor, tensor } from "../../tensor.js";
-import { openAdapterSession } from "./session.js";
 import { blockIndex } from "./token-grid.js";
 import type { AdapterKindName, Grid, KindSpec } from "./types.js";
 
@@ -67,7 +67,7 @@ export class TokenMerger {
     readonly spec: KindSpec,
     readonly factor: number,
     readonly inputSize: number,
-    private readonly threads?: number,
+    private readonly sessionOptions: OnnxSessionOptions = {},
   ) {}
 
   /** [N, Dv] on `grid` → [M, tokenWidth]; kinds that do not merge return the features unchanged. */
@@ -88,7 +88,7 @@ export class TokenMerger {
     const g = new Graph("token_merge");
     const x = g.input("x", "float32", ["n", this.inputSize]);
     g.output(mergeTokens(g, this.spec.name, x, this.factor), "y");
-    const session = openAdapterSession(serializeModel(g), what, this.threads);
+    const session = createOnnxSession(serializeModel(g), this.sessionOptions, what);
     session.catch(() => {
       if (this.#session === session) this.#session = undefined;
     });

@@ -6,9 +6,9 @@
 import * as ort from "onnxruntime-node";
 import { DisposedError, ModelFormatError } from "../../errors.js";
 import { Graph, serializeModel, type Value } from "../../graph/index.js";
+import { createOnnxSession, type OnnxSessionOptions } from "../../runtime/onnx-session.js";
 import { assertDims, type Tensor, tensor } from "../../tensor.js";
 import { checkGridFeatures, mergeFeeds, mergeTokens } from "./merge.js";
-import { openAdapterSession } from "./session.js";
 import { mergedGrid } from "./token-grid.js";
 import type { Adapter, Grid, KindSpec } from "./types.js";
 
@@ -28,6 +28,7 @@ export class ProjectorAdapter implements Adapter {
     readonly inputSize: number,
     readonly outputSize: number,
     source = `${spec.name} adapter`,
+    private readonly sessionOptions: OnnxSessionOptions = {},
   ) {
     const expected = spec.params(inputSize, outputSize, factor);
     const names = [...params.keys()].join(", ") || "none";
@@ -97,7 +98,7 @@ export class ProjectorAdapter implements Adapter {
       params.set(p.name, g.input(`param.${p.name}`, "float32", p.dims));
     }
     g.output(this.spec.head(g, tokens, params), "y");
-    const session = openAdapterSession(serializeModel(g), what);
+    const session = createOnnxSession(serializeModel(g), this.sessionOptions, what);
     session.catch(() => {
       if (this.#session === session) this.#session = undefined;
     });

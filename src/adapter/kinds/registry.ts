@@ -3,6 +3,7 @@
  * (seeded) weights or from saved tensors. `linear` is `LinearAdapter`; the others are `ProjectorAdapter`s.
  */
 import { InvalidArgumentError, ModelFormatError } from "../../errors.js";
+import type { OnnxSessionOptions } from "../../runtime/onnx-session.js";
 import type { Tensor } from "../../tensor.js";
 import { LinearAdapter } from "../linear-adapter.js";
 import { avgpoolKind } from "./avgpool.js";
@@ -90,11 +91,12 @@ export function adapterFromTensors(
   factor: number,
   tensors: ReadonlyMap<string, Tensor>,
   source: string,
+  sessionOptions: OnnxSessionOptions = {},
 ): Adapter {
   const spec = kindSpec(kind);
   const problem = factorProblem(spec.name, factor);
   if (problem) throw new ModelFormatError(`${source}: ${problem}`);
-  if (spec.name === "linear") return LinearAdapter.fromTensors(tensors, source);
+  if (spec.name === "linear") return LinearAdapter.fromTensors(tensors, source, sessionOptions);
   // The first parameter that is a weight is [Dl, tokenWidth]; Dv follows from the token width.
   const weight = spec.params(1, 1, factor).find((p) => p.dims.length === 2);
   const w = weight ? tensors.get(weight.name) : undefined;
@@ -110,7 +112,7 @@ export function adapterFromTensors(
       `${source}: ${weight.name} is [${w.dims.join(", ")}]; its second dim must be a multiple of ${perDv}`,
     );
   }
-  return fromParams(spec, factor, tensors, w.dims[1] / perDv, w.dims[0], source);
+  return new ProjectorAdapter(spec, factor, tensors, w.dims[1] / perDv, w.dims[0], source, sessionOptions);
 }
 
 function fromParams(

@@ -33,6 +33,8 @@ export interface Adapter {
   apply(features: Tensor, grid?: Grid): Promise<Tensor>;
   /** The trainable tensors under their safetensors names (the same objects: updating them updates the adapter). */
   toTensors(): Map<string, Tensor>;
+  /** Releases the adapter's onnxruntime session; `apply` throws `DisposedError` afterwards. */
+  dispose(): Promise<void>;
 }
 
 /** One trainable tensor of a kind. */

@@ -6,6 +6,7 @@ import { parseOnnxDtype } from "../../hub/dtypes.js";
 import { resolveModelDir } from "../../hub/index.js";
 import { createApp } from "../../server/app.js";
 import { readServeConfig } from "../../server/config-file.js";
+import { DEFAULT_DRAIN_TIMEOUT_MS, ServerLifecycle } from "../../server/lifecycle.js";
 import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, type ServerLimits } from "../../server/limits.js";
 import { listen } from "../../server/listen.js";
 import { loadVlms, type VlmParts } from "../../server/load-vlms.js";
@@ -45,9 +46,6 @@ interface ServeArgs {
   batchSize?: number;
   gpuLayers?: number;
 }
-
-/** How long a drained server waits for generations whose connections were cut to stop decoding. */
-const ENGINE_STOP_MS = 5_000;
 
 /** A repeatable flag whose values may also be comma-separated. */
 function list(value: string, previous: string[]): string[] {
@@ -175,7 +173,7 @@ export function register(program: Command): void {
       "--drain-timeout-ms <n>",
       "on SIGTERM/SIGINT, how long in-flight requests may finish",
       int("--drain-timeout-ms"),
-      30_000,
+      DEFAULT_DRAIN_TIMEOUT_MS,
     )
     .option("--log-level <level>", "debug, info, warn, error or silent (default: $VLMKIT_LOG_LEVEL or info)")
     .action(async (args: ServeArgs) => {
@@ -251,30 +249,11 @@ export function register(program: Command): void {
       const running = await listen(app, { host: args.host, port: args.port });
       logger.info({ url: running.url, host: running.host, port: running.port }, "listening");
 
-      let stopping: Promise<boolean> | undefined;
-      const stop = (signal: string) => {
-        stopping ??= (async () => {
-          logger.info({ signal, drainTimeoutMs: args.drainTimeoutMs }, "shutting down: draining requests");
-          models.markDraining();
-          const drained = await running.close(args.drainTimeoutMs);
-          // Cut connections abort their generations; the native context is freed only once none decodes.
-          const until = Date.now() + ENGINE_STOP_MS;
-          while (models.generating > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-          await models.dispose();
-          if (drained) logger.info("stopped");
-          else
-            logger.warn(
-              { drainTimeoutMs: args.drainTimeoutMs },
-              "stopped: connections cut at the drain deadline",
-            );
-          return drained;
-        })();
-        return stopping;
-      };
-      const stopped = new Promise<boolean>((resolve) => {
-        for (const signal of ["SIGTERM", "SIGINT"] as const)
-          process.once(signal, () => resolve(stop(signal)));
+      const lifecycle = new ServerLifecycle(running, models, {
+        logger,
+        drainTimeoutMs: args.drainTimeoutMs,
       });
+      const stopped = lifecycle.stopOnSignals();
 
       try {
         await models.loading(async () => {
@@ -308,8 +287,8 @@ export function register(program: Command): void {
         logger.info({ models: models.list().map((m) => m.id) }, "ready");
       } catch (error) {
         // A shutdown that began while loading wins; otherwise a model that cannot load stops the server.
-        if (stopping) return void (await stopping);
-        await stop("load-failure");
+        if (lifecycle.stopping) return void (await lifecycle.stopping);
+        await lifecycle.stop("load-failure");
         throw error;
       }
       const drained = await stopped;

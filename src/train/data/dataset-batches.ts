@@ -4,7 +4,7 @@
  * accumulation across the examples of one step.
  */
 import { InvalidArgumentError, ShapeError } from "../../errors.js";
-import { SeededRandom } from "../../tiny/random.js";
+import { SeededRandom } from "../../util/random.js";
 
 /** A 32-bit seed from (seed, epoch), mixed so that neighbouring epochs get unrelated streams. */
 function epochSeed(seed: number, epoch: number): number {

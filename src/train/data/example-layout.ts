@@ -8,9 +8,8 @@
 import { InvalidArgumentError } from "../../errors.js";
 import {
   type AttentionMode,
-  gemmaChatTrainingLayout,
+  buildTrainingLayout,
   type PromptStyle,
-  paligemmaTrainingLayout,
   resolveTokenLayout,
   type TokenRange,
   type TrainingLayout,
@@ -46,37 +45,17 @@ export interface ExampleLayout {
   targets: number[];
 }
 
-/** The default attention of each prompt style (what the pretrained models use). */
-export function defaultAttention(style: PromptStyle): AttentionMode {
-  return style === "paligemma" ? "prefix-lm" : "bidirectional-image";
-}
-
 /** The training layout (segments, ranges, label segments) for one single-image example. */
 export function trainingLayout(options: ExampleLayoutOptions): TrainingLayout {
-  const style = options.style ?? "paligemma";
-  const attention = options.attention ?? defaultAttention(style);
-  if (style === "paligemma") {
-    return paligemmaTrainingLayout({
-      prefix: options.prompt,
-      suffix: options.answer,
-      imageTokens: [options.imageTokens],
-      attention,
-    });
-  }
-  if (style === "gemma-chat") {
-    if (attention === "prefix-lm") {
-      throw new InvalidArgumentError(`the gemma-chat style cannot use "prefix-lm" attention`);
-    }
-    return gemmaChatTrainingLayout({
-      messages: [
-        { role: "user", content: options.prompt },
-        { role: "assistant", content: options.answer },
-      ],
-      imageTokens: [options.imageTokens],
-      attention,
-    });
-  }
-  throw new InvalidArgumentError(`prompt style "${style}"; expected "paligemma" or "gemma-chat"`);
+  return buildTrainingLayout({
+    style: options.style ?? "paligemma",
+    attention: options.attention,
+    messages: [
+      { role: "user", content: options.prompt },
+      { role: "assistant", content: options.answer },
+    ],
+    imageTokens: [options.imageTokens],
+  });
 }
 
 /** Tokenizes a training layout and finds the rows the loss reads. */

@@ -8,8 +8,8 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import sharp from "sharp";
 import { InvalidArgumentError } from "../../errors.js";
-import { SeededRandom } from "../../tiny/random.js";
 import { writeFileAtomic } from "../../util/fs.js";
+import { SeededRandom } from "../../util/random.js";
 
 export const SHAPES = ["circle", "square", "triangle"] as const;
 export const COLORS = ["red", "green", "blue", "yellow"] as const;

@@ -11,7 +11,6 @@ import { VisionEncoder } from "../../encoders/index.js";
 import { throwIfAborted } from "../../errors.js";
 import type { OnnxDtype } from "../../hub/dtypes.js";
 import { Llm } from "../../llm/llm.js";
-import { IMAGE_PLACEHOLDER } from "../../prompt/index.js";
 import { Vlm } from "../../vlm.js";
 import { type BadRowPolicy, loadDataset } from "../data/dataset.js";
 import type { TrainExample } from "../data/dataset-rows.js";
@@ -50,14 +49,6 @@ export async function meanLoss(
   return examples.length > 0 ? sum / examples.length : Number.NaN;
 }
 
-/**
- * The question as `Vlm.ask` takes it. PaliGemma training strips `<image>` placeholders (with the
- * whitespace after each) from the prefix; doing the same here gives the prefix training saw.
- */
-export function askQuestion(prompt: string, style: "paligemma" | "gemma-chat"): string {
-  return style === "paligemma" ? prompt.split(new RegExp(`${IMAGE_PLACEHOLDER}\\s*`)).join("") : prompt;
-}
-
 export interface AnswerOptions {
   /** Most tokens per answer. Default 32. */
   maxTokens?: number;
@@ -75,7 +66,8 @@ export async function generateAnswers(
   const out: SampleAnswer[] = [];
   for (const ex of examples) {
     throwIfAborted(options.signal);
-    const result = await vlm.ask([ex.imagePath], askQuestion(ex.prompt, vlm.adapter.card.prompt.style), {
+    // `Vlm.ask` lays the prompt out as training did (same builder, same placeholder rule).
+    const result = await vlm.ask([ex.imagePath], ex.prompt, {
       maxTokens: options.maxTokens ?? 32,
       signal: options.signal,
     });
@@ -157,8 +149,10 @@ export async function evaluateAdapter(options: EvaluateOptions): Promise<Evaluat
     const card = vlm.adapter.card;
     const tokenizer = llm.model;
     const cache = await FeatureCache.open(encoder, { dir: options.featureCacheDir });
-    const adapter = vlm.adapter.adapter;
-    merger = new TokenMerger(kindSpec(adapter.kind), adapter.factor, adapter.inputSize, options.threads);
+    const adapter = vlm.adapter.projection;
+    merger = new TokenMerger(kindSpec(adapter.kind), adapter.factor, adapter.inputSize, {
+      threads: options.threads,
+    });
     const data = await prepareExamples(dataset, cache, {
       merge: (patches, grid) => (merger as TokenMerger).merge(patches, grid),
       style: card.prompt.style,

@@ -1,55 +1,32 @@
 /**
- * Trains an adapter (any kind: linear, mlp, pixel-shuffle, avgpool) through the frozen LLM:
+ * Trains a linear adapter through the frozen LLM:
  *
  *   dataset rows ─ FeatureCache (encoder once per image) ─▶ features [N, Dv]
- *   ─ TokenMerger (pixel-shuffle / avgpool only, once per image) ─▶ tokens [M, W]
- *   ─ AdapterLoss (adapter head → gemma3 ONNX graph → answer-token cross-entropy, ∂/∂ each parameter)
+ *   ─ AdapterLoss (adapter → gemma3 ONNX graph → answer-token cross-entropy, ∂/∂W, ∂/∂b)
  *   ─ gradient accumulation ─ AdamW (warmup + cosine) ─▶ adapter
  *
  * with seeded shuffling, atomic checkpoints and `resume`, validation loss and sample answers through
  * the real inference path (`Vlm` on llama.cpp) every epoch, `metrics.jsonl` + `loss.png`, and the final
  * adapter saved with its card. Everything lands in `out`: adapter.json, adapter.safetensors,
  * metrics.jsonl, loss.png, checkpoints/.
+ *
+ * `trainAdapter` runs three steps, each in its own file: `prepareRun` (load the parts, the examples and
+ * the start state, fresh or from a checkpoint), `runSteps` (optimizer steps, validation, metrics,
+ * checkpoints) and `finishRun` (loss curve, adapter + card, the result).
  */
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import {
-  type Adapter,
-  type AdapterKindName,
-  DEFAULT_FACTOR,
-  factorProblem,
-  initAdapter,
-  kindSpec,
-  saveAdapter,
-} from "../../adapter/index.js";
-import { TokenMerger } from "../../adapter/kinds/merge.js";
-import { VisionEncoder } from "../../encoders/index.js";
-import { InvalidArgumentError, throwIfAborted } from "../../errors.js";
+
+import { type AdapterKindName, DEFAULT_FACTOR, factorProblem, kindSpec } from "../../adapter/index.js";
+import type { VisionEncoder } from "../../encoders/index.js";
+import { InvalidArgumentError } from "../../errors.js";
 import type { OnnxDtype } from "../../hub/dtypes.js";
-import { Llm } from "../../llm/llm.js";
 import type { AttentionMode, PromptStyle } from "../../prompt/index.js";
-import { cardForPairing } from "../../vlm/pairing-card.js";
-import { Vlm } from "../../vlm.js";
-import { type BadRowPolicy, loadDataset } from "../data/dataset.js";
-import { GradientAccumulator, totalSteps, trainingSteps } from "../data/dataset-batches.js";
-import type { TrainExample } from "../data/dataset-rows.js";
-import { defaultAttention } from "../data/example-layout.js";
-import { FeatureCache } from "../data/feature-cache.js";
-import { featureRms, prepareExamples } from "../data/prepare-examples.js";
-import { AdapterLoss, type LossExample } from "../model/adapter-loss.js";
-import {
-  checkpointDue,
-  fileSha256,
-  loadLatestCheckpoint,
-  type RunIdentity,
-  saveCheckpoint,
-} from "./checkpoint.js";
-import { accuracy, generateAnswers, meanLoss, type SampleAnswer } from "./evaluate.js";
-import { writeLossCurve } from "./loss-curve.js";
-import { MetricsLog } from "./metrics.js";
-import { AdamW, adapterParamGroups, gradientsInOrder } from "./optimizer.js";
-import { learningRate } from "./schedule.js";
+import { defaultAttention } from "../../prompt/index.js";
+import type { BadRowPolicy } from "../data/dataset.js";
+import type { LossExample } from "../model/adapter-loss.js";
+import type { SampleAnswer } from "./evaluate.js";
+import { finishRun } from "./finish-run.js";
+import { prepareRun } from "./prepare-run.js";
+import { runSteps } from "./run-steps.js";
 
 /** The defaults, tuned on the synthetic shapes dataset (a few hundred rows) with the tiny models. */
 export const TRAIN_DEFAULTS = {
@@ -81,7 +58,7 @@ export interface TrainOptions {
   /** The adapter kind. Default "linear". */
   adapterKind?: AdapterKindName;
   /**
-   * Merge factor of pixel-shuffle (r) and avgpool (k): r² / k² patches per image token. Default 2 for
+   * Merge factor of pixel-shuffle (r) and avgpool (k): r² or k² patches per image token. Default 2 for
    * pixel-shuffle, 4 for avgpool; the per-patch kinds take none (1).
    */
   pool?: number;
@@ -168,17 +145,18 @@ export interface TrainResult {
   seconds: number;
 }
 
-function positiveInt(name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 1)
-    throw new InvalidArgumentError(`${name} ${v}; expected a positive integer`);
-}
-
-function report(message: string): void {
-  process.stderr.write(`${message}\n`);
-}
+/** The options with every default filled in (`settingsOf`). */
+export type TrainSettings = TrainOptions &
+  Required<
+    Pick<
+      TrainOptions,
+      keyof typeof TRAIN_DEFAULTS | "attention" | "adapterKind" | "pool" | "onEvent" | "onReport"
+    >
+  >;
 
 /**
- * Trains an adapter for an encoder + LLM pair and saves it (with its card) in `out`.
+ * Trains an adapter on `options.data` for the encoder and LLM given, and saves it with its card in
+ * `options.out`.
  *
  * @example
  * ```ts
@@ -197,250 +175,51 @@ function report(message: string): void {
  */
 export async function trainAdapter(options: TrainOptions): Promise<TrainResult> {
   const started = Date.now();
-  const o = { ...TRAIN_DEFAULTS, ...definedOnly(options) };
-  const attention = options.attention ?? defaultAttention(o.style);
-  const onReport = options.onReport ?? report;
-  const emit = options.onEvent ?? (() => {});
-  positiveInt("epochs", o.epochs);
-  positiveInt("batchSize", o.batchSize);
-  positiveInt("gradAccum", o.gradAccum);
-  if (!(o.lr > 0)) throw new InvalidArgumentError(`lr ${o.lr}; expected a positive number`);
-  const stepSize = o.batchSize * o.gradAccum;
-  const kind = kindSpec(options.adapterKind ?? "linear");
-  const factor = options.pool ?? DEFAULT_FACTOR[kind.name];
-  const factorError = factorProblem(kind.name, factor);
+  const run = await prepareRun(settingsOf(options));
+  try {
+    const outcome = await runSteps(run);
+    return await finishRun(run, outcome, started);
+  } finally {
+    await run.dispose();
+  }
+}
+
+/** Fills in the defaults and checks the numbers that have no safe meaning otherwise. */
+export function settingsOf(options: TrainOptions): TrainSettings {
+  const d = TRAIN_DEFAULTS;
+  const style = options.style ?? d.style;
+  const settings: TrainSettings = {
+    ...options,
+    style,
+    attention: options.attention ?? defaultAttention(style),
+    adapterKind: kindSpec(options.adapterKind ?? "linear").name,
+    pool: options.pool ?? DEFAULT_FACTOR[options.adapterKind ?? "linear"],
+    epochs: options.epochs ?? d.epochs,
+    lr: options.lr ?? d.lr,
+    batchSize: options.batchSize ?? d.batchSize,
+    gradAccum: options.gradAccum ?? d.gradAccum,
+    valFraction: options.valFraction ?? d.valFraction,
+    checkpointEvery: options.checkpointEvery ?? d.checkpointEvery,
+    seed: options.seed ?? d.seed,
+    weightDecay: options.weightDecay ?? d.weightDecay,
+    maxGradNorm: options.maxGradNorm ?? d.maxGradNorm,
+    samples: options.samples ?? d.samples,
+    evalEvery: options.evalEvery ?? d.evalEvery,
+    onEvent: options.onEvent ?? (() => {}),
+    onReport: options.onReport ?? ((message) => process.stderr.write(`${message}\n`)),
+  };
+  positiveInt("epochs", settings.epochs);
+  positiveInt("batchSize", settings.batchSize);
+  positiveInt("gradAccum", settings.gradAccum);
+  if (!(settings.lr > 0)) throw new InvalidArgumentError(`lr ${settings.lr}; expected a positive number`);
+  const factorError = factorProblem(settings.adapterKind, settings.pool);
   if (factorError) throw new InvalidArgumentError(factorError);
-
-  const dataset = await loadDataset(options.data, {
-    onBadRow: options.onBadRow,
-    valFraction: o.valFraction,
-    valFile: options.valFile,
-    seed: o.seed,
-    onReport,
-  });
-  const ownsEncoder = typeof options.encoder === "string";
-  const encoder =
-    typeof options.encoder === "string"
-      ? await VisionEncoder.load(options.encoder, { threads: options.threads, dtype: options.encoderDtype })
-      : options.encoder;
-  let llm: Llm | undefined;
-  let loss: AdapterLoss | undefined;
-  let merger: TokenMerger | undefined;
-  try {
-    llm = await Llm.load(options.llm, { contextSize: 2048, threads: options.llmThreads ?? 1 });
-    const tokenizer = llm.model;
-    const cache = await FeatureCache.open(encoder, { dir: options.featureCacheDir });
-    merger = new TokenMerger(kind, factor, encoder.hiddenSize, options.threads);
-    const data = await prepareExamples(dataset, cache, {
-      merge: (patches, grid) => (merger as TokenMerger).merge(patches, grid),
-      style: o.style,
-      attention,
-      tokenize: (text, special) => tokenizer.tokenize(text, { parseSpecial: special }),
-      onProgress: (done, total) => emit({ kind: "features", done, total }),
-      signal: options.signal,
-    });
-    loss = await AdapterLoss.load(options.llm, { threads: options.threads, signal: options.signal });
-
-    const identity: RunIdentity = {
-      dataset: await fileSha256(dataset.source),
-      valFile: options.valFile ? await fileSha256(options.valFile) : "",
-      encoder: cache.encoderKey,
-      llm: `${llm.identity.architecture}:${llm.identity.nEmbd}:${llm.identity.vocabFingerprint}:${fs.statSync(options.llm).size}`,
-      style: o.style,
-      attention,
-      adapter: `${kind.name}:${factor}`,
-      epochs: o.epochs,
-      lr: o.lr,
-      batchSize: o.batchSize,
-      gradAccum: o.gradAccum,
-      valFraction: o.valFraction,
-      seed: o.seed,
-    };
-    const steps = totalSteps(data.train.length, { batchSize: stepSize, epochs: o.epochs });
-    const schedule = { lr: o.lr, totalSteps: steps, warmupSteps: options.warmupSteps };
-
-    let adapter: Adapter = initAdapter(kind.name, {
-      factor,
-      inputSize: encoder.hiddenSize,
-      outputSize: loss.spec.embedding,
-      seed: o.seed,
-      targetRms: loss.tokenEmbeddingRms(),
-      inputRms: featureRms(data.train) || 1,
-    });
-    let optimizer = new AdamW(adapterParamGroups(adapter), {
-      weightDecay: o.weightDecay,
-      maxGradNorm: o.maxGradNorm,
-    });
-    let from = { epoch: 0, position: 0 };
-    let resumedFrom = 0;
-    if (options.resume) {
-      const ckpt = await loadLatestCheckpoint(options.out, { identity, onReport });
-      if (ckpt) {
-        adapter = ckpt.adapter;
-        optimizer = new AdamW(adapterParamGroups(adapter), {
-          weightDecay: o.weightDecay,
-          maxGradNorm: o.maxGradNorm,
-        });
-        optimizer.load(ckpt.optimizer);
-        from = { epoch: ckpt.epoch, position: ckpt.position };
-        resumedFrom = ckpt.step;
-        emit({ kind: "resumed", step: ckpt.step, file: ckpt.file });
-      } else {
-        onReport(`no checkpoint in ${options.out}; starting from step 0`);
-      }
-    }
-    await fs.promises.mkdir(options.out, { recursive: true });
-    const metrics = await MetricsLog.open(options.out, resumedFrom > 0 ? { resumeStep: resumedFrom } : {});
-    emit({
-      kind: "start",
-      totalSteps: steps,
-      startStep: resumedFrom,
-      train: data.train.length,
-      val: data.val.length,
-    });
-
-    const pairing = {
-      encoder,
-      llm: llm.identity,
-      style: o.style,
-      attention,
-      adapter: { kind: kind.name, factor },
-    };
-    const validate = async (step: number) => {
-      const valLoss = await meanLoss(loss as AdapterLoss, data.val, adapter, options.signal);
-      const rows = dataset.val.length > 0 ? dataset.val : dataset.train;
-      const samples = await sampleAnswers(adapter, pairing, encoder, llm as Llm, rows.slice(0, o.samples));
-      emit({ kind: "validation", step, valLoss, samples });
-      return { valLoss, samples };
-    };
-
-    const initialValLoss =
-      resumedFrom === 0 && data.val.length > 0
-        ? await meanLoss(loss, data.val, adapter, options.signal)
-        : Number.NaN;
-    const groups = adapterParamGroups(adapter);
-    const accumulator = new GradientAccumulator(groups.map((g) => g.data.length));
-    let finalLoss = Number.NaN;
-    let last: { valLoss: number; samples: SampleAnswer[] } | undefined;
-    const perEpoch = Math.ceil(data.train.length / stepSize);
-    for (const s of trainingSteps(data.train.length, {
-      batchSize: stepSize,
-      seed: o.seed,
-      epochs: o.epochs,
-      from,
-    })) {
-      throwIfAborted(options.signal);
-      const t0 = performance.now();
-      accumulator.reset();
-      let sum = 0;
-      for (const i of s.indices) {
-        const r = await loss.run(data.train[i], adapter);
-        accumulator.add(gradientsInOrder(groups, r.gradients as Map<string, Float32Array>));
-        sum += r.loss;
-      }
-      const lr = learningRate(s.step, schedule);
-      const { gradNorm } = optimizer.update(accumulator.mean(), lr);
-      finalLoss = sum / s.indices.length;
-      const seconds = (performance.now() - t0) / 1000;
-      emit({ kind: "step", step: s.step, totalSteps: steps, epoch: s.epoch, loss: finalLoss, lr });
-
-      const epochEnd = s.step % perEpoch === 0 || s.step === steps;
-      const due = o.evalEvery > 0 ? s.step % o.evalEvery === 0 || s.step === steps : epochEnd;
-      if (due) last = await validate(s.step);
-      await metrics.append({
-        step: s.step,
-        epoch: s.epoch,
-        loss: finalLoss,
-        lr,
-        gradNorm,
-        examplesPerSec: s.indices.length / seconds,
-        ...(due && data.val.length > 0 ? { valLoss: last?.valLoss } : {}),
-      });
-      if (checkpointDue(s.step, steps, o.checkpointEvery)) {
-        const finished = s.position >= data.train.length;
-        const file = await saveCheckpoint(options.out, {
-          step: s.step,
-          // A finished epoch resumes at the start of the next one.
-          epoch: finished ? s.epoch + 1 : s.epoch,
-          position: finished ? 0 : s.position,
-          seed: o.seed,
-          identity,
-          adapter,
-          optimizer,
-        });
-        emit({ kind: "checkpoint", step: s.step, file });
-      }
-    }
-    if (!last) last = await validate(steps);
-
-    const records = metrics.read();
-    await writeLossCurve(path.join(options.out, "loss.png"), records);
-    await saveAdapter(
-      options.out,
-      adapter,
-      cardForPairing({
-        ...pairing,
-        training: {
-          dataset: path.basename(dataset.source),
-          steps,
-          final_loss: Number.isFinite(last.valLoss) ? last.valLoss : finalLoss,
-          date: new Date().toISOString(),
-          seed: o.seed,
-        },
-      }),
-    );
-    return {
-      adapterDir: options.out,
-      steps,
-      resumedFrom,
-      trainExamples: data.train.length,
-      valExamples: data.val.length,
-      finalLoss: Number.isFinite(finalLoss) ? finalLoss : (records.at(-1)?.loss ?? Number.NaN),
-      initialValLoss,
-      finalValLoss: last.valLoss,
-      samples: last.samples,
-      sampleAccuracy: accuracy(last.samples),
-      imagesEncoded: data.computed,
-      seconds: (Date.now() - started) / 1000,
-    };
-  } finally {
-    await merger?.dispose();
-    await loss?.dispose();
-    await llm?.dispose();
-    if (ownsEncoder) await encoder.dispose();
-  }
+  return settings;
 }
 
-/**
- * Greedy answers of the current adapter through `Vlm`: the adapter is saved with its card to a
- * temporary directory and loaded the way `vlmkit ask` loads one, so the samples show what inference
- * will do (llama.cpp, the card's prompt style and attention), not what the training graph predicts.
- */
-async function sampleAnswers(
-  adapter: Adapter,
-  pairing: Parameters<typeof cardForPairing>[0],
-  encoder: VisionEncoder,
-  llm: Llm,
-  rows: readonly TrainExample[],
-): Promise<SampleAnswer[]> {
-  if (rows.length === 0) return [];
-  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "vlmkit-sample-adapter-"));
-  try {
-    await saveAdapter(dir, adapter, cardForPairing(pairing));
-    const vlm = await Vlm.load({ encoder, adapter: dir, llm });
-    try {
-      return await generateAnswers(vlm, rows, { maxTokens: 16 });
-    } finally {
-      await vlm.dispose();
-    }
-  } finally {
-    await fs.promises.rm(dir, { recursive: true, force: true });
-  }
-}
-
-/** The options without keys whose value is undefined (so they do not override defaults). */
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+function positiveInt(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1)
+    throw new InvalidArgumentError(`${name} ${v}; expected a positive integer`);
 }
 
 export type { LossExample };

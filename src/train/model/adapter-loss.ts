@@ -66,7 +66,7 @@ export class AdapterLoss {
     private readonly options: AdapterLossOptions,
   ) {
     this.#weights = weights;
-    this.#sessions = new SessionCache(options.threads);
+    this.#sessions = new SessionCache({ threads: options.threads });
   }
 
   /** Over weights already loaded (`loadGemma3Weights`), e.g. shared with a `Gemma3Forward`. */

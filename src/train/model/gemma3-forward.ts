@@ -53,7 +53,7 @@ export class Gemma3Forward {
     private readonly options: Gemma3ForwardOptions,
   ) {
     this.#weights = weights;
-    this.#sessions = new SessionCache(options.threads);
+    this.#sessions = new SessionCache({ threads: options.threads });
   }
 
   /** A runner over weights already loaded (`loadGemma3Weights`), e.g. shared with a trainer. */

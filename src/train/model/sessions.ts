@@ -2,11 +2,11 @@
  * What the gemma3 runners share: reading a GGUF into a spec + float32 weights once, picking the
  * smallest bucket that holds a length, and building one onnxruntime session per bucket on first use.
  */
-import * as ort from "onnxruntime-node";
-import { defaultThreads, executionProviders } from "../../env.js";
-import { InvalidArgumentError, ModelFormatError } from "../../errors.js";
+import type * as ort from "onnxruntime-node";
+import { InvalidArgumentError } from "../../errors.js";
 import { type Graph, serializeModel } from "../../graph/index.js";
 import { GgufReader } from "../../llm/gguf-read.js";
+import { createOnnxSession, type OnnxSessionOptions } from "../../runtime/onnx-session.js";
 import { type Gemma3Spec, gemma3SpecFromGguf } from "./gemma3-spec.js";
 import { type LoadWeightsOptions, loadGemma3Weights } from "./gemma3-weights.js";
 
@@ -39,21 +39,16 @@ export class SessionCache {
   readonly #sessions = new Map<string, Promise<ort.InferenceSession>>();
 
   constructor(
-    /** onnxruntime threads. Default physical cores. */
-    private readonly threads?: number,
+    /** Threads, spinning and providers of every session (see `OnnxSessionOptions` for the defaults). */
+    private readonly options: OnnxSessionOptions = {},
   ) {}
 
   get(key: string, what: string, build: () => Graph): Promise<ort.InferenceSession> {
     let s = this.#sessions.get(key);
     if (!s) {
-      s = ort.InferenceSession.create(serializeModel(build()), {
-        executionProviders: executionProviders(),
-        intraOpNumThreads: this.threads ?? defaultThreads(),
-        interOpNumThreads: 1,
-        graphOptimizationLevel: "all",
-      }).catch((cause) => {
+      s = createOnnxSession(serializeModel(build()), this.options, what).catch((error) => {
         this.#sessions.delete(key);
-        throw new ModelFormatError(`onnxruntime refused ${what}: ${cause.message}`, { cause });
+        throw error;
       });
       this.#sessions.set(key, s);
     }

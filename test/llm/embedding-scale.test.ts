@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { embeddingScaleFor } from "../../src/adapter/index.js";
 import { IncompatibleModelError, InvalidArgumentError } from "../../src/errors.js";
+import { embeddingScaleFor } from "../../src/llm/embedding-scale.js";
 
 describe("embeddingScaleFor", () => {
   it("is 1 for architectures whose llama.cpp graph leaves raw embeddings unscaled", () => {

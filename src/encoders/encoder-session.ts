@@ -1,22 +1,20 @@
 /**
- * onnxruntime sessions for encoder files: pick the file for a dtype, create the session with sane CPU
- * defaults, and check its inputs/outputs against what the caller needs (named in the error when not).
+ * Encoder files in onnxruntime: pick the file for a dtype, open it through the session factory
+ * (runtime/onnx-session.ts), and check its inputs/outputs against what the caller needs (named in the
+ * error when not); build input tensors in the types the file declares.
  */
 import fs from "node:fs";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
-import { defaultThreads, executionProviders } from "../env.js";
 import { ModelFormatError } from "../errors.js";
 import { type OnnxDtype, onnxFileName } from "../hub/dtypes.js";
+import { createOnnxSession, type OnnxSessionOptions } from "../runtime/onnx-session.js";
 import { float16ToFloat32, float32ToFloat16 } from "../util/float16.js";
 
-export interface SessionOptions {
+/** Threads, spinning and providers (see `OnnxSessionOptions`), plus the weight variant. */
+export interface SessionOptions extends OnnxSessionOptions {
   /** Weight variant to load: picks `onnx/<name><suffix>.onnx`. Default `fp32`. */
   dtype?: OnnxDtype;
-  /** Threads inside one operator. Default: physical cores (`VLMKIT_THREADS` overrides). */
-  threads?: number;
-  /** onnxruntime execution providers in order of preference. Default `$VLMKIT_EXECUTION_PROVIDERS` or `["cpu"]`; `"cuda"` needs the CUDA provider installed (README). */
-  executionProviders?: string[];
 }
 
 /** `onnx/<name><suffix>.onnx` inside a model directory; throws naming the dtype files that do exist. */
@@ -41,18 +39,12 @@ export interface EncoderSession {
   readonly outputs: ReadonlyMap<string, ort.InferenceSession.ValueMetadata>;
 }
 
-export async function createSession(file: string, options: SessionOptions = {}): Promise<EncoderSession> {
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(file, {
-      executionProviders: options.executionProviders ?? executionProviders(),
-      intraOpNumThreads: options.threads ?? defaultThreads(),
-      interOpNumThreads: 1,
-      graphOptimizationLevel: "all",
-    });
-  } catch (cause) {
-    throw new ModelFormatError(`onnxruntime could not load ${file}: ${(cause as Error).message}`, { cause });
-  }
+/** Opens an encoder file; the caller releases `session` when done. */
+export async function openEncoderSession(
+  file: string,
+  options: SessionOptions = {},
+): Promise<EncoderSession> {
+  const session = await createOnnxSession(file, options);
   const byName = (list: readonly ort.InferenceSession.ValueMetadata[]) =>
     new Map(list.map((m) => [m.name, m]));
   return { file, session, inputs: byName(session.inputMetadata), outputs: byName(session.outputMetadata) };

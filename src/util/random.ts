@@ -1,6 +1,7 @@
 /**
- * A small seeded PRNG for the tiny test models. Same seed → same weights on every platform, so
- * fixtures and parity tests are reproducible without storing weights.
+ * A small seeded PRNG: tiny test models, the adapter's initial weights and the training data's
+ * shuffle and split. Same seed → same draws on every platform, so fixtures, parity tests and training
+ * runs are reproducible without storing weights.
  *
  * mulberry32 for uniform 32-bit draws; Box–Muller for normals.
  */
