@@ -3,7 +3,8 @@
 // answered greedily through the native inference path (Vlm.ask on llama.cpp, which runs the kind's
 // onnxruntime apply graph). The merging kinds see 4 image tokens instead of 16. Smaller batches than
 // the linear test give more optimizer steps for the same examples, so each run stays short. avgpool
-// goes through `vlmkit train --adapter-kind avgpool --pool 2`.
+// goes through `vlmkit train --adapter-kind avgpool --pool 2`; pixel-shuffle is also evaluated the way
+// `vlmkit eval` does.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -14,7 +15,7 @@ import { writeTinyGemma3Gguf } from "../../src/tiny/gemma3.js";
 import { writeTinySiglip } from "../../src/tiny/siglip.js";
 import { loadDataset } from "../../src/train/data/dataset.js";
 import { writeShapesDataset } from "../../src/train/data/synthetic.js";
-import { accuracy, generateAnswers } from "../../src/train/loop/evaluate.js";
+import { accuracy, evaluateAdapter, generateAnswers } from "../../src/train/loop/evaluate.js";
 import { type TrainResult, trainAdapter } from "../../src/train/loop/trainer.js";
 import { Vlm } from "../../src/vlm.js";
 import { spawnCli } from "../helpers/spawn-cli.js";
@@ -98,6 +99,19 @@ describe("each adapter kind learns the colours of held-out shapes", () => {
       expect(card.adapter).toEqual({ kind: run.kind, factor: run.pool ?? 1 });
       expect(card.prompt.image_tokens).toBe(run.tokens);
       expect(await heldOutAccuracy(out)).toBeGreaterThanOrEqual(0.8);
+      if (run.kind === "pixel-shuffle") {
+        // `vlmkit eval`'s path merges the features as training did: the same validation loss.
+        const evaluated = await evaluateAdapter({
+          data: valFile,
+          adapter: out,
+          encoder,
+          llm: gguf,
+          limit: 2,
+          featureCacheDir: path.join(dir, "features"),
+          onReport: () => {},
+        });
+        expect(evaluated.loss).toBeCloseTo(result.finalValLoss, 4);
+      }
     }, 120_000);
   }
 
