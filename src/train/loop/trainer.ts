@@ -84,6 +84,8 @@ export interface TrainOptions {
   valFraction?: number;
   /** A separate validation dataset. Default none (hold out `valFraction`). */
   valFile?: string;
+  /** Accept dataset image paths outside the dataset's folder. Default false (see `LoadDatasetOptions`). */
+  allowOutsidePaths?: boolean;
   /** Validate every this many steps; 0 = at the end of each epoch. Default 0. */
   evalEvery?: number;
   /** Sample answers generated through the real inference path at each validation. Default 3. */
