@@ -19,6 +19,7 @@ import { ServedModels } from "./models.js";
 import { WorkQueue } from "./queue.js";
 import { requestGuard } from "./request-guard.js";
 import { raceSignal, requestSignal } from "./request-signal.js";
+import { registerEmbeddingRoutes } from "./routes/embeddings.js";
 import { registerEncoderRoutes } from "./routes/encoders.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerModelRoutes } from "./routes/models.js";
@@ -145,6 +146,7 @@ export function createApp(options: AppOptions = {}): VlmkitApp {
   registerHealthRoutes(app, ctx);
   registerModelRoutes(app, ctx);
   registerEncoderRoutes(app, ctx);
+  registerEmbeddingRoutes(app, ctx);
   registerOpenAiChatRoutes(app, ctx);
   registerOllamaRoutes(app, ctx);
 

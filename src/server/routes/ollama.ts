@@ -35,11 +35,11 @@ function doneFields(result: GenerationResult, startMs: number) {
   };
 }
 
-/** Ollama clients often add the default tag: "name:latest" finds "name". */
-function servedName(ctx: ServerContext, model: string): string {
-  if (!model.endsWith(":latest")) return model;
+/** Ollama clients often add the default tag: "name:latest" finds "name" (undefined: the only model). */
+export function servedName(ctx: ServerContext, model: string | undefined): string | undefined {
+  if (model === undefined || !model.endsWith(":latest")) return model;
   const base = model.slice(0, -":latest".length);
-  return ctx.models.servedVlms().some((v) => v.name === base) ? base : model;
+  return ctx.models.list().some((m) => m.id === base) ? base : model;
 }
 
 async function answer(
@@ -49,12 +49,12 @@ async function answer(
   shape: (text: string) => Record<string, unknown>,
 ): Promise<Response> {
   const start = performance.now();
-  const model = request.model;
   const run = await startChat(
     ctx,
-    { ...request, model: servedName(ctx, model) },
+    { ...request, model: servedName(ctx, request.model) },
     { maxTokensParam: "options.num_predict", signal: c.var.signal },
   );
+  const model = request.model ?? run.served.name;
   const at = () => new Date().toISOString();
   if (!request.stream) {
     const result = await run.result;
