@@ -24,6 +24,7 @@ import { registerEncoderRoutes } from "./routes/encoders.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerModelRoutes } from "./routes/models.js";
 import { registerOllamaRoutes } from "./routes/ollama.js";
+import { registerOllamaModelRoutes } from "./routes/ollama-models.js";
 import { registerOpenAiChatRoutes } from "./routes/openai-chat.js";
 
 export interface AppOptions {
@@ -149,6 +150,7 @@ export function createApp(options: AppOptions = {}): VlmkitApp {
   registerEmbeddingRoutes(app, ctx);
   registerOpenAiChatRoutes(app, ctx);
   registerOllamaRoutes(app, ctx);
+  registerOllamaModelRoutes(app, ctx);
 
   app.notFound((c) =>
     errorResponse(

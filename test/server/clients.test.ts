@@ -155,7 +155,9 @@ describe("vlmkit serve with a VLM", () => {
     child = run.child;
     await expect.poll(() => /"msg":"ready"/.test(run.stdout()), { timeout: 30_000, interval: 50 }).toBe(true);
     const url = `http://127.0.0.1:${/"port":(\d+)/.exec(run.stdout())![1]}`;
+    // The VLM's encoder is served too, for classify and embeddings.
     expect((await json(await fetch(`${url}/v1/models`))).data.map((m: { id: string }) => m.id)).toEqual([
+      "siglip2-naflex",
       "demo",
     ]);
 
