@@ -3,26 +3,8 @@
  * it (sorted by name, not recursive), and list files hold one entry per line.
  */
 import fs from "node:fs";
-import path from "node:path";
 import { InvalidArgumentError } from "../errors.js";
-
-/** File extensions read from a directory: the formats the decoder accepts. */
-export const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".avif"]);
-
-/** The image files directly inside `dir`, sorted by name; INVALID_ARGUMENT when there are none. */
-export function imagesInDir(dir: string): string[] {
-  const files = fs
-    .readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isFile() && IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase()))
-    .map((e) => path.join(dir, e.name))
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  if (files.length === 0) {
-    throw new InvalidArgumentError(
-      `${dir} holds no image (looked for ${[...IMAGE_EXTENSIONS].join(" ")} directly inside it)`,
-    );
-  }
-  return files;
-}
+import { imagesInDir } from "../image/dir.js";
 
 /** Each argument that is a directory becomes the images inside it; anything else is kept as given. */
 export function expandImageArgs(args: readonly string[]): string[] {

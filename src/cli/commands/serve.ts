@@ -6,6 +6,7 @@ import { parseOnnxDtype } from "../../hub/dtypes.js";
 import { resolveModelDir } from "../../hub/index.js";
 import { createApp } from "../../server/app.js";
 import { readServeConfig } from "../../server/config-file.js";
+import { Gallery } from "../../server/gallery.js";
 import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, type ServerLimits } from "../../server/limits.js";
 import { listen } from "../../server/listen.js";
 import { loadVlms, type VlmParts } from "../../server/load-vlms.js";
@@ -44,6 +45,7 @@ interface ServeArgs {
   ctx: number;
   batchSize?: number;
   gpuLayers?: number;
+  gallery?: string;
 }
 
 /** How long a drained server waits for generations whose connections were cut to stop decoding. */
@@ -110,6 +112,10 @@ export function register(program: Command): void {
       "--gpu-layers <n>",
       "LLM layers to offload to the GPU (-1 = all)",
       int("--gpu-layers", -1, 10_000),
+    )
+    .option(
+      "--gallery <dir>",
+      "images to search by text on the web page and POST /v1/gallery/search (embedded at startup by every encoder)",
     )
     .option("--dtype <dtype>", "ONNX weight variant of the encoders", "fp32")
     .option("--threads <n>", "onnxruntime threads (default: physical cores)", int("--threads"))
@@ -212,6 +218,9 @@ export function register(program: Command): void {
           "nothing to serve: pass --encoder <id|dir>, --adapter <dir> --encoder <id|dir> --llm <gguf>, or --config <file.json>",
         );
       }
+      if (args.gallery && Object.keys(encoders).length === 0)
+        throw new InvalidArgumentError("--gallery needs an --encoder to embed its images");
+      const gallery = args.gallery ? new Gallery(args.gallery) : undefined;
       if (args.allowPrivateImageAddresses && !args.allowRemoteImages) {
         throw new InvalidArgumentError("--allow-private-image-addresses needs --allow-remote-images");
       }
@@ -228,8 +237,9 @@ export function register(program: Command): void {
 
       const logger = createLogger({ level: args.logLevel });
       const models = new ServedModels();
-      const { app } = createApp({
+      const { app, context } = createApp({
         models,
+        gallery,
         limits,
         apiKey: args.apiKey,
         host: args.host,
@@ -294,6 +304,7 @@ export function register(program: Command): void {
               maxQueue: args.queueSize ?? DEFAULT_LIMITS.maxQueuedJobs,
             },
           });
+          await gallery?.embed(models.servedEncoders(), context.limits);
         });
         logger.info({ models: models.list().map((m) => m.id) }, "ready");
       } catch (error) {
