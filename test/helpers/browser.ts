@@ -13,9 +13,14 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** A new page whose console errors and uncaught exceptions land in `errors`. */
+/**
+ * A new page in its own browser context (fresh localStorage and cookies), whose console errors and
+ * uncaught exceptions land in `errors`.
+ */
 export async function openPage(browser: Browser): Promise<{ page: Page; errors: string[] }> {
-  const page = await browser.newPage();
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  page.once("close", () => void context.close().catch(() => {}));
   const errors: string[] = [];
   page.on("console", (m) => {
     if (m.type() === "error") errors.push(`${m.text()} (${m.location().url ?? ""})`);

@@ -45,8 +45,14 @@ beforeAll(async () => {
           adapter: path.join(ROOT, "adapters", "shapes"),
           llm: path.join(DEMO, "shapes", "gemma3.gguf"),
         },
+        // Random weights: it talks until max_tokens, long enough to be stopped.
+        rambler: {
+          encoder: path.join(DEMO, "siglip2-naflex"),
+          adapter: path.join(DEMO, "adapter-chat"),
+          llm: path.join(DEMO, "gemma3.gguf"),
+        },
       },
-      { llm: { gpu: false, contextSize: 1024, sequences: 2, threads: 1 }, encoder: { threads: 1 } },
+      { llm: { gpu: false, contextSize: 4096, sequences: 2, threads: 1 }, encoder: { threads: 1 } },
     );
   });
   const gallery = new Gallery(EXAMPLES);
@@ -99,7 +105,10 @@ describe("the web page", () => {
     await page.type("#api-key", KEY);
     await page.$eval("#api-key", (el) => el.dispatchEvent(new Event("change")));
     await page.waitForFunction(() => document.querySelectorAll("#chat-model option").length > 0);
-    expect(await page.$$eval("#chat-model option", (o) => o.map((x) => x.textContent))).toEqual(["shapes"]);
+    expect(await page.$$eval("#chat-model option", (o) => o.map((x) => x.textContent))).toEqual([
+      "shapes",
+      "rambler",
+    ]);
 
     // Two images in (one dropped, one pasted), the pasted one removed again by clicking it.
     await drop(page, "#chat-form", path.join(EXAMPLES, "blue-square.png"));
@@ -131,6 +140,34 @@ describe("the web page", () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 120_000);
+
+  it("stops a streaming answer with the stop button, keeping what arrived", async () => {
+    const { page, errors } = await openPage(browser);
+    await page.evaluateOnNewDocument((key) => localStorage.setItem("vlmkit.apiKey", key), KEY);
+    await page.goto(`${running.url}/`);
+    await page.waitForFunction(() => document.querySelectorAll("#chat-model option").length === 2);
+    await page.select("#chat-model", "rambler");
+    await page.$eval("#chat-max-tokens", (el: Dom) => {
+      el.value = "4000"; // a few seconds of decoding
+    });
+    await page.type("#chat-input", "tell me a long story");
+    await page.click("#chat-send");
+    await page.waitForFunction(
+      () => (document.querySelector("#chat-log .msg.streaming .body")?.textContent ?? "").length > 0,
+      { polling: "mutation", timeout: 60_000 },
+    );
+    await page.click("#chat-stop"); // throws if the button is no longer shown
+    await page.waitForFunction(() => document.querySelectorAll("#chat-log .msg.streaming").length === 0);
+    expect(await page.$eval("#chat-send", (b: Dom) => b.hidden)).toBe(false);
+    expect(await page.$$eval("#chat-log .msg.error", (m) => m.length)).toBe(0);
+    const kept = await page.evaluate(() => JSON.parse(localStorage.getItem("vlmkit.chat")).messages);
+    expect(kept.map((m: { role: string }) => m.role)).toEqual(["user", "assistant"]);
+    expect(kept[1].text.length).toBeGreaterThan(0);
+    // The server stopped generating when the page let go of the stream.
+    await expect.poll(() => models.generating, { timeout: 10_000 }).toBe(0);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 90_000);
 
   it("shows user text and stored model text as text, never as HTML", async () => {
     const { page, errors } = await openPage(browser);

@@ -50,9 +50,15 @@ function bubble(message) {
   return li;
 }
 
+/** Keeps the newest message in view; the log scrolls on its own, the composer stays put. */
+function scrollToEnd() {
+  const log = $("chat-log");
+  log.scrollTop = log.scrollHeight;
+}
+
 function redraw() {
   $("chat-log").replaceChildren(...chat.messages.map(bubble));
-  $("chat-log").lastElementChild?.scrollIntoView({ block: "end" });
+  scrollToEnd();
 }
 
 function drawPending() {
@@ -103,6 +109,7 @@ async function send() {
   const li = bubble(answer);
   li.classList.add("streaming");
   $("chat-log").append(li);
+  scrollToEnd();
   const body = li.querySelector(".body");
   running = new AbortController();
   setRunning(true);
@@ -120,7 +127,7 @@ async function send() {
     for await (const chunk of sseData(res)) {
       answer.text += chunk.choices?.[0]?.delta?.content ?? "";
       renderMarkdown(body, answer.text);
-      li.scrollIntoView({ block: "end" });
+      scrollToEnd();
     }
   } catch (error) {
     if (error.name !== "AbortError") {
