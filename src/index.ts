@@ -30,6 +30,7 @@ export * from "./prompt/index.js";
 export {
   type AppOptions,
   createApp,
+  Gallery,
   type ListenOptions,
   listen,
   type RunningServer,
