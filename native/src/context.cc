@@ -17,11 +17,37 @@ ContextHandle::~ContextHandle() {
   // before freeing what it used.
   if (decodeThread) decodeThread->Stop();
   if (ctx != nullptr) Llama().llama_free(ctx);
+  if (threadpool != nullptr) threadpoolFree(threadpool);
 }
 
 namespace {
 
 std::string Str(int64_t v) { return std::to_string(v); }
+
+/**
+ * A persistent ggml CPU threadpool of `threads` threads attached to `h.ctx`, whose workers spin for
+ * new work at polling level `poll` (0–100) before sleeping. Its functions live in the CPU backend
+ * module, reached through the backend registry. Returns false (nothing attached) without a CPU backend.
+ */
+bool AttachThreadpool(ContextHandle& h, int32_t threads, uint32_t poll) {
+  const LlamaApi& api = Llama();
+  ggml_backend_dev_t cpu = api.ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+  if (cpu == nullptr) return false;
+  ggml_backend_reg_t reg = api.ggml_backend_dev_backend_reg(cpu);
+  auto* create = reinterpret_cast<ggml_threadpool_t (*)(ggml_threadpool_params*)>(
+      api.ggml_backend_reg_get_proc_address(reg, "ggml_threadpool_new"));
+  auto* destroy = reinterpret_cast<void (*)(ggml_threadpool_t)>(
+      api.ggml_backend_reg_get_proc_address(reg, "ggml_threadpool_free"));
+  if (create == nullptr || destroy == nullptr) return false;
+  ggml_threadpool_params params = api.ggml_threadpool_params_default(threads);
+  params.poll = poll;
+  ggml_threadpool_t pool = create(&params);
+  if (pool == nullptr) return false;
+  api.llama_attach_threadpool(h.ctx, pool, pool);
+  h.threadpool = pool;
+  h.threadpoolFree = destroy;
+  return true;
+}
 
 /** One batch, copied out of the JS buffers so they may change while the decode runs. */
 struct DecodeRequest {
@@ -151,6 +177,8 @@ Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(inf
   const uint32_t nSeq = static_cast<uint32_t>(ToInt(env, o.Get("sequences"), "options.sequences", 1, 256));
   const int32_t threads = static_cast<int32_t>(ToInt(env, o.Get("threads"), "options.threads", 1, 1024));
   const bool kvUnified = ToBool(env, o.Get("kvUnified"), "options.kvUnified");
+  // -1: no persistent threadpool (ggml starts and joins its threads for every graph).
+  const int32_t poll = static_cast<int32_t>(ToInt(env, o.Get("threadpoolPoll"), "options.threadpoolPoll", -1, 100));
   const std::string fa = ToString(env, o.Get("flashAttention"), "options.flashAttention");
   llama_flash_attn_type faType;
   if (fa == "auto") faType = LLAMA_FLASH_ATTN_TYPE_AUTO;
@@ -187,6 +215,7 @@ Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(inf
   api.llama_set_abort_callback(
       ctx, [](void* data) { return static_cast<std::atomic<bool>*>(data)->load(); }, &h->abortRequested);
   if (h->memory == nullptr) Throw(env, "MODEL_INCOMPATIBLE", "the model has no KV cache (encoder-only?)");
+  if (poll >= 0 && threads > 1) AttachThreadpool(*h, threads, static_cast<uint32_t>(poll));
   h->decodeThread = std::make_unique<DecodeThread>(env);
   handle_ = std::move(h);
 }
@@ -232,6 +261,7 @@ Napi::Value Context::Info(const Napi::CallbackInfo& info) {
   out.Set("sequences", h.nSeqMax);
   out.Set("kvUnified", h.kvUnified);
   out.Set("threads", Llama().llama_n_threads(h.ctx));
+  out.Set("threadpool", h.threadpool != nullptr);
   return out;
 }
 

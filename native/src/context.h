@@ -16,6 +16,9 @@ namespace vlmkit {
 struct ContextHandle {
   std::shared_ptr<ModelHandle> model;
   llama_context* ctx = nullptr;
+  /** ggml's persistent CPU threadpool attached to ctx, or null (ggml then starts threads per graph). */
+  ggml_threadpool_t threadpool = nullptr;
+  void (*threadpoolFree)(ggml_threadpool_t) = nullptr;
   llama_memory_t memory = nullptr;
   uint32_t nCtx = 0;
   /** Positions one sequence may use: nCtx with a unified KV cache, nCtx / nSeqMax otherwise. */
