@@ -17,6 +17,14 @@ export interface SessionOptions {
   threads?: number;
   /** onnxruntime execution providers in order of preference. Default `$VLMKIT_EXECUTION_PROVIDERS` or `["cpu"]`; `"cuda"` needs the CUDA provider installed (README). */
   executionProviders?: string[];
+  /**
+   * Whether onnxruntime's intra-op worker threads spin while they wait for work (its
+   * `session.intra_op.allow_spinning`). Spinning shaves the wake-up off each parallel section, which a
+   * one-off batch job on an idle machine likes; a server must not spin while it waits: on a busy
+   * machine spinning threads steal the cores the LLM's compute threads need. Default true;
+   * `vlmkit serve` passes false (docs/runtime.md).
+   */
+  spinning?: boolean;
 }
 
 /** `onnx/<name><suffix>.onnx` inside a model directory; throws naming the dtype files that do exist. */
@@ -49,6 +57,7 @@ export async function createSession(file: string, options: SessionOptions = {}):
       intraOpNumThreads: options.threads ?? defaultThreads(),
       interOpNumThreads: 1,
       graphOptimizationLevel: "all",
+      ...(options.spinning === false && { extra: { session: { intra_op: { allow_spinning: "0" } } } }),
     });
   } catch (cause) {
     throw new ModelFormatError(`onnxruntime could not load ${file}: ${(cause as Error).message}`, { cause });
