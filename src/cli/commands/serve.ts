@@ -290,7 +290,9 @@ export function register(program: Command): void {
       try {
         await models.loading(async () => {
           await models.addEncoders(encoders, {
-            siglip: { dtype, threads: args.threads },
+            // A server never spins while it waits (docs/runtime.md): spinning threads turn a busy
+            // machine's oversubscription into a collapse.
+            siglip: { dtype, threads: args.threads, allowSpinning: false },
             resolveDir: (spec) => resolveModelDir(spec, { dtype }),
           });
           const parts: Record<string, VlmParts> = {};
@@ -302,7 +304,7 @@ export function register(program: Command): void {
             };
           }
           await loadVlms(models, parts, {
-            encoder: { dtype, threads: args.threads },
+            encoder: { dtype, threads: args.threads, allowSpinning: false },
             llm: {
               sequences: args.parallel,
               contextSize: args.ctx,
