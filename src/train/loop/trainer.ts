@@ -162,7 +162,7 @@ export type TrainSettings = TrainOptions &
  *
  * @example
  * ```ts
- * import { trainAdapter } from "vlmkit";
+ * import { trainAdapter } from "vlmkit/train";
  *
  * const result = await trainAdapter({
  *   data: "shapes/data.jsonl", // or a LLaVA .json file, or an imagefolder directory
