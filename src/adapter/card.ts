@@ -6,6 +6,9 @@ import fs from "node:fs";
 import { z } from "zod";
 import { InvalidArgumentError, ModelFormatError } from "../errors.js";
 import { embeddingScaleFor } from "../llm/embedding-scale.js";
+import { factorProblem } from "./kinds/registry.js";
+import { tokensPerImage } from "./kinds/token-grid.js";
+import { ADAPTER_KINDS } from "./kinds/types.js";
 
 export const CARD_FORMAT_VERSION = 1;
 
@@ -78,9 +81,17 @@ export const AdapterCardSchema = z
       /** Where to find it; absent in cards written before vlmkit recorded it (then `--llm` is needed). */
       source: PartSourceSchema.optional(),
     }),
+    /** The adapter kind and its merge factor; absent in cards written before kinds existed (= linear). */
+    adapter: z
+      .strictObject({
+        kind: z.enum(ADAPTER_KINDS),
+        /** r for pixel-shuffle, k for avgpool, 1 for linear and mlp. */
+        factor: positiveInt,
+      })
+      .default({ kind: "linear", factor: 1 }),
     prompt: z.strictObject({
       style: z.enum(["paligemma", "gemma-chat"]),
-      /** Embeddings per image: N for fixed resolution, "dynamic" for NaFlex. */
+      /** Embeddings per image (after merging): N for fixed resolution, "dynamic" for NaFlex. */
       image_tokens: z.union([positiveInt, z.literal("dynamic")]),
     }),
     attention: z.enum(["prefix-lm", "bidirectional-image", "causal"]),
@@ -116,13 +127,18 @@ export const AdapterCardSchema = z
         message: `NaFlex preprocessing gives a varying number of patches; expected "dynamic", got ${tokens}`,
       });
     }
-    if (pre.kind === "fixed") {
-      const expected = Math.floor(pre.size / pre.patch_size) ** 2;
+    const { kind, factor } = card.adapter;
+    const problem = factorProblem(kind, factor);
+    if (problem) ctx.addIssue({ code: "custom", path: ["adapter", "factor"], message: problem });
+    if (pre.kind === "fixed" && !problem) {
+      const side = Math.floor(pre.size / pre.patch_size);
+      const expected = tokensPerImage(side, factor);
       if (tokens !== expected) {
+        const merge = factor > 1 ? ` merged by ${kind} ${factor}×${factor}` : "";
         ctx.addIssue({
           code: "custom",
           path: ["prompt", "image_tokens"],
-          message: `fixed ${pre.size}px images with ${pre.patch_size}px patches give ${expected} tokens, got ${JSON.stringify(tokens)}`,
+          message: `fixed ${pre.size}px images with ${pre.patch_size}px patches${merge} give ${expected} tokens, got ${JSON.stringify(tokens)}`,
         });
       }
     }
@@ -137,8 +153,15 @@ export const AdapterCardSchema = z
 
 export type AdapterCard = z.infer<typeof AdapterCardSchema>;
 
-/** What a caller provides; `saveAdapter` fills `format_version`, `embedding_scale` and `created_with`. */
-export type AdapterCardInput = Omit<AdapterCard, "format_version" | "embedding_scale" | "created_with"> & {
+/**
+ * What a caller provides; `saveAdapter` fills `format_version`, `embedding_scale` and `created_with`
+ * (and `adapter` from the adapter it saves).
+ */
+export type AdapterCardInput = Omit<
+  AdapterCard,
+  "format_version" | "embedding_scale" | "created_with" | "adapter"
+> & {
+  adapter?: AdapterCard["adapter"];
   created_with?: string;
 };
 

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { ADAPTER_KINDS, isAdapterKind, kindSpec } from "../../adapter/index.js";
 import { InvalidArgumentError } from "../../errors.js";
 import type { AttentionMode, PromptStyle } from "../../prompt/index.js";
 import { TRAIN_DEFAULTS, type TrainEvent, type TrainResult, trainAdapter } from "../../train/loop/trainer.js";
@@ -12,6 +13,8 @@ interface TrainArgs extends EncoderArgs {
   llm: string;
   out: string;
   style: string;
+  adapterKind: string;
+  pool?: number;
   attention?: string;
   epochs: number;
   lr: number;
@@ -35,7 +38,9 @@ export function register(program: Command): void {
   addEncoderOptions(
     program
       .command("train")
-      .description("train a linear adapter from an image encoder into a frozen gemma3 LLM")
+      .description(
+        "train an adapter (linear, mlp, pixel-shuffle or avgpool) from an image encoder into a frozen gemma3 LLM",
+      )
       .requiredOption(
         "--data <file|dir>",
         "dataset: .jsonl, LLaVA .json, or an imagefolder with metadata.jsonl",
@@ -43,6 +48,12 @@ export function register(program: Command): void {
       .requiredOption("--llm <gguf>", "the gemma3 GGUF the adapter feeds")
       .requiredOption("--out <dir>", "adapter directory (also gets metrics.jsonl, loss.png, checkpoints/)")
       .option("--style <style>", "prompt style: paligemma or gemma-chat", d.style)
+      .option("--adapter-kind <kind>", `adapter kind: ${ADAPTER_KINDS.join(", ")}`, "linear")
+      .option(
+        "--pool <r|k>",
+        "merge factor of pixel-shuffle (r, default 2) or avgpool (k, default 4): r² or k² patches per image token",
+        int("--pool", 2),
+      )
       .option("--attention <mode>", "prefix-lm, bidirectional-image or causal (default: the style's)")
       .option("--epochs <n>", "passes over the training rows", int("--epochs", 1), d.epochs)
       .option("--lr <rate>", "peak AdamW learning rate", num("--lr", 0, 10), d.lr)
@@ -90,6 +101,16 @@ export function register(program: Command): void {
     if (args.onBadRow !== "skip" && args.onBadRow !== "fail") {
       throw new InvalidArgumentError(`--on-bad-row "${args.onBadRow}"; expected "skip" or "fail"`);
     }
+    if (!isAdapterKind(args.adapterKind)) {
+      throw new InvalidArgumentError(
+        `--adapter-kind "${args.adapterKind}"; expected one of ${ADAPTER_KINDS.join(", ")}`,
+      );
+    }
+    if (args.pool !== undefined && !kindSpec(args.adapterKind).merges) {
+      throw new InvalidArgumentError(
+        `--pool applies to pixel-shuffle and avgpool; a ${args.adapterKind} adapter maps each patch`,
+      );
+    }
     const { dir, dtype } = await encoderDir(args);
     const llm = await llmPath(args.llm, { json: args.json });
     const features = progressBar("encoding images", { json: args.json });
@@ -125,6 +146,8 @@ export function register(program: Command): void {
         llm,
         out: args.out,
         style: args.style as PromptStyle,
+        adapterKind: args.adapterKind,
+        pool: args.pool,
         attention: args.attention as AttentionMode | undefined,
         epochs: args.epochs,
         lr: args.lr,

@@ -4,7 +4,9 @@
  * reference answers.
  */
 
-import type { LinearAdapter } from "../../adapter/linear-adapter.js";
+import { TokenMerger } from "../../adapter/kinds/merge.js";
+import { kindSpec } from "../../adapter/kinds/registry.js";
+import type { Adapter } from "../../adapter/kinds/types.js";
 import { VisionEncoder } from "../../encoders/index.js";
 import { InvalidArgumentError, throwIfAborted } from "../../errors.js";
 import type { OnnxDtype } from "../../hub/dtypes.js";
@@ -36,7 +38,7 @@ export function answersMatch(answer: string, reference: string): boolean {
 export async function meanLoss(
   loss: AdapterLoss,
   examples: readonly LossExample[],
-  adapter: LinearAdapter,
+  adapter: Adapter,
   signal?: AbortSignal,
 ): Promise<number> {
   let sum = 0;
@@ -153,6 +155,7 @@ export async function evaluateAdapter(options: EvaluateOptions): Promise<Evaluat
   });
   let llm: Llm | undefined;
   let loss: AdapterLoss | undefined;
+  let merger: TokenMerger | undefined;
   let vlm: Vlm | undefined;
   try {
     // One llama.cpp thread: short greedy answers, and no contention with onnxruntime's pool.
@@ -161,14 +164,19 @@ export async function evaluateAdapter(options: EvaluateOptions): Promise<Evaluat
     const card = vlm.adapter.card;
     const tokenizer = llm.model;
     const cache = await FeatureCache.open(encoder, { dir: options.featureCacheDir });
+    const adapter = vlm.adapter.projection;
+    merger = new TokenMerger(kindSpec(adapter.kind), adapter.factor, adapter.inputSize, {
+      threads: options.threads,
+    });
     const data = await prepareExamples(dataset, cache, {
+      merge: (patches, grid) => (merger as TokenMerger).merge(patches, grid),
       style: card.prompt.style,
       attention: card.attention,
       tokenize: (text, special) => tokenizer.tokenize(text, { parseSpecial: special }),
       signal: options.signal,
     });
     loss = await AdapterLoss.load(options.llm, { threads: options.threads, signal: options.signal });
-    const meanNll = await meanLoss(loss, data[side], vlm.adapter.projection, options.signal);
+    const meanNll = await meanLoss(loss, data[side], adapter, options.signal);
     const rows = dataset[side].slice(0, options.limit ?? dataset[side].length);
     const answers = await generateAnswers(vlm, rows, {
       maxTokens: options.maxTokens,
@@ -183,6 +191,7 @@ export async function evaluateAdapter(options: EvaluateOptions): Promise<Evaluat
       answers,
     };
   } finally {
+    await merger?.dispose();
     await vlm?.dispose();
     await loss?.dispose();
     await llm?.dispose();

@@ -8,6 +8,7 @@ import { throwIfAborted, VlmkitError } from "../../errors.js";
 import { GradientAccumulator, type TrainingStep, trainingSteps } from "../data/dataset-batches.js";
 import { checkpointDue, saveCheckpoint } from "./checkpoint.js";
 import { meanLoss } from "./evaluate.js";
+import { gradientsInOrder } from "./optimizer.js";
 import type { PreparedRun } from "./prepare-run.js";
 import { learningRate } from "./schedule.js";
 import { type Validation, validate } from "./validation.js";
@@ -41,7 +42,7 @@ export async function runSteps(run: PreparedRun): Promise<StepsOutcome> {
     run.resumedFrom === 0 && data.val.length > 0
       ? await meanLoss(run.loss, data.val, run.adapter, s.signal)
       : Number.NaN;
-  const accumulator = new GradientAccumulator([run.adapter.weight.data.length, run.adapter.bias.data.length]);
+  const accumulator = new GradientAccumulator(run.optimizer.groups.map((g) => g.data.length));
   let finalLoss = Number.NaN;
   let last: Validation | undefined;
   for (const step of trainingSteps(data.train.length, {
@@ -91,9 +92,8 @@ async function optimizerStep(
   let sum = 0;
   for (const i of step.indices) {
     const r = await run.loss.run(run.data.train[i], run.adapter);
-    if (!r.gradWeight || !r.gradBias)
-      throw new VlmkitError("INTERNAL", "the adapter loss returned no gradients");
-    accumulator.add([r.gradWeight, r.gradBias]);
+    if (!r.gradients) throw new VlmkitError("INTERNAL", "the adapter loss returned no gradients");
+    accumulator.add(gradientsInOrder(run.optimizer.groups, r.gradients));
     sum += r.loss;
   }
   const { gradNorm } = run.optimizer.update(accumulator.mean(), lr);

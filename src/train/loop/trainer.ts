@@ -16,7 +16,14 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { CARD_FILE, WEIGHTS_FILE } from "../../adapter/index.js";
+import {
+  type AdapterKindName,
+  CARD_FILE,
+  DEFAULT_FACTOR,
+  factorProblem,
+  kindSpec,
+  WEIGHTS_FILE,
+} from "../../adapter/index.js";
 import type { VisionEncoder } from "../../encoders/index.js";
 import { InvalidArgumentError } from "../../errors.js";
 import type { OnnxDtype } from "../../hub/dtypes.js";
@@ -56,6 +63,13 @@ export interface TrainOptions {
   llm: string;
   /** Output directory: the adapter, metrics.jsonl, loss.png and checkpoints/. */
   out: string;
+  /** The adapter kind. Default "linear". */
+  adapterKind?: AdapterKindName;
+  /**
+   * Merge factor of pixel-shuffle (r) and avgpool (k): r² or k² patches per image token. Default 2 for
+   * pixel-shuffle, 4 for avgpool; the per-patch kinds take none (1).
+   */
+  pool?: number;
   /** Prompt style the adapter is trained for. Default "paligemma". */
   style?: PromptStyle;
   /** Attention mode. Default: the style's ("prefix-lm" for paligemma, "bidirectional-image" for gemma-chat). */
@@ -153,7 +167,12 @@ export interface TrainResult {
 
 /** The options with every default filled in (`settingsOf`). */
 export type TrainSettings = TrainOptions &
-  Required<Pick<TrainOptions, keyof typeof TRAIN_DEFAULTS | "attention" | "onEvent" | "onReport">>;
+  Required<
+    Pick<
+      TrainOptions,
+      keyof typeof TRAIN_DEFAULTS | "attention" | "adapterKind" | "pool" | "onEvent" | "onReport"
+    >
+  >;
 
 /**
  * Trains an adapter on `options.data` for the encoder and LLM given, and saves it with its card in
@@ -195,6 +214,8 @@ export function settingsOf(options: TrainOptions): TrainSettings {
     ...options,
     style,
     attention: options.attention ?? defaultAttention(style),
+    adapterKind: kindSpec(options.adapterKind ?? "linear").name,
+    pool: options.pool ?? DEFAULT_FACTOR[options.adapterKind ?? "linear"],
     epochs: options.epochs ?? d.epochs,
     lr: options.lr ?? d.lr,
     batchSize: options.batchSize ?? d.batchSize,
@@ -213,6 +234,8 @@ export function settingsOf(options: TrainOptions): TrainSettings {
   positiveInt("batchSize", settings.batchSize);
   positiveInt("gradAccum", settings.gradAccum);
   if (!(settings.lr > 0)) throw new InvalidArgumentError(`lr ${settings.lr}; expected a positive number`);
+  const factorError = factorProblem(settings.adapterKind, settings.pool);
+  if (factorError) throw new InvalidArgumentError(factorError);
   return settings;
 }
 
