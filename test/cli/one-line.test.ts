@@ -85,6 +85,46 @@ describe("one line to run a VLM", () => {
     expect(models.stdout).toMatch(/^ {2}shapes +bundle +/m);
   });
 
+  it("serve --adapter shapes alone serves the VLM and the encoder its card records", async () => {
+    const run = spawnCli(["serve", "--adapter", "shapes", "--port", "0"], { HF_HUB_OFFLINE: "1" });
+    try {
+      await expect
+        .poll(() => run.stdout().includes('"msg":"ready"'), { timeout: 90_000, interval: 100 })
+        .toBe(true);
+      const listening = run
+        .stdout()
+        .split("\n")
+        .map((l) => (l.startsWith("{") ? JSON.parse(l) : {}))
+        .find((l) => l.msg === "listening");
+      const models = (await (await fetch(`${listening.url}/v1/models`)).json()) as { data: { id: string }[] };
+      expect(models.data.map((m: { id: string }) => m.id).sort()).toEqual(["shapes", "siglip2"]);
+      const png = fs.readFileSync(image("red-circle.png")).toString("base64");
+      const answer = await fetch(`${listening.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          model: "shapes",
+          max_tokens: 4,
+          messages: [
+            {
+              role: "user",
+              content: [
+                { type: "image_url", image_url: { url: `data:image/png;base64,${png}` } },
+                { type: "text", text: "what color is the shape?" },
+              ],
+            },
+          ],
+        }),
+      });
+      expect(answer.status).toBe(200);
+      const body = (await answer.json()) as { choices: { message: { content: string } }[] };
+      expect(body.choices[0].message.content.trim()).toBe("red");
+    } finally {
+      run.child.kill("SIGTERM");
+      await run.exited;
+    }
+  });
+
   it("an unknown adapter name says where it looked", async () => {
     const r = await cli("run", "no-such-bundle", "hello");
     expect(r.code).toBe(1);
