@@ -152,6 +152,8 @@ export async function vlmTask(options: VlmTaskOptions): Promise<TaskOutput & { a
     onEvent: options.onTrainEvent,
     onReport: quiet,
     signal: options.signal,
+    // The rows are written by compare itself, naming images the dataset reader already listed.
+    allowOutsidePaths: true,
   });
   const common = {
     data: rows.test,
@@ -163,6 +165,7 @@ export async function vlmTask(options: VlmTaskOptions): Promise<TaskOutput & { a
     threads: options.threads,
     onReport: quiet,
     signal: options.signal,
+    allowOutsidePaths: true,
   };
   const withImage = await evaluateAdapter({
     ...common,
