@@ -7,6 +7,7 @@ import fs from "node:fs/promises";
 import { type GgufFileInfo, readGgufFileInfo } from "node-llama-cpp";
 import { InvalidArgumentError, ModelFormatError, throwIfAborted, VlmkitError } from "../errors.js";
 import { type Tensor, tensor } from "../tensor.js";
+import { checkGgufFile } from "./gguf-check.js";
 import { type GgmlTypeInfo, ggmlRowBytes, ggmlTypeById } from "./quant.js";
 import { dequantizeRow } from "./quant-decode.js";
 
@@ -45,8 +46,12 @@ export class GgufReader {
     readonly path: string,
   ) {}
 
-  /** Opens `path`, reading the header and tensor infos (split files are not supported). */
+  /**
+   * Opens `path`, reading the header and tensor infos (split files are not supported). The file is
+   * checked against its size first (`checkGgufFile`), so no declared length reaches the parser unchecked.
+   */
   static async open(path: string, options: GgufReadOptions = {}): Promise<GgufReader> {
+    checkGgufFile(path);
     let info: GgufFileInfo;
     try {
       info = await readGgufFileInfo(path, {
