@@ -25,6 +25,8 @@ export interface Seed {
   /** How to mutate it: bytes, or the JSON tree then bytes, or lines of JSON. */
   kind: "binary" | "json" | "jsonl";
   fields?: readonly Field[];
+  /** Builds the file from the mutated bytes (e.g. a mutated JSON header put back in front of its data). */
+  wrap?: (mutated: Buffer) => Buffer;
 }
 
 /** One case's input: the seed it came from and the mutated bytes. */
@@ -53,7 +55,7 @@ export function mutateCase(seeds: readonly Seed[], seed: number, index: number):
   } else {
     bytes = mutateBytes(s.bytes, s.fields, rng, mutations, 1 + rng.int(3));
   }
-  return { seed: s, bytes, mutations };
+  return { seed: s, bytes: s.wrap ? s.wrap(bytes) : bytes, mutations };
 }
 
 const U32_VALUES = [
@@ -194,10 +196,18 @@ function hostileValue(rng: SeededRandom, original: unknown): unknown {
   return pick(rng, choices)();
 }
 
+/** Deep nesting is spliced into the text after `JSON.stringify`, which would overflow the stack on it. */
+const NEST = "\u0001nest:";
+
 function nest(depth: number): unknown {
-  let v: unknown = 1;
-  for (let i = 0; i < depth; i++) v = [v];
-  return v;
+  return `${NEST}${depth}`;
+}
+
+function stringify(root: unknown): string {
+  return JSON.stringify(root).replace(
+    /"\\u0001nest:(\d+)"/g,
+    (_, n) => `${"[".repeat(Number(n))}1${"]".repeat(Number(n))}`,
+  );
 }
 
 /** Every container path of a JSON tree (bounded), to pick a mutation site from. */
@@ -247,7 +257,7 @@ function mutateJsonText(bytes: Buffer, rng: SeededRandom, log: string[]): Buffer
   } catch {
     return mutateBytes(bytes, undefined, rng, log, 1);
   }
-  return Buffer.from(JSON.stringify(mutateJsonTree(root, rng, log)));
+  return Buffer.from(stringify(mutateJsonTree(root, rng, log)));
 }
 
 function mutateJsonLines(bytes: Buffer, rng: SeededRandom, log: string[]): Buffer {
