@@ -74,6 +74,16 @@ export function vlmkitCacheDir(): string {
   return env("VLMKIT_CACHE") ?? path.join(os.homedir(), ".cache", "vlmkit");
 }
 
+/**
+ * Where the llama.cpp peer tools (llama-bench, llama-server, llama-mtmd-cli, llama-quantize) built by
+ * scripts/llama-tools.ts are cached, one `<commit>/` folder per llama.cpp commit. `$VLMKIT_LLAMA_TOOLS`,
+ * default `<vlmkit cache>/llama.cpp` (`~/.cache/vlmkit/llama.cpp`). Outside the clone, so every
+ * worktree and checkout of the same commit shares one build.
+ */
+export function llamaToolsDir(): string {
+  return env("VLMKIT_LLAMA_TOOLS") ?? path.join(vlmkitCacheDir(), "llama.cpp");
+}
+
 /** Server settings that may come from the environment. */
 export function serverEnv() {
   return {

@@ -61,12 +61,6 @@ export class GgufReader {
         signal: options.signal,
       });
     } catch (cause) {
-      if ((cause as NodeJS.ErrnoException).code === "ENOENT") {
-        throw new VlmkitError("NOT_FOUND", `GGUF file "${path}" does not exist`, {
-          cause,
-          details: { path },
-        });
-      }
       throw new ModelFormatError(`"${path}" is not a readable GGUF file: ${(cause as Error).message}`, {
         cause,
       });
@@ -82,7 +76,7 @@ export class GgufReader {
         type = undefined;
       }
       const rowLength = ggmlDims[0] ?? 1;
-      tensors.set(t.name, {
+      const entry: GgufTensorEntry = {
         name: t.name,
         ggmlDims,
         dims: [...ggmlDims].reverse(),
@@ -91,7 +85,8 @@ export class GgufReader {
         fileOffset: Number(t.fileOffset),
         rowLength,
         rowCount: ggmlDims.slice(1).reduce((a, b) => a * b, 1),
-      });
+      };
+      tensors.set(t.name, entry);
     }
     const handle = await fs.open(path, "r");
     return new GgufReader(info, tensors, handle, path);

@@ -68,6 +68,14 @@ export interface NativeContextOptions {
    * sequences can be copied. Default true.
    */
   kvUnified?: boolean;
+  /**
+   * ggml's CPU compute threads. Default `{ poll: 0 }`: a threadpool owned by the context, started once
+   * and reused by every decode; between decodes its workers sleep at once (`poll` is ggml's polling
+   * level, 0–100: how long they spin for new work first — spinning turns a busy machine's
+   * oversubscription into a collapse). `false`: ggml starts and joins `threads - 1` threads for every
+   * graph (node-llama-cpp's behaviour). docs/runtime.md has the measurements.
+   */
+  threadpool?: false | { poll?: number };
 }
 
 export type NativeContextInfo = AddonContextInfo;
@@ -178,6 +186,7 @@ export class NativeModel {
       threads: options.threads ?? defaultThreads(),
       flashAttention: options.flashAttention ?? "auto",
       kvUnified: options.kvUnified ?? true,
+      threadpoolPoll: options.threadpool === false ? -1 : (options.threadpool?.poll ?? 0),
     };
     const raw = callNative(() => new this.#native.addon.NativeContext(this.#model, resolved));
     const context = new NativeContext(this, raw, () => this.#children.delete(context));

@@ -3,6 +3,7 @@
  * rendered in one place, limits and security on by default. `createApp` builds it without listening;
  * `listen` (listen.ts) serves it.
  */
+import fs from "node:fs";
 import { Hono } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { bodyLimit } from "hono/body-limit";
@@ -12,18 +13,23 @@ import { serverEnv } from "../env.js";
 import { InvalidArgumentError, VlmkitError } from "../errors.js";
 import type { AppEnv, ServerContext } from "./context.js";
 import { errorResponse, exceptionHeaders, statusForCode, toVlmkitError } from "./errors.js";
+import type { Gallery } from "./gallery.js";
 import { DEFAULT_HOST, resolveLimits, type ServerLimits } from "./limits.js";
 import { createLogger, requestLog } from "./logging.js";
 import { createMetrics, type ServerMetrics } from "./metrics.js";
 import { ServedModels } from "./models.js";
 import { WorkQueue } from "./queue.js";
-import { requestGuard } from "./request-guard.js";
+import { isWildcardBind, requestGuard } from "./request-guard.js";
 import { raceSignal, requestSignal } from "./request-signal.js";
+import { registerEmbeddingRoutes } from "./routes/embeddings.js";
 import { registerEncoderRoutes } from "./routes/encoders.js";
+import { registerGalleryRoutes } from "./routes/gallery.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerModelRoutes } from "./routes/models.js";
 import { registerOllamaRoutes } from "./routes/ollama.js";
+import { registerOllamaModelRoutes } from "./routes/ollama-models.js";
 import { registerOpenAiChatRoutes } from "./routes/openai-chat.js";
+import { isPublicWebPath, registerWebRoutes } from "./routes/web.js";
 
 export interface AppOptions {
   /** The models to serve and the readiness state. Default: an empty set, still "loading". */
@@ -31,7 +37,7 @@ export interface AppOptions {
   /** Limits; each field has its own default (see `DEFAULT_LIMITS`). */
   limits?: Partial<ServerLimits>;
   /**
-   * Bearer token every route but `/health` requires. Default `$VLMKIT_API_KEY`; `false` turns auth off
+   * Bearer token every route but `/health` and the web page's static files requires. Default `$VLMKIT_API_KEY`; `false` turns auth off
    * even when the variable is set. Unset: no auth (the default host is 127.0.0.1). An empty key, or
    * one with characters outside `[A-Za-z0-9._~+/-]+=*`, throws INVALID_ARGUMENT.
    */
@@ -56,6 +62,8 @@ export interface AppOptions {
   logger?: Logger;
   /** Metrics registry holder. Default: a fresh one per app (never prom-client's global registry). */
   metrics?: ServerMetrics;
+  /** Images searched by text (`/v1/gallery/search`, the page's search tab). Default none. */
+  gallery?: Gallery;
   /** Queue bounding encoder work. Default: `encoderConcurrency` running, `maxQueuedJobs` waiting. */
   encoderQueue?: WorkQueue;
 }
@@ -71,7 +79,7 @@ export interface VlmkitApp {
  *
  * @example
  * ```ts
- * import { createApp, listen } from "vlmkit";
+ * import { createApp, listen } from "vlmkit/server";
  *
  * const { app, context } = createApp({ apiKey: false });
  * const server = await listen(app, { port: 8080 }); // /health answers 503 until the models are ready
@@ -107,6 +115,7 @@ export function createApp(options: AppOptions = {}): VlmkitApp {
       allowRemote: options.allowRemoteImages ?? false,
       allowPrivateAddresses: options.allowPrivateImageAddresses ?? false,
     },
+    gallery: options.gallery,
   };
 
   metrics.watchEngines(() => ctx.models.engineLoads());
@@ -114,11 +123,18 @@ export function createApp(options: AppOptions = {}): VlmkitApp {
   const app = new Hono<AppEnv>();
   app.use(requestId({ headerName: "X-Request-Id" }));
   app.use(requestLog(ctx.logger, metrics));
-  app.use(requestSignal(limits.requestTimeoutMs));
+  app.use(requestSignal(limits));
   const apiKey = resolveApiKey(options.apiKey);
+  const boundHost = options.host ?? DEFAULT_HOST;
+  if (apiKey === undefined && isWildcardBind(boundHost)) {
+    ctx.logger.warn(
+      { host: boundHost },
+      "serving on every interface without an API key: anyone who can reach this machine may use the server (set $VLMKIT_API_KEY or --api-key-file)",
+    );
+  }
   app.use(
     requestGuard({
-      boundHost: options.host ?? DEFAULT_HOST,
+      boundHost,
       allowedHosts: options.allowedHosts,
       allowedOrigins: options.allowedOrigins,
       authenticated: apiKey !== undefined,
@@ -126,7 +142,9 @@ export function createApp(options: AppOptions = {}): VlmkitApp {
   );
   if (apiKey !== undefined) {
     const auth = bearerAuth<AppEnv>({ token: apiKey });
-    app.use(async (c, next) => (c.req.path === "/health" ? next() : auth(c, next)));
+    // The page and its static files hold no data: a browser must load them before it can send the key.
+    const open = (p: string) => p === "/health" || isPublicWebPath(p);
+    app.use(async (c, next) => (open(c.req.path) ? next() : auth(c, next)));
   }
   const limitBody = bodyLimit({
     maxSize: limits.maxBodyBytes,
@@ -145,8 +163,12 @@ export function createApp(options: AppOptions = {}): VlmkitApp {
   registerHealthRoutes(app, ctx);
   registerModelRoutes(app, ctx);
   registerEncoderRoutes(app, ctx);
+  registerEmbeddingRoutes(app, ctx);
   registerOpenAiChatRoutes(app, ctx);
   registerOllamaRoutes(app, ctx);
+  registerOllamaModelRoutes(app, ctx);
+  registerGalleryRoutes(app, ctx);
+  registerWebRoutes(app);
 
   app.notFound((c) =>
     errorResponse(
@@ -162,6 +184,30 @@ export function createApp(options: AppOptions = {}): VlmkitApp {
     return res;
   });
   return { app, context: ctx };
+}
+
+/**
+ * The API key stored in `file` (`--api-key-file`), without surrounding whitespace or the trailing
+ * newline an editor adds. A key given as a flag shows in `ps` to every user of the machine; a file (or
+ * `$VLMKIT_API_KEY`) does not.
+ */
+export function readApiKeyFile(file: string): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (cause) {
+    throw new InvalidArgumentError(`cannot read --api-key-file ${file}: ${(cause as Error).message}`, {
+      cause,
+      details: { param: "apiKeyFile" },
+    });
+  }
+  const key = text.trim();
+  if (key === "") {
+    throw new InvalidArgumentError(`--api-key-file ${file} is empty; write the key into it`, {
+      details: { param: "apiKeyFile" },
+    });
+  }
+  return key;
 }
 
 /** What `Authorization: Bearer` can carry (RFC 6750 b64token, as hono's bearerAuth matches it). */

@@ -5,13 +5,16 @@
  *   `Host` names a loopback address, the bound host, or an allow-listed host (a rebinding page's
  *   requests carry the attacker's host name);
  * - a request carrying an `Origin` header (browsers send it) is refused unless the origin's host is a
- *   loopback address or the origin is allow-listed;
+ *   loopback address, the origin is allow-listed, or it is the server's own page (the origin names the
+ *   request's `Host`) and that `Host` was checked above or an API key is required — behind a wildcard
+ *   bind without a key a rebinding page is "same-origin" too, so there the page works on loopback only;
  * - POST bodies must be `Content-Type: application/json`, which a page cannot send cross-origin
  *   without a CORS preflight (that this server never grants).
  * Clients outside browsers (curl, the `openai` and `ollama` libraries) send no `Origin` and pass.
  */
+import net from "node:net";
 import type { MiddlewareHandler } from "hono";
-import { VlmkitError } from "../errors.js";
+import { InvalidArgumentError, VlmkitError } from "../errors.js";
 import type { AppEnv } from "./context.js";
 
 export interface RequestGuardOptions {
@@ -30,10 +33,14 @@ export interface RequestGuardOptions {
 }
 
 const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "::1"]);
-const WILDCARD_BINDS = new Set(["0.0.0.0", "::", ""]);
+const WILDCARD_BINDS = new Set(["0.0.0.0", "::"]);
 
-/** Lower-cased host name without port, brackets or trailing dot; undefined when it cannot be parsed. */
+/**
+ * Lower-cased host name without port, brackets or trailing dot; undefined when it cannot be parsed.
+ * A bare IPv6 address (`::1`, as `--host` takes it) is read as itself, in canonical form.
+ */
 export function hostName(host: string): string | undefined {
+  if (net.isIPv6(host)) host = `[${host}]`;
   try {
     const name = new URL(`http://${host}`).hostname.toLowerCase();
     return name.replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "");
@@ -46,8 +53,30 @@ function isLoopback(name: string): boolean {
   return LOOPBACK_NAMES.has(name) || name.endsWith(".localhost") || /^127(\.\d{1,3}){3}$/.test(name);
 }
 
+/**
+ * The bound interface as a host name: an IP address (IPv6 bare or in brackets) or a DNS name, without
+ * port. Anything else throws INVALID_ARGUMENT rather than silently turning the Host check off.
+ */
+export function bindName(host: string): string {
+  const bare = host.replace(/^\[(.*)\]$/, "$1");
+  const name = net.isIP(bare) ? hostName(bare) : hostName(host);
+  const plain = name !== undefined && (net.isIP(name) !== 0 || /^[a-z0-9.-]+$/.test(name));
+  if (!plain || host.includes("/") || (net.isIP(bare) === 0 && host.includes(":"))) {
+    throw new InvalidArgumentError(
+      `${JSON.stringify(host)} cannot be used as a bind address: give an IPv4 or IPv6 address (e.g. 127.0.0.1, ::1) or a host name`,
+      { details: { param: "host", host } },
+    );
+  }
+  return name;
+}
+
+/** True for 0.0.0.0 and :: (in any spelling): the server is reached on every interface. */
+export function isWildcardBind(host: string): boolean {
+  return WILDCARD_BINDS.has(bindName(host));
+}
+
 export function requestGuard(options: RequestGuardOptions = {}): MiddlewareHandler<AppEnv> {
-  const bound = hostName(options.boundHost ?? "127.0.0.1") ?? "";
+  const bound = bindName(options.boundHost ?? "127.0.0.1");
   const hosts = new Set((options.allowedHosts ?? []).map((h) => (h === "*" ? h : (hostName(h) ?? h))));
   const origins = new Set((options.allowedOrigins ?? []).map(normalizeOrigin));
   const checkHost = !options.authenticated && !WILDCARD_BINDS.has(bound) && !hosts.has("*");
@@ -67,7 +96,9 @@ export function requestGuard(options: RequestGuardOptions = {}): MiddlewareHandl
       }
     }
     const origin = c.req.header("origin");
-    if (origin !== undefined && !originAllowed(origin, origins)) {
+    const ownPage =
+      (checkHost || options.authenticated === true) && isOwnOrigin(origin, c.req.header("host"));
+    if (origin !== undefined && !ownPage && !originAllowed(origin, origins)) {
       throw new VlmkitError(
         "FORBIDDEN",
         `Origin ${JSON.stringify(origin)} is not accepted: only pages on localhost, 127.0.0.1 or [::1], or origins given with --allowed-origins, may call this server`,
@@ -108,4 +139,17 @@ function originAllowed(origin: string, allowed: ReadonlySet<string>): boolean {
   if ((url.protocol === "http:" || url.protocol === "https:") && isLoopback(hostName(url.host) ?? ""))
     return true;
   return allowed.has(url.origin.toLowerCase());
+}
+
+/** The origin is http(s)://<the request's Host>: the server's own page (`/`) calling its API. */
+function isOwnOrigin(origin: string | undefined, host: string | undefined): boolean {
+  if (origin === undefined || host === undefined) return false;
+  try {
+    const url = new URL(origin);
+    return (
+      (url.protocol === "http:" || url.protocol === "https:") && url.host === new URL(`http://${host}`).host
+    );
+  } catch {
+    return false;
+  }
 }

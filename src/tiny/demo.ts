@@ -2,7 +2,8 @@
  * The demo model set: every tiny model vlmkit can write, in one directory, laid out the way real models
  * are, so each command runs offline on real formats (weights are random: answers are meaningless).
  *
- *   siglip/ siglip2/ siglip2-naflex/   encoders (ONNX export layout)
+ *   siglip/ siglip2/ siglip2-naflex/   encoders (ONNX export layout); they differ as real ones do, so
+ *                                       comparing them shows a difference (`DEMO_ENCODERS`)
  *   gemma3.gguf                         a tiny gemma3 LLM
  *   adapter/                            siglip2 → gemma3, PaliGemma prompt, prefix-LM attention
  *   adapter-chat/                       siglip2-naflex → gemma3, Gemma chat prompt, bidirectional image blocks
@@ -15,7 +16,22 @@ import { vocabFingerprint } from "../llm/identity.js";
 import type { AttentionMode, PromptStyle } from "../prompt/index.js";
 import { cardForPairing } from "../vlm/pairing-card.js";
 import { writeTinyGemma3Gguf } from "./gemma3.js";
-import { writeTinySiglip } from "./siglip.js";
+import { type TinySiglipSizes, type TinySiglipVariant, writeTinySiglip } from "./siglip.js";
+
+/**
+ * How the demo encoders differ. SigLIP is narrower (16 wide), sees a coarser image (16 px in patches
+ * of 4) and has its own weights (seed + 1), so a detail at the pixel scale of a 32 px image is lost
+ * to it; SigLIP 2 (32 px, patch 8, 32 wide) keeps it; SigLIP 2 NaFlex shares SigLIP 2's weights and
+ * differs by its variable-resolution preprocessing (up to 24 patches of 8 px).
+ */
+export const DEMO_ENCODERS: Record<
+  TinySiglipVariant,
+  { seedOffset: number; sizes?: Partial<TinySiglipSizes> }
+> = {
+  siglip: { seedOffset: 1, sizes: { hidden: 16, heads: 2, mlp: 32, imageSize: 16, patch: 4 } },
+  siglip2: { seedOffset: 0 },
+  "siglip2-naflex": { seedOffset: 0 },
+};
 
 export interface TinyDemoOptions {
   /** Weight seed. Default 0. */
@@ -33,7 +49,8 @@ export async function writeTinyDemo(dir: string, options: TinyDemoOptions = {}):
   const parts: Record<string, string> = {};
   for (const variant of ["siglip", "siglip2", "siglip2-naflex"] as const) {
     const out = path.join(dir, variant);
-    await writeTinySiglip(out, { variant, seed });
+    const { seedOffset, sizes } = DEMO_ENCODERS[variant];
+    await writeTinySiglip(out, { variant, seed: seed + seedOffset, sizes });
     parts[variant] = out;
   }
   const gguf = await writeTinyGemma3Gguf(path.join(dir, "gemma3.gguf"), { seed, type: "f32" });

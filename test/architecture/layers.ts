@@ -6,9 +6,9 @@
  *   1  image, graph, hub, runtime           formats, the hub cache, the onnxruntime session factory
  *   2  encoders, llm, prompt, adapter       the model stages
  *   3  vlm                                  the stages composed (src/vlm.ts, src/vlm/)
- *   4  train, server, tiny                  applications of a Vlm; writers of tiny test models
+ *   4  train, compare, server, tiny         applications of a Vlm; writers of tiny test models
  *   5  cli                                  the command line
- *   6  index                                public entry points (barrels)
+ *   6  index, entries                       public entry points (`vlmkit`, `vlmkit/server`, …)
  *
  * A module imports from its own unit, from any unit of a lower layer, and from the units listed
  * before its own in its layer; never from a higher layer nor from a unit listed after its own (so
@@ -25,9 +25,9 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["image", "graph", "hub", "runtime"],
   ["encoders", "llm", "prompt", "adapter"],
   ["vlm"],
-  ["train", "server", "tiny"],
+  ["train", "compare", "server", "tiny"],
   ["cli"],
-  ["index"],
+  ["index", "entries"],
 ];
 
 /** One import: `from` and `to` are paths relative to src/ (`to` may leave src/), `spec` as written. */

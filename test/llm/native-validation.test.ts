@@ -59,6 +59,7 @@ const expected: Record<string, [code: string, message?: RegExp]> = {
   "partial seqCopy without a unified KV cache": ["INVALID_ARGUMENT", /kvUnified: true/],
   "contextSize is a string": ["INVALID_ARGUMENT", /contextSize must be an integer, got "big"/],
   "ubatch larger than batch": ["INVALID_ARGUMENT", /ubatchSize must be an integer in \[1, 32\], got 64/],
+  "threadpool polling level out of range": ["INVALID_ARGUMENT", /threadpoolPoll/],
   "unknown flashAttention": ["INVALID_ARGUMENT", /got "yes"/],
   "context of a non-model": ["INVALID_ARGUMENT", /must be a NativeModel/],
   "sampler without a final choice": ["INVALID_ARGUMENT", /last stage must be "greedy" or "dist"/],
@@ -77,6 +78,14 @@ const expected: Record<string, [code: string, message?: RegExp]> = {
   "sampler penalties lastN beyond the bound": ["INVALID_ARGUMENT", /lastN/],
   "sampler stage type read once (a getter cannot drop the final choice)": ["NONE"],
   "a batch getter that disposes the context": ["DISPOSED", /disposed while its batch was being read/],
+  "a batch getter that detaches an array read earlier": [
+    "SHAPE_MISMATCH",
+    /2 rows but positions, seqIds and logits have 0, 2 and 2/,
+  ],
+  "a batch getter that detaches the array read just before it": [
+    "SHAPE_MISMATCH",
+    /2 rows but positions, seqIds and logits have 2, 0 and 2/,
+  ],
   "valid decode afterwards": ["OK"],
   "tokenize after model dispose": ["DISPOSED"],
   "context of a disposed model": ["DISPOSED"],

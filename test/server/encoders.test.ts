@@ -177,15 +177,20 @@ describe("GET /v1/models, /health, /metrics", () => {
     await loading.dispose();
   });
 
-  it("reports a model that failed to load", async () => {
+  it("reports a model that failed to load without its paths (the detail goes to the log, once)", async () => {
     const broken = new ServedModels();
-    const { app } = createApp({ models: broken, logger: quiet() });
+    const { logger, lines } = captureLogger();
+    const { app } = createApp({ models: broken, logger });
     await expect(broken.loadEncoders({ bad: `${root}/does-not-exist` })).rejects.toThrow();
     const res = await app.request("/health");
     expect(res.status).toBe(503);
     const body = await json(res);
-    expect(body.status).toBe("error");
-    expect(body.error).toContain("does-not-exist");
+    expect(body).toEqual({ status: "error", error: "loading models failed; the server log has the details" });
+    expect(JSON.stringify(body)).not.toContain(root);
+    await app.request("/health");
+    const logged = lines.filter((l) => l.msg === "loading models failed");
+    expect(logged).toHaveLength(1);
+    expect(JSON.stringify(logged[0])).toContain("does-not-exist");
   });
 
   it("counts requests by route and status in its own registry", async () => {
@@ -276,11 +281,11 @@ describe("bad requests", () => {
         message: "labels: expected array, received string",
       },
       {
-        name: "missing model",
-        body: { images: [red], labels: ["cat"] },
+        name: "model not a string",
+        body: { model: 5, images: [red], labels: ["cat"] },
         status: 400,
         code: "INVALID_ARGUMENT",
-        message: "model: required (expected string)",
+        message: "model: expected string, received number",
       },
       {
         name: "unknown model",

@@ -2,6 +2,7 @@
 export { register as ask } from "./ask.js";
 export { register as chat } from "./chat.js";
 export { register as classify } from "./classify.js";
+export { register as compare } from "./compare.js";
 export { register as embed } from "./embed.js";
 export { register as eval } from "./eval.js";
 export { register as models } from "./models.js";

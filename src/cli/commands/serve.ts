@@ -4,8 +4,9 @@ import type { Command } from "commander";
 import { InvalidArgumentError } from "../../errors.js";
 import { parseOnnxDtype } from "../../hub/dtypes.js";
 import { resolveModelDir } from "../../hub/index.js";
-import { createApp } from "../../server/app.js";
+import { createApp, readApiKeyFile } from "../../server/app.js";
 import { readServeConfig } from "../../server/config-file.js";
+import { Gallery } from "../../server/gallery.js";
 import { DEFAULT_DRAIN_TIMEOUT_MS, ServerLifecycle } from "../../server/lifecycle.js";
 import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, type ServerLimits } from "../../server/limits.js";
 import { listen } from "../../server/listen.js";
@@ -24,6 +25,7 @@ interface ServeArgs {
   dtype: string;
   threads?: number;
   apiKey?: string;
+  apiKeyFile?: string;
   allowedHosts: string[];
   allowedOrigins: string[];
   allowRemoteImages?: boolean;
@@ -36,6 +38,9 @@ interface ServeArgs {
   concurrency?: number;
   queueSize?: number;
   timeoutMs?: number;
+  streamWriteTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  maxConnections?: number;
   drainTimeoutMs: number;
   logLevel?: string;
   adapter?: string;
@@ -45,6 +50,7 @@ interface ServeArgs {
   ctx: number;
   batchSize?: number;
   gpuLayers?: number;
+  gallery?: string;
 }
 
 /** A repeatable flag whose values may also be comma-separated. */
@@ -70,13 +76,13 @@ export function register(program: Command): void {
   program
     .command("serve")
     .description(
-      "HTTP API: OpenAI-style /v1/chat/completions, /v1/classify, /v1/images/embeddings, /v1/models; Ollama-style /api/chat, /api/generate, /api/tags; /health, /metrics",
+      "HTTP API and web page: OpenAI-style /v1/chat/completions, /v1/classify, /v1/embeddings, /v1/images/embeddings, /v1/models; Ollama-style /api/chat, /api/generate, /api/embed, /api/tags, /api/show, /api/ps; /health, /metrics; the page at /",
     )
     .option("--host <host>", "interface to bind", DEFAULT_HOST)
     .option("--port <port>", "TCP port (0 picks a free one)", int("--port"), DEFAULT_PORT)
     .option(
       "--encoder <[name=]id|dir>",
-      "encoder to serve (repeatable); named by the folder or id unless name= is given. With --adapter: the VLM's encoder",
+      "encoder to serve for classify and embeddings (repeatable); named by the folder or id unless name= is given. With --adapter, the first is the VLM's encoder",
       (v: string, prev: string[]) => [...prev, v],
       [] as string[],
     )
@@ -109,9 +115,17 @@ export function register(program: Command): void {
       "LLM layers to offload to the GPU (-1 = all)",
       int("--gpu-layers", -1, 10_000),
     )
+    .option(
+      "--gallery <dir>",
+      "images to search by text on the web page and POST /v1/gallery/search (embedded at startup by every encoder)",
+    )
     .option("--dtype <dtype>", "ONNX weight variant of the encoders", "fp32")
     .option("--threads <n>", "onnxruntime threads (default: physical cores)", int("--threads"))
-    .option("--api-key <key>", "require `Authorization: Bearer <key>` (default: $VLMKIT_API_KEY)")
+    .option(
+      "--api-key <key>",
+      "require `Authorization: Bearer <key>` (default: $VLMKIT_API_KEY). Visible to other users in ps: prefer $VLMKIT_API_KEY or --api-key-file",
+    )
+    .option("--api-key-file <file>", "read the API key from this file (trailing newline ignored)")
     .option(
       "--allowed-hosts <host>",
       "without an API key, also answer requests whose Host is this name (repeatable or comma-separated; * = any)",
@@ -170,6 +184,21 @@ export function register(program: Command): void {
       int("--timeout-ms"),
     )
     .option(
+      "--stream-write-timeout-ms <n>",
+      `drop a streaming client whose write waits this long to be read (default ${DEFAULT_LIMITS.streamWriteTimeoutMs})`,
+      int("--stream-write-timeout-ms"),
+    )
+    .option(
+      "--idle-timeout-ms <n>",
+      `close a connection idle this long (default ${DEFAULT_LIMITS.socketIdleTimeoutMs})`,
+      int("--idle-timeout-ms"),
+    )
+    .option(
+      "--max-connections <n>",
+      `open connections at once (default ${DEFAULT_LIMITS.maxConnections})`,
+      int("--max-connections"),
+    )
+    .option(
       "--drain-timeout-ms <n>",
       "on SIGTERM/SIGINT, how long in-flight requests may finish",
       int("--drain-timeout-ms"),
@@ -177,46 +206,45 @@ export function register(program: Command): void {
     )
     .option("--log-level <level>", "debug, info, warn, error or silent (default: $VLMKIT_LOG_LEVEL or info)")
     .action(async (args: ServeArgs) => {
+      if (args.apiKey !== undefined && args.apiKeyFile !== undefined)
+        throw new InvalidArgumentError("give the API key once: --api-key-file or --api-key, not both");
+      const apiKey = args.apiKeyFile !== undefined ? readApiKeyFile(args.apiKeyFile) : args.apiKey;
       const dtype = parseOnnxDtype(args.dtype);
       const config = args.config ? readServeConfig(args.config) : { encoders: {}, vlms: {} };
       const encoders: Record<string, string> = { ...config.encoders };
-      // Config VLMs name one of the config's encoders and reuse it; --adapter's VLM has its own.
-      const vlms: Record<
-        string,
-        { encoder: { served: string } | { spec: string }; adapter: string; llm: string }
-      > = {};
-      for (const [name, entry] of Object.entries(config.vlms))
-        vlms[name] = { ...entry, encoder: { served: entry.encoder } };
+      // Each VLM names a served encoder and reuses its vision tower.
+      const vlms: Record<string, { encoder: string; adapter: string; llm: string }> = { ...config.vlms };
+      // Every --encoder is served for classify and embeddings; --adapter's VLM runs on the first.
+      for (const value of args.encoder) {
+        const [name, spec] = encoderSpec(value);
+        if (name in encoders)
+          throw new InvalidArgumentError(
+            `--encoder "${value}": the name "${name}" is used twice; give name=${value}`,
+          );
+        encoders[name] = spec;
+      }
       if (args.adapter) {
         if (!args.llm) throw new InvalidArgumentError("--adapter needs --llm <gguf|id|hf:uri>");
-        if (args.encoder.length !== 1) {
+        if (args.encoder.length === 0)
+          throw new InvalidArgumentError("--adapter needs --encoder <id|dir> (the VLM's)");
+        const name = args.name ?? path.basename(path.resolve(args.adapter));
+        if (name in vlms || name in encoders) {
           throw new InvalidArgumentError(
-            `--adapter needs exactly one --encoder (the VLM's), got ${args.encoder.length}`,
+            `the VLM's name "${name}" is used twice; give another with --name, or name the encoder with --encoder other=<dir>`,
           );
         }
-        const name = args.name ?? path.basename(path.resolve(args.adapter));
-        if (name in vlms || name in encoders)
-          throw new InvalidArgumentError(`--name "${name}": the name is used twice`);
-        vlms[name] = {
-          encoder: { spec: encoderSpec(args.encoder[0])[1] },
-          adapter: args.adapter,
-          llm: args.llm,
-        };
-      } else {
-        if (args.llm || args.name)
-          throw new InvalidArgumentError(`${args.llm ? "--llm" : "--name"} needs --adapter <dir>`);
-        for (const value of args.encoder) {
-          const [name, spec] = encoderSpec(value);
-          if (name in encoders)
-            throw new InvalidArgumentError(`--encoder "${value}": the name "${name}" is used twice`);
-          encoders[name] = spec;
-        }
+        vlms[name] = { encoder: encoderSpec(args.encoder[0])[0], adapter: args.adapter, llm: args.llm };
+      } else if (args.llm || args.name) {
+        throw new InvalidArgumentError(`${args.llm ? "--llm" : "--name"} needs --adapter <dir>`);
       }
       if (Object.keys(encoders).length + Object.keys(vlms).length === 0) {
         throw new InvalidArgumentError(
           "nothing to serve: pass --encoder <id|dir>, --adapter <dir> --encoder <id|dir> --llm <gguf>, or --config <file.json>",
         );
       }
+      if (args.gallery && Object.keys(encoders).length === 0)
+        throw new InvalidArgumentError("--gallery needs an --encoder to embed its images");
+      const gallery = args.gallery ? new Gallery(args.gallery) : undefined;
       if (args.allowPrivateImageAddresses && !args.allowRemoteImages) {
         throw new InvalidArgumentError("--allow-private-image-addresses needs --allow-remote-images");
       }
@@ -229,14 +257,18 @@ export function register(program: Command): void {
         encoderConcurrency: args.concurrency,
         maxQueuedJobs: args.queueSize,
         requestTimeoutMs: args.timeoutMs,
+        streamWriteTimeoutMs: args.streamWriteTimeoutMs,
+        socketIdleTimeoutMs: args.idleTimeoutMs,
+        maxConnections: args.maxConnections,
       };
 
       const logger = createLogger({ level: args.logLevel });
       const models = new ServedModels();
-      const { app } = createApp({
+      const { app, context } = createApp({
         models,
+        gallery,
         limits,
-        apiKey: args.apiKey,
+        apiKey,
         host: args.host,
         allowedHosts: args.allowedHosts,
         allowedOrigins: args.allowedOrigins,
@@ -246,7 +278,7 @@ export function register(program: Command): void {
         metrics: createMetrics({ processMetrics: true }),
       });
       // Listen first so /health can answer 503 while the models load.
-      const running = await listen(app, { host: args.host, port: args.port });
+      const running = await listen(app, { host: args.host, port: args.port, limits: context.limits });
       logger.info({ url: running.url, host: running.host, port: running.port }, "listening");
 
       const lifecycle = new ServerLifecycle(running, models, {
@@ -258,22 +290,21 @@ export function register(program: Command): void {
       try {
         await models.loading(async () => {
           await models.addEncoders(encoders, {
-            siglip: { dtype, threads: args.threads },
+            // A server never spins while it waits (docs/runtime.md): spinning threads turn a busy
+            // machine's oversubscription into a collapse.
+            siglip: { dtype, threads: args.threads, allowSpinning: false },
             resolveDir: (spec) => resolveModelDir(spec, { dtype }),
           });
           const parts: Record<string, VlmParts> = {};
           for (const [name, v] of Object.entries(vlms)) {
             parts[name] = {
-              encoder:
-                "served" in v.encoder
-                  ? models.encoder(v.encoder.served).dir
-                  : await resolveModelDir(v.encoder.spec, { dtype }),
+              encoder: models.encoder(v.encoder).dir,
               adapter: v.adapter,
               llm: await llmPath(v.llm, { json: true }),
             };
           }
           await loadVlms(models, parts, {
-            encoder: { dtype, threads: args.threads },
+            encoder: { dtype, threads: args.threads, allowSpinning: false },
             llm: {
               sequences: args.parallel,
               contextSize: args.ctx,
@@ -283,6 +314,7 @@ export function register(program: Command): void {
               maxQueue: args.queueSize ?? DEFAULT_LIMITS.maxQueuedJobs,
             },
           });
+          await gallery?.embed(models.servedEncoders(), context.limits);
         });
         logger.info({ models: models.list().map((m) => m.id) }, "ready");
       } catch (error) {
