@@ -182,7 +182,8 @@ function runWorker(
       if (onDone(m) === "restart") return finish(m.index + 1);
       if (m.index + 1 >= task.to) finish(task.to);
     });
-    child.on("exit", (code, signal) => {
+    // "close", not "exit": it comes after the IPC channel has delivered every message.
+    child.on("close", (code, signal) => {
       if (finished) return;
       if (!ready) {
         finished = true;
@@ -192,6 +193,12 @@ function runWorker(
         );
       }
       if (current === undefined && code === 0) return finish(task.to);
+      if (code === 0) {
+        return fail(
+          "hang",
+          "the worker's event loop emptied while the case was pending (a promise that never settles)",
+        );
+      }
       fail(
         "crash",
         `worker exited (${signal ?? `code ${code}`}): ${stderr.trim().split("\n").slice(-6).join(" | ")}`,
