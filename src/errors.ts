@@ -29,6 +29,8 @@ export type ErrorCode =
   | "HUB_OFFLINE"
   | "HUB_DOWNLOAD_FAILED"
   | "INTEGRITY_MISMATCH"
+  // files vlmkit writes (disk full, read-only, no permission)
+  | "WRITE_FAILED"
   // runtime
   | "DISPOSED"
   | "ABORTED"

@@ -11,6 +11,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
@@ -272,12 +273,12 @@ async function request(url: string, kind: Kind, p: Prompt, image: string): Promi
       return { status: res.status, body: await res.text(), expected: 400 };
     }
     case "oversized": {
-      const res = await fetch(`${url}/v1/chat/completions`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ model: "chat", messages: [{ role: "user", content: "x".repeat(2 << 20) }] }),
+      // On a connection of its own (node:http, no agent): see docs/reliability.md on 413 and keep-alive.
+      const { status, body } = await rawPost(url, "/v1/chat/completions", {
+        model: "chat",
+        messages: [{ role: "user", content: "x".repeat(2 << 20) }],
       });
-      return { status: res.status, body: await res.text(), expected: 413 };
+      return { status, body, expected: 413 };
     }
     case "disconnect": {
       const controller = new AbortController();
@@ -333,6 +334,27 @@ function post(url: string, route: string, body: unknown, signal?: AbortSignal): 
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
     signal,
+  });
+}
+
+/** POST over a fresh connection that is closed afterwards. */
+function rawPost(url: string, route: string, body: unknown): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${url}${route}`, {
+      method: "POST",
+      agent: false,
+      headers: { "content-type": "application/json", connection: "close" },
+    });
+    req.on("response", (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => {
+        text += d;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
   });
 }
 
