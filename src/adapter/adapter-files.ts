@@ -8,7 +8,7 @@ import path from "node:path";
 import { InvalidArgumentError, ModelFormatError } from "../errors.js";
 import { embeddingScaleFor } from "../llm/embedding-scale.js";
 import type { OnnxSessionOptions } from "../runtime/onnx-session.js";
-import { writeFileAtomic } from "../util/fs.js";
+import { writeFilesAtomic } from "../util/fs.js";
 import { type AdapterCard, type AdapterCardInput, buildAdapterCard, parseAdapterCard } from "./card.js";
 import { type CompatibilityExpectations, checkCompatibility } from "./compatibility.js";
 import { adapterFromTensors } from "./kinds/registry.js";
@@ -48,8 +48,9 @@ function checkDims(
 }
 
 /**
- * Writes `adapter.safetensors` then `adapter.json` into `dir` (created if needed), each atomically;
- * the card goes last so a directory with a card always has its weights. Returns the completed card.
+ * Writes `adapter.safetensors` and `adapter.json` into `dir` (created if needed) together: both are
+ * written to temp files first and renamed only when both are complete (the card last), so a failed
+ * save — a full disk — leaves the previous pair as it was. Returns the completed card.
  */
 export async function saveAdapter(
   dir: string,
@@ -62,14 +63,16 @@ export async function saveAdapter(
   });
   checkDims(full, adapter, "saveAdapter", (m) => new InvalidArgumentError(m));
   await fs.promises.mkdir(dir, { recursive: true });
-  await writeFileAtomic(
-    path.join(dir, WEIGHTS_FILE),
-    serializeSafetensors(adapter.toTensors(), {
-      format: "pt",
-      vlmkit_card_format: String(full.format_version),
-    }),
-  );
-  await writeFileAtomic(path.join(dir, CARD_FILE), `${JSON.stringify(full, null, 2)}\n`);
+  await writeFilesAtomic([
+    [
+      path.join(dir, WEIGHTS_FILE),
+      serializeSafetensors(adapter.toTensors(), {
+        format: "pt",
+        vlmkit_card_format: String(full.format_version),
+      }),
+    ],
+    [path.join(dir, CARD_FILE), `${JSON.stringify(full, null, 2)}\n`],
+  ]);
   return full;
 }
 

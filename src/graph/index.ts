@@ -4,6 +4,7 @@
  */
 
 export { float16ToFloat32, float32ToFloat16 } from "../util/float16.js";
+export { writeFileAtomic } from "../util/fs.js";
 export { DIFFERENTIABLE_OPS, type GradientOptions, gradients } from "./autodiff.js";
 export { Graph, ONNX_DTYPE, type Operand } from "./graph.js";
 export { initializerMap, readModel, tensorValues } from "./read.js";
@@ -13,7 +14,6 @@ export {
   saveModel,
   serializeModel,
   toModelProto,
-  writeFileAtomic,
 } from "./serialize.js";
 export { broadcast, matmulShape, reshapeShape } from "./shape.js";
 export {

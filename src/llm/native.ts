@@ -4,11 +4,11 @@
  * through vlmkit's addon (`native/`). node-llama-cpp loads the library; this module adds what it
  * lacks. Policy (prompt layout, scheduling, generation loops) belongs to the callers.
  */
-import fs from "node:fs";
 import { defaultThreads } from "../env.js";
 import { InvalidArgumentError, ShapeError, throwIfAborted, VlmkitError } from "../errors.js";
 import type { Tensor } from "../tensor.js";
 import { warnOnce } from "../util/warn.js";
+import { checkGgufFile } from "./gguf-check.js";
 import {
   type AddonContext,
   type AddonContextInfo,
@@ -120,11 +120,13 @@ export class NativeModel {
     this.info = callNative(() => model.info());
   }
 
-  /** Loads node-llama-cpp (first call only) and the addon, then the GGUF at `path`. */
+  /**
+   * Loads node-llama-cpp (first call only) and the addon, then the GGUF at `path` — after checking
+   * the file's structure against its size (`checkGgufFile`), so a malformed file is refused with a
+   * ModelFormatError before llama.cpp's loader sees it.
+   */
   static async load(path: string, options: NativeModelOptions = {}): Promise<NativeModel> {
-    if (!fs.existsSync(path)) {
-      throw new VlmkitError("NOT_FOUND", `model file "${path}" does not exist`, { details: { path } });
-    }
+    checkGgufFile(path);
     const native = await loadNativeLlama(options);
     let gpuLayers = options.gpuLayers ?? (native.llama.gpu === false ? 0 : -1);
     if (gpuLayers !== 0 && native.llama.gpu === false) {

@@ -26,6 +26,7 @@ import {
 } from "../../adapter/index.js";
 import type { VisionEncoder } from "../../encoders/index.js";
 import { InvalidArgumentError } from "../../errors.js";
+import { withBlobLock } from "../../hub/blob-lock.js";
 import type { OnnxDtype } from "../../hub/dtypes.js";
 import type { AttentionMode, PromptStyle } from "../../prompt/index.js";
 import { defaultAttention } from "../../prompt/index.js";
@@ -196,15 +197,27 @@ export type TrainSettings = TrainOptions &
 export async function trainAdapter(options: TrainOptions): Promise<TrainResult> {
   const started = Date.now();
   const settings = settingsOf(options);
-  await clearOrKeepOut(settings);
-  const run = await prepareRun(settings);
-  try {
-    const outcome = await runSteps(run);
-    return await finishRun(run, outcome, started);
-  } finally {
-    await run.dispose();
-  }
+  // One run per output folder: a second run into the same `out` is refused (BUSY), never interleaved.
+  await fs.promises.mkdir(settings.out, { recursive: true });
+  const lock = path.join(settings.out, TRAIN_LOCK_FILE);
+  return withBlobLock(
+    lock,
+    async () => {
+      await clearOrKeepOut(settings);
+      const run = await prepareRun(settings);
+      try {
+        const outcome = await runSteps(run);
+        return await finishRun(run, outcome, started);
+      } finally {
+        await run.dispose();
+      }
+    },
+    { wait: false, what: `the training output folder ${settings.out}` },
+  );
 }
+
+/** The lock a running `trainAdapter` holds in its output folder. */
+export const TRAIN_LOCK_FILE = ".vlmkit-train.lock";
 
 /** Fills in the defaults and checks the numbers that have no safe meaning otherwise. */
 export function settingsOf(options: TrainOptions): TrainSettings {
