@@ -74,6 +74,15 @@ export function vlmkitCacheDir(): string {
   return env("VLMKIT_CACHE") ?? path.join(os.homedir(), ".cache", "vlmkit");
 }
 
+/**
+ * Whether encoder files are rewritten into onnxruntime's fused ops before loading (`src/graph/optimize`,
+ * cached under `<vlmkitCacheDir()>/optimized`). Default on; `VLMKIT_FUSE_GRAPHS=0` turns it off.
+ */
+export function fuseGraphsDefault(): boolean {
+  const v = env("VLMKIT_FUSE_GRAPHS")?.toLowerCase();
+  return !(v === "0" || v === "false" || v === "no" || v === "off");
+}
+
 /** Server settings that may come from the environment. */
 export function serverEnv() {
   return {

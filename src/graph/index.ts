@@ -11,6 +11,7 @@ export {
   type ModelOptions,
   type SaveOptions,
   saveModel,
+  saveModelProto,
   serializeModel,
   toModelProto,
   writeFileAtomic,
