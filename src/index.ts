@@ -1,48 +1,63 @@
-// The public API of vlmkit: one barrel, one import.
-export * from "./adapter/index.js";
+/**
+ * `vlmkit`: the public API for using models — encoders, zero-shot and embeddings, adapters, the LLM,
+ * `Vlm`, prompts, images, the hub, errors. More specialised entry points:
+ * `vlmkit/server` (the HTTP app), `vlmkit/train` (adapter training and evaluation), `vlmkit/graph`
+ * (the ONNX graph builder), `vlmkit/native` (the llama.cpp addon and GGUF files), `vlmkit/tiny`
+ * (tiny test-model writers).
+ */
+export {
+  type AdapterCard,
+  type AdapterCardInput,
+  adapterWithCard,
+  type CompatibilityExpectations,
+  checkCompatibility,
+  LinearAdapter,
+  type LinearAdapterInitOptions,
+  type LoadAdapterOptions,
+  type LoadedAdapter,
+  loadAdapter,
+  readAdapterCard,
+  saveAdapter,
+} from "./adapter/index.js";
 export * from "./encoders/index.js";
 export * from "./errors.js";
-export * from "./graph/index.js";
-export * from "./hub/index.js";
-export * from "./image/index.js";
-export { embeddingScaleFor, KNOWN_ARCHITECTURES } from "./llm/embedding-scale.js";
 export {
-  type Admission,
-  type FinishReason,
-  type GenerateOptions,
-  type Generation,
-  GenerationEngine,
-  type GenerationResult,
-  type PromptChunk,
-  type Timings,
-  type Usage,
+  downloadFile,
+  findModel,
+  getModel,
+  type HubOptions,
+  listModels,
+  MODELS,
+  type ModelEntry,
+  type ResolveModelDirOptions,
+  resolveModelDir,
+  type Snapshot,
+  type SnapshotDownloadOptions,
+  snapshotDownload,
+} from "./hub/index.js";
+export {
+  type ImageSource,
+  type LoadImageOptions,
+  loadImage,
+  type PreprocessorConfig,
+  preprocessFixed,
+  preprocessNaflex,
+  type RgbImage,
+  readPreprocessorConfig,
+} from "./image/index.js";
+export { embeddingScaleFor } from "./llm/embedding-scale.js";
+export type {
+  FinishReason,
+  GenerateOptions,
+  Generation,
+  GenerationResult,
+  Timings,
+  Usage,
 } from "./llm/engine.js";
-export * from "./llm/gguf.js";
 export { type LlmIdentity, vocabFingerprint } from "./llm/identity.js";
 export { Llm, type LlmOptions } from "./llm/llm.js";
-export {
-  type DecodeBatch,
-  NativeContext,
-  type NativeContextOptions,
-  NativeModel,
-  type NativeModelOptions,
-  NativeSampler,
-  type SamplerOptions,
-} from "./llm/native.js";
 export * from "./prompt/index.js";
-export {
-  type AppOptions,
-  createApp,
-  type ListenOptions,
-  listen,
-  type RunningServer,
-} from "./server/index.js";
-export { assertDims, numel, type Tensor, tensor, zeros } from "./tensor.js";
-export { type TinyDemo, writeTinyDemo } from "./tiny/demo.js";
-export { writeTinyGemma3Gguf } from "./tiny/gemma3.js";
-export { writeTinySiglip } from "./tiny/siglip.js";
-export * from "./train/index.js";
-export { cardForPairing } from "./vlm/pairing-card.js";
+export { type Tensor, tensor } from "./tensor.js";
 export {
   type AskOptions,
   Vlm,

@@ -245,8 +245,14 @@ Napi::Value Context::Decode(const Napi::CallbackInfo& info) {
   ContextHandle& h = *keep;
   const ModelHandle& m = *h.model;
   const Napi::Object b = ToObject(env, info[0], "batch");
+  // Every property is read (running any getters) before a typed array's data is taken: a getter could
+  // otherwise detach an array whose pointer was already taken, leaving it pointing at freed memory.
   const Napi::Value tokensValue = b.Get("tokens");
   const Napi::Value embdValue = b.Get("embeddings");
+  const Napi::Value positionsValue = b.Get("positions");
+  const Napi::Value seqIdsValue = b.Get("seqIds");
+  const Napi::Value logitsValue = b.Get("logits");
+  const Napi::Value causalValue = b.Get("causal");
   if (tokensValue.IsUndefined() == embdValue.IsUndefined())
     ThrowInvalid(env, "batch must have exactly one of tokens (Int32Array) or embeddings (Float32Array)");
 
@@ -279,14 +285,14 @@ Napi::Value Context::Decode(const Napi::CallbackInfo& info) {
     ThrowInvalid(env, "batch has " + Str(n) + " rows, more than the context's batchSize " + Str(h.nBatch) +
                           ": split it into several decodes");
 
-  const Napi::Int32Array positions = ToTypedArray<int32_t>(env, b.Get("positions"), "batch.positions", "an Int32Array");
-  const Napi::Int32Array seqIds = ToTypedArray<int32_t>(env, b.Get("seqIds"), "batch.seqIds", "an Int32Array");
-  const Napi::Uint8Array logits = ToTypedArray<uint8_t>(env, b.Get("logits"), "batch.logits", "a Uint8Array");
+  const Napi::Int32Array positions = ToTypedArray<int32_t>(env, positionsValue, "batch.positions", "an Int32Array");
+  const Napi::Int32Array seqIds = ToTypedArray<int32_t>(env, seqIdsValue, "batch.seqIds", "an Int32Array");
+  const Napi::Uint8Array logits = ToTypedArray<uint8_t>(env, logitsValue, "batch.logits", "a Uint8Array");
   if (positions.ElementLength() != n || seqIds.ElementLength() != n || logits.ElementLength() != n)
     Throw(env, "SHAPE_MISMATCH",
           "batch has " + Str(n) + " rows but positions, seqIds and logits have " + Str(positions.ElementLength()) +
               ", " + Str(seqIds.ElementLength()) + " and " + Str(logits.ElementLength()) + " entries");
-  req.causal = b.Get("causal").IsUndefined() ? true : ToBool(env, b.Get("causal"), "batch.causal");
+  req.causal = causalValue.IsUndefined() ? true : ToBool(env, causalValue, "batch.causal");
   if (!req.causal && n > h.nUbatch)
     ThrowInvalid(env, "a non-causal batch of " + Str(n) + " rows does not fit ubatchSize " + Str(h.nUbatch) +
                           ": llama.cpp attends within one ubatch only; create the context with ubatchSize >= " +

@@ -23,6 +23,8 @@ export interface EncoderArgs {
   dtype: string;
   threads?: number;
   json?: boolean;
+  /** `encoder` is a name from a file (an adapter card): resolve it on the hub only, never as a directory. */
+  hubOnly?: boolean;
 }
 
 /** Resolves `--encoder` to a local directory, downloading a known model with a progress bar if needed. */
@@ -32,6 +34,7 @@ export async function encoderDir(args: EncoderArgs): Promise<{ dir: string; dtyp
   try {
     const dir = await resolveModelDir(args.encoder, {
       dtype,
+      localDir: !args.hubOnly,
       onProgress: (done, total) => bar.update(done, total),
     });
     return { dir, dtype };

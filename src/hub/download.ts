@@ -29,6 +29,7 @@ import {
   isAbort,
   networkErrorCode,
   offlineError,
+  redactUrl,
   statusError,
 } from "./http.js";
 import { type HubOptions, type HubSettings, resolveHubSettings } from "./settings.js";
@@ -107,24 +108,24 @@ export async function fetchFileMetadata(ref: FileRef, settings: HubSettings): Pr
   if (missing.length > 0) {
     throw new HubError(
       "HUB_DOWNLOAD_FAILED",
-      `${url} answered without ${missing.join(", ")}; ${new URL(url).host} does not look like a Hugging Face ` +
+      `${redactUrl(url)} answered without ${missing.join(", ")}; ${new URL(url).host} does not look like a Hugging Face ` +
         "hub endpoint (check HF_ENDPOINT and any proxy)",
-      { details: { ...ref, url, missing } },
+      { details: { ...ref, url: redactUrl(url), missing } },
     );
   }
   // Both name paths in the cache: anything but a hash could point outside it.
   if (!isCommitHash(commit!)) {
     throw new HubError(
       "HUB_DOWNLOAD_FAILED",
-      `${url} answered X-Repo-Commit ${JSON.stringify(commit)}; expected a 40-digit hex commit hash`,
-      { details: { ...ref, url, commit } },
+      `${redactUrl(url)} answered X-Repo-Commit ${JSON.stringify(commit)}; expected a 40-digit hex commit hash`,
+      { details: { ...ref, url: redactUrl(url), commit } },
     );
   }
   if (!isBlobName(etag!)) {
     throw new HubError(
       "HUB_DOWNLOAD_FAILED",
-      `${url} answered ETag ${JSON.stringify(etag)}; expected a git sha1 (40 hex digits) or an LFS sha256 (64)`,
-      { details: { ...ref, url, etag } },
+      `${redactUrl(url)} answered ETag ${JSON.stringify(etag)}; expected a git sha1 (40 hex digits) or an LFS sha256 (64)`,
+      { details: { ...ref, url: redactUrl(url), etag } },
     );
   }
   // A direct answer is fetched again by commit, so a branch that moves meanwhile cannot change the bytes.
@@ -312,8 +313,12 @@ async function transferOnce(
   }
   if (!response.ok) throw statusError(ref, url, response, settings.token !== undefined);
 
-  const sha256 = SHA256.test(meta.etag) ? createHash("sha256") : undefined;
-  if (sha256 && have > 0) await hashPrefix(sha256, incomplete);
+  // LFS files are named by the sha256 of their bytes; small files by their git blob sha1, which hashes
+  // `blob <size>\0` before the bytes. Either way the name is checked against what arrived.
+  const algorithm = SHA256.test(meta.etag) ? "sha256" : "git blob sha1";
+  const hash = algorithm === "sha256" ? createHash("sha256") : createHash("sha1");
+  if (algorithm === "git blob sha1") hash.update(`blob ${meta.size}\0`);
+  if (have > 0) await hashPrefix(hash, incomplete);
   const handle = await fs.open(incomplete, have > 0 ? "a" : "w");
   let done = have;
   onProgress?.(done, meta.size);
@@ -323,7 +328,7 @@ async function transferOnce(
         throwIfAborted(settings.signal);
         done += chunk.byteLength;
         if (done > meta.size) break;
-        sha256?.update(chunk);
+        hash.update(chunk);
         await handle.write(chunk);
         onProgress?.(done, meta.size);
       }
@@ -332,15 +337,14 @@ async function transferOnce(
     await handle.close();
   }
   if (done < meta.size) throw new Interrupted(`stream ended after ${done} of ${meta.size} bytes`);
-  const digest = done > meta.size ? undefined : sha256?.digest("hex");
-  if (done > meta.size || (digest !== undefined && digest !== meta.etag)) {
-    const actual = digest === undefined ? `more than ${meta.size} bytes` : `sha256 ${digest}`;
+  const digest = done > meta.size ? undefined : hash.digest("hex");
+  if (digest !== meta.etag) {
+    const actual = digest === undefined ? `more than ${meta.size} bytes` : `${algorithm} ${digest}`;
     await fs.rm(incomplete, { force: true });
     throw new HubError(
       "INTEGRITY_MISMATCH",
       `"${ref.file}" of ${ref.repo}@${ref.revision} arrived with ${actual}, expected ${meta.size} bytes` +
-        (sha256 ? ` with sha256 ${meta.etag}` : "") +
-        "; the partial file was deleted, try again",
+        ` with ${algorithm} ${meta.etag}; the partial file was deleted, try again`,
       { details: { ...ref, etag: meta.etag, size: meta.size } },
     );
   }

@@ -65,6 +65,38 @@ export function hostOf(url: string): string {
   return new URL(url).host;
 }
 
+/**
+ * A URL as errors may show it: without user:password, query string and fragment. A signed CDN URL
+ * carries its authorization in the query (`X-Amz-Signature=…`), which must not reach logs or clients.
+ */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = "";
+    u.password = "";
+    u.search = "";
+    u.hash = "";
+    return u.toString();
+  } catch {
+    return "(unparsable URL)";
+  }
+}
+
+/** `text` with every occurrence of `url` (as given, as parsed) replaced by its redacted form. */
+function redact(text: string, url: string): string {
+  let out = text;
+  for (const form of [url, safeHref(url)]) if (form) out = out.split(form).join(redactUrl(url));
+  return out;
+}
+
+function safeHref(url: string): string | undefined {
+  try {
+    return new URL(url).href;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Performs one logical request, following redirects by hand. Throws only for network failures. */
 export async function hubRequest(url: string, req: HubRequest): Promise<HubResponse> {
   let current = url;
@@ -85,9 +117,10 @@ export async function hubRequest(url: string, req: HubRequest): Promise<HubRespo
       if (networkErrorCode(error)) throw error; // callers fall back to the cache or report HUB_OFFLINE
       const reason =
         error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
-      throw new HubError("HUB_DOWNLOAD_FAILED", `request to ${current} failed: ${reason}`, {
+      const shown = redactUrl(current);
+      throw new HubError("HUB_DOWNLOAD_FAILED", `request to ${shown} failed: ${redact(reason, current)}`, {
         cause: error,
-        details: { url: current },
+        details: { url: shown },
       });
     }
     const location = response.headers.get("location");
@@ -97,13 +130,16 @@ export async function hubRequest(url: string, req: HubRequest): Promise<HubRespo
     await response.body?.cancel();
     current = next;
   }
-  throw new HubError("HUB_DOWNLOAD_FAILED", `more than ${MAX_REDIRECTS} redirects starting at ${url}`, {
-    details: { url },
-  });
+  throw new HubError(
+    "HUB_DOWNLOAD_FAILED",
+    `more than ${MAX_REDIRECTS} redirects starting at ${redactUrl(url)}`,
+    { details: { url: redactUrl(url) } },
+  );
 }
 
 /** HUB_OFFLINE for a host that cannot be reached and a file the cache does not hold. */
-export function offlineError(ref: FileRef, url: string, cacheDir: string, cause: unknown): HubError {
+export function offlineError(ref: FileRef, fullUrl: string, cacheDir: string, cause: unknown): HubError {
+  const url = redactUrl(fullUrl);
   const code = networkErrorCode(cause) ?? "network error";
   return new HubError(
     "HUB_OFFLINE",
@@ -115,7 +151,8 @@ export function offlineError(ref: FileRef, url: string, cacheDir: string, cause:
 }
 
 /** Maps a non-2xx hub answer to a HubError naming repo, file and revision. */
-export function statusError(ref: FileRef, url: string, response: Response, tokenSent: boolean): HubError {
+export function statusError(ref: FileRef, fullUrl: string, response: Response, tokenSent: boolean): HubError {
+  const url = redactUrl(fullUrl);
   const status = response.status;
   const errorCode = response.headers.get("x-error-code") ?? undefined;
   const details = { ...ref, url, status, errorCode };

@@ -180,6 +180,11 @@ export async function snapshotDownload(
 export interface ResolveModelDirOptions extends SnapshotDownloadOptions {
   /** Allow a download when the cache lacks the model. Default `true` (still refused when offline). */
   download?: boolean;
+  /**
+   * Take an existing local directory of that name as itself. Default `true`; `false` for names that
+   * come from files (an adapter card) rather than from the user, which must never become a path.
+   */
+  localDir?: boolean;
 }
 
 /**
@@ -198,7 +203,7 @@ export async function resolveModelDir(
   idOrDirOrRepo: string,
   options: ResolveModelDirOptions = {},
 ): Promise<string> {
-  const stat = await fs.stat(idOrDirOrRepo).catch(() => undefined);
+  const stat = options.localDir === false ? undefined : await fs.stat(idOrDirOrRepo).catch(() => undefined);
   if (stat?.isDirectory()) return path.resolve(idOrDirOrRepo);
   const settings = resolveHubSettings(options);
   const t = target(idOrDirOrRepo, options.revision);

@@ -37,15 +37,24 @@ export function isPublicAddress(address: string): boolean {
   return addressRange(address) === "unicast";
 }
 
-/** Throws IMAGE_SOURCE_NOT_ALLOWED unless `address` may be contacted under the policy. */
+/**
+ * Throws IMAGE_SOURCE_NOT_ALLOWED unless `address` may be contacted under the policy. The error names
+ * an address and its range only when the client gave that address itself (an IP literal): what a host
+ * name resolved to is internal information and stays out of the message and details.
+ */
 export function assertAddressAllowed(host: string, address: string, allowPrivate: boolean): void {
   if (allowPrivate || isPublicAddress(address)) return;
-  const range = ipaddr.isValid(address) ? addressRange(address) : "invalid";
+  const hint = "only public addresses may be fetched (set allowPrivateAddresses to reach private networks)";
+  if (host === address) {
+    const range = ipaddr.isValid(address) ? addressRange(address) : "invalid";
+    throw new ImageError("IMAGE_SOURCE_NOT_ALLOWED", `image address ${address} is ${range}; ${hint}`, {
+      details: { host, range },
+    });
+  }
   throw new ImageError(
     "IMAGE_SOURCE_NOT_ALLOWED",
-    `image host ${host} resolves to ${address} (${range}); only public addresses may be fetched ` +
-      "(set allowPrivateAddresses to reach private networks)",
-    { details: { host, address, range } },
+    `image host ${host} does not resolve to a public address; ${hint}`,
+    { details: { host } },
   );
 }
 

@@ -42,6 +42,15 @@ export interface NaflexPreprocessorConfig extends Normalization {
 
 export type PreprocessorConfig = FixedPreprocessorConfig | NaflexPreprocessorConfig;
 
+/**
+ * Upper bounds on what a config may ask for, so that a hostile or broken file cannot make the
+ * preprocessor allocate an enormous tensor: a side of at most 4096 pixels (a 4096 × 4096 RGB float32
+ * input is 192 MiB), patches of at most 64 pixels, at most 16384 NaFlex patches, and NaFlex patches
+ * covering at most 4096 × 4096 pixels together. Real SigLIP / SigLIP 2 configs use 224–512 pixels,
+ * patches of 14–16 and up to 1024 patches.
+ */
+export const PREPROCESSOR_BOUNDS = Object.freeze({ maxSide: 4096, maxPatchSize: 64, maxNumPatches: 16384 });
+
 const triple = z.union([z.number(), z.array(z.number()).length(3)]);
 
 const rawSchema = z.looseObject({
@@ -93,14 +102,26 @@ export function parsePreprocessorConfig(
     if (s === 0) throw configError(source, `image_std ${JSON.stringify(raw.image_std)} holds a zero`);
   }
   if (naflex) {
-    return {
-      kind: "naflex",
-      patchSize: raw.patch_size ?? 16,
-      maxNumPatches: raw.max_num_patches ?? 256,
-      ...common,
-    };
+    const patchSize = atMost(raw.patch_size ?? 16, PREPROCESSOR_BOUNDS.maxPatchSize, "patch_size", source);
+    const maxNumPatches = atMost(
+      raw.max_num_patches ?? 256,
+      PREPROCESSOR_BOUNDS.maxNumPatches,
+      "max_num_patches",
+      source,
+    );
+    const side = PREPROCESSOR_BOUNDS.maxSide;
+    if (maxNumPatches * patchSize * patchSize > side * side) {
+      throw configError(
+        source,
+        `${maxNumPatches} patches of ${patchSize}×${patchSize} pixels cover more than ${side}×${side} pixels`,
+      );
+    }
+    return { kind: "naflex", patchSize, maxNumPatches, ...common };
   }
-  const { height, width } = sizeOf(raw.size, source);
+  const size = sizeOf(raw.size, source);
+  const name = typeof raw.size === "number" ? ["size", "size"] : ["size.height", "size.width"];
+  const height = atMost(size.height, PREPROCESSOR_BOUNDS.maxSide, name[0], source);
+  const width = atMost(size.width, PREPROCESSOR_BOUNDS.maxSide, name[1], source);
   return { kind: "fixed", height, width, ...common };
 }
 
@@ -139,6 +160,12 @@ function sizeOf(size: z.infer<typeof rawSchema>["size"], source: string): { heig
     source,
     `size ${JSON.stringify(size)} is not supported for fixed-resolution models; expected {"height": H, "width": W}`,
   );
+}
+
+function atMost(value: number, max: number, field: string, source: string): number {
+  if (value > max)
+    throw configError(source, `${field} ${value} is larger than ${max}, the most vlmkit accepts`);
+  return value;
 }
 
 function tripleOf(v: number | number[]): [number, number, number] {

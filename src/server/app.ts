@@ -3,6 +3,7 @@
  * rendered in one place, limits and security on by default. `createApp` builds it without listening;
  * `listen` (listen.ts) serves it.
  */
+import fs from "node:fs";
 import { Hono } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { bodyLimit } from "hono/body-limit";
@@ -17,7 +18,7 @@ import { createLogger, requestLog } from "./logging.js";
 import { createMetrics, type ServerMetrics } from "./metrics.js";
 import { ServedModels } from "./models.js";
 import { WorkQueue } from "./queue.js";
-import { requestGuard } from "./request-guard.js";
+import { isWildcardBind, requestGuard } from "./request-guard.js";
 import { raceSignal, requestSignal } from "./request-signal.js";
 import { registerEncoderRoutes } from "./routes/encoders.js";
 import { registerHealthRoutes } from "./routes/health.js";
@@ -71,7 +72,7 @@ export interface VlmkitApp {
  *
  * @example
  * ```ts
- * import { createApp, listen } from "vlmkit";
+ * import { createApp, listen } from "vlmkit/server";
  *
  * const { app, context } = createApp({ apiKey: false });
  * const server = await listen(app, { port: 8080 }); // /health answers 503 until the models are ready
@@ -114,11 +115,18 @@ export function createApp(options: AppOptions = {}): VlmkitApp {
   const app = new Hono<AppEnv>();
   app.use(requestId({ headerName: "X-Request-Id" }));
   app.use(requestLog(ctx.logger, metrics));
-  app.use(requestSignal(limits.requestTimeoutMs));
+  app.use(requestSignal(limits));
   const apiKey = resolveApiKey(options.apiKey);
+  const boundHost = options.host ?? DEFAULT_HOST;
+  if (apiKey === undefined && isWildcardBind(boundHost)) {
+    ctx.logger.warn(
+      { host: boundHost },
+      "serving on every interface without an API key: anyone who can reach this machine may use the server (set $VLMKIT_API_KEY or --api-key-file)",
+    );
+  }
   app.use(
     requestGuard({
-      boundHost: options.host ?? DEFAULT_HOST,
+      boundHost,
       allowedHosts: options.allowedHosts,
       allowedOrigins: options.allowedOrigins,
       authenticated: apiKey !== undefined,
@@ -162,6 +170,30 @@ export function createApp(options: AppOptions = {}): VlmkitApp {
     return res;
   });
   return { app, context: ctx };
+}
+
+/**
+ * The API key stored in `file` (`--api-key-file`), without surrounding whitespace or the trailing
+ * newline an editor adds. A key given as a flag shows in `ps` to every user of the machine; a file (or
+ * `$VLMKIT_API_KEY`) does not.
+ */
+export function readApiKeyFile(file: string): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (cause) {
+    throw new InvalidArgumentError(`cannot read --api-key-file ${file}: ${(cause as Error).message}`, {
+      cause,
+      details: { param: "apiKeyFile" },
+    });
+  }
+  const key = text.trim();
+  if (key === "") {
+    throw new InvalidArgumentError(`--api-key-file ${file} is empty; write the key into it`, {
+      details: { param: "apiKeyFile" },
+    });
+  }
+  return key;
 }
 
 /** What `Authorization: Bearer` can carry (RFC 6750 b64token, as hono's bearerAuth matches it). */

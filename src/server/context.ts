@@ -36,5 +36,7 @@ export interface AppEnv {
      * call the returned function when the stream ends.
      */
     holdSignal: () => () => void;
+    /** How long one write of a streamed response may wait for the client (`ServerLimits.streamWriteTimeoutMs`). */
+    streamWriteTimeoutMs: number;
   };
 }

@@ -13,7 +13,7 @@ import type { GenerationEngine, GenerationResult } from "../llm/engine.js";
 import type { SamplerOptions } from "../llm/native.js";
 import { type ChatRequest, requestImages, type Sampling } from "./chat-request.js";
 import type { ServerContext } from "./context.js";
-import { loadRequestImages } from "./images.js";
+import { decodeRequestImages, fetchRequestImages } from "./images.js";
 import type { ServedVlm } from "./models.js";
 import type { StreamWriter } from "./streaming.js";
 import { toVlmMessages } from "./vlm-messages.js";
@@ -72,8 +72,10 @@ export async function startChat(
 
   try {
     const refs = requestImages(request);
+    // Remote images download before the encoder slot is taken (a slow host holds no slot).
+    const fetched = await fetchRequestImages(refs, ctx, controller.signal);
     const begin = async () => {
-      const images = await loadRequestImages(refs, ctx, controller.signal);
+      const images = await decodeRequestImages(fetched, ctx, controller.signal);
       const messages = toVlmMessages(request.turns, images);
       const generation = served.vlm.chatStream(messages, {
         sampling: samplerOptions(request.sampling),

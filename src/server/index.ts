@@ -13,7 +13,7 @@ export { parseServeConfig, readServeConfig, type ServeConfig, type VlmEntry } fr
 export type { AppEnv, ImagePolicy, ServerContext } from "./context.js";
 export { errorBody, errorFamily, statusForCode, toVlmkitError } from "./errors.js";
 export { type ChatRun, type StartChatOptions, startChat } from "./generation.js";
-export { loadRequestImages } from "./images.js";
+export { decodeRequestImages, type FetchedImages, fetchRequestImages, loadRequestImages } from "./images.js";
 export {
   type Closable,
   type Drainable,

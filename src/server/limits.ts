@@ -39,6 +39,21 @@ export interface ServerLimits {
   maxQueuedJobs: number;
   /** Deadline for a whole request in ms, queueing and streaming included; past it → 408. Default 120 000. */
   requestTimeoutMs: number;
+  /**
+   * How long one write of a streamed response may wait for the client to read, in ms; a client that
+   * stops reading for longer is dropped (its connection destroyed, its generation stopped). Once the
+   * request deadline has passed, a stream gets one more second to deliver its error event, then is
+   * dropped the same way. Default 30 000.
+   */
+  streamWriteTimeoutMs: number;
+  /**
+   * A connection with no traffic in either direction for this long is closed, in ms (Node's socket
+   * timeout). Longer than `requestTimeoutMs` by default, so a request waiting silently for its
+   * deadline is answered first. Default 130 000.
+   */
+  socketIdleTimeoutMs: number;
+  /** Open connections at once; more are closed as they arrive (Node's `server.maxConnections`). Default 512. */
+  maxConnections: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
@@ -51,6 +66,9 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   encoderConcurrency: 1,
   maxQueuedJobs: 32,
   requestTimeoutMs: 120_000,
+  streamWriteTimeoutMs: 30_000,
+  socketIdleTimeoutMs: 130_000,
+  maxConnections: 512,
 });
 
 /** Fills defaults and checks every value (positive integers; the queue may be 0 = no waiting). */

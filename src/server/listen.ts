@@ -8,13 +8,15 @@ import { serve } from "@hono/node-server";
 import type { Hono } from "hono";
 import { VlmkitError } from "../errors.js";
 import type { AppEnv } from "./context.js";
-import { DEFAULT_HOST, DEFAULT_PORT } from "./limits.js";
+import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, type ServerLimits } from "./limits.js";
 
 export interface ListenOptions {
   /** Interface to bind. Default 127.0.0.1: reachable from this machine only. */
   host?: string;
   /** TCP port; 0 picks a free one. Default 8080. */
   port?: number;
+  /** The connection limits of the app's `ServerLimits` (`socketIdleTimeoutMs`, `maxConnections`). Default `DEFAULT_LIMITS`. */
+  limits?: Pick<ServerLimits, "socketIdleTimeoutMs" | "maxConnections">;
 }
 
 export interface RunningServer {
@@ -48,6 +50,11 @@ export function listen(app: Hono<AppEnv>, options: ListenOptions = {}): Promise<
         if (closing) server.closeIdleConnections();
       }),
     );
+    // A socket with no traffic either way (an idle client, or one that stopped reading a large answer)
+    // is closed; connections beyond the cap are closed as they arrive.
+    const limits = options.limits ?? DEFAULT_LIMITS;
+    server.timeout = limits.socketIdleTimeoutMs;
+    server.maxConnections = limits.maxConnections;
     server.once("error", (cause: NodeJS.ErrnoException) => {
       const why = cause.code === "EADDRINUSE" ? "the port is in use" : cause.message;
       reject(new VlmkitError("INVALID_ARGUMENT", `cannot listen on ${host}:${port}: ${why}`, { cause }));

@@ -10,8 +10,9 @@
  *   without a CORS preflight (that this server never grants).
  * Clients outside browsers (curl, the `openai` and `ollama` libraries) send no `Origin` and pass.
  */
+import net from "node:net";
 import type { MiddlewareHandler } from "hono";
-import { VlmkitError } from "../errors.js";
+import { InvalidArgumentError, VlmkitError } from "../errors.js";
 import type { AppEnv } from "./context.js";
 
 export interface RequestGuardOptions {
@@ -30,10 +31,14 @@ export interface RequestGuardOptions {
 }
 
 const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "::1"]);
-const WILDCARD_BINDS = new Set(["0.0.0.0", "::", ""]);
+const WILDCARD_BINDS = new Set(["0.0.0.0", "::"]);
 
-/** Lower-cased host name without port, brackets or trailing dot; undefined when it cannot be parsed. */
+/**
+ * Lower-cased host name without port, brackets or trailing dot; undefined when it cannot be parsed.
+ * A bare IPv6 address (`::1`, as `--host` takes it) is read as itself, in canonical form.
+ */
 export function hostName(host: string): string | undefined {
+  if (net.isIPv6(host)) host = `[${host}]`;
   try {
     const name = new URL(`http://${host}`).hostname.toLowerCase();
     return name.replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "");
@@ -46,8 +51,30 @@ function isLoopback(name: string): boolean {
   return LOOPBACK_NAMES.has(name) || name.endsWith(".localhost") || /^127(\.\d{1,3}){3}$/.test(name);
 }
 
+/**
+ * The bound interface as a host name: an IP address (IPv6 bare or in brackets) or a DNS name, without
+ * port. Anything else throws INVALID_ARGUMENT rather than silently turning the Host check off.
+ */
+export function bindName(host: string): string {
+  const bare = host.replace(/^\[(.*)\]$/, "$1");
+  const name = net.isIP(bare) ? hostName(bare) : hostName(host);
+  const plain = name !== undefined && (net.isIP(name) !== 0 || /^[a-z0-9.-]+$/.test(name));
+  if (!plain || host.includes("/") || (net.isIP(bare) === 0 && host.includes(":"))) {
+    throw new InvalidArgumentError(
+      `${JSON.stringify(host)} cannot be used as a bind address: give an IPv4 or IPv6 address (e.g. 127.0.0.1, ::1) or a host name`,
+      { details: { param: "host", host } },
+    );
+  }
+  return name;
+}
+
+/** True for 0.0.0.0 and :: (in any spelling): the server is reached on every interface. */
+export function isWildcardBind(host: string): boolean {
+  return WILDCARD_BINDS.has(bindName(host));
+}
+
 export function requestGuard(options: RequestGuardOptions = {}): MiddlewareHandler<AppEnv> {
-  const bound = hostName(options.boundHost ?? "127.0.0.1") ?? "";
+  const bound = bindName(options.boundHost ?? "127.0.0.1");
   const hosts = new Set((options.allowedHosts ?? []).map((h) => (h === "*" ? h : (hostName(h) ?? h))));
   const origins = new Set((options.allowedOrigins ?? []).map(normalizeOrigin));
   const checkHost = !options.authenticated && !WILDCARD_BINDS.has(bound) && !hosts.has("*");

@@ -5,9 +5,14 @@
 import type { MiddlewareHandler } from "hono";
 import { AbortError, VlmkitError } from "../errors.js";
 import type { AppEnv } from "./context.js";
+import type { ServerLimits } from "./limits.js";
 
-export function requestSignal(timeoutMs: number): MiddlewareHandler<AppEnv> {
+export function requestSignal(
+  limits: Pick<ServerLimits, "requestTimeoutMs" | "streamWriteTimeoutMs">,
+): MiddlewareHandler<AppEnv> {
+  const timeoutMs = limits.requestTimeoutMs;
   return async (c, next) => {
+    c.set("streamWriteTimeoutMs", limits.streamWriteTimeoutMs);
     const controller = new AbortController();
     const timer = setTimeout(() => {
       controller.abort(

@@ -8,7 +8,7 @@
  *   3  vlm                                  the stages composed (src/vlm.ts, src/vlm/)
  *   4  train, server, tiny                  applications of a Vlm; writers of tiny test models
  *   5  cli                                  the command line
- *   6  index                                public entry points (barrels)
+ *   6  index, entries                       public entry points (`vlmkit`, `vlmkit/server`, …)
  *
  * A module imports from its own unit, from any unit of a lower layer, and from the units listed
  * before its own in its layer; never from a higher layer nor from a unit listed after its own (so
@@ -27,7 +27,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["vlm"],
   ["train", "server", "tiny"],
   ["cli"],
-  ["index"],
+  ["index", "entries"],
 ];
 
 /** One import: `from` and `to` are paths relative to src/ (`to` may leave src/), `spec` as written. */

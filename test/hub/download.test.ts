@@ -164,6 +164,30 @@ describe("downloadFile", () => {
     expect(blobs).toEqual([]);
   });
 
+  it("rejects a small file whose bytes differ from its git blob sha1 and leaves no blob behind", async () => {
+    hub.faults = { corruptSmall: true };
+    const error = await hubError(downloadFile({ ...opts(), repo: REPO, file: "config.json" }));
+    expect(error.code).toBe("INTEGRITY_MISMATCH");
+    expect(error.message).toMatch(/with git blob sha1 [0-9a-f]{40}/);
+    expect(await fs.readdir(path.join(repoDir(), "blobs"))).toEqual([]);
+  });
+
+  it("keeps a signed CDN URL's query string and credentials out of errors", async () => {
+    hub.faults = { signedQuery: "X-Amz-Signature=s3cr3t&Expires=1", cdnStatus: 403 };
+    const error = await hubError(downloadFile({ ...opts(), repo: REPO, file: "onnx/vision_model.onnx" }));
+    expect(`${error.message} ${JSON.stringify(error.details)}`).not.toMatch(/s3cr3t|X-Amz/);
+    hub.faults = { signedQuery: "sig=s3cr3t", cdnStatus: 500 };
+    const failed = await hubError(downloadFile({ ...opts(), repo: REPO, file: "onnx/vision_model.onnx" }));
+    expect(failed.code).toBe("HUB_DOWNLOAD_FAILED");
+    expect(failed.message).toContain(`${hub.cdn}/blobs/`);
+    expect(`${failed.message} ${JSON.stringify(failed.details)}`).not.toContain("s3cr3t");
+    const withUser = hub.endpoint.replace("http://", "http://me:pa55@");
+    const missing = await hubError(
+      downloadFile({ ...opts(), endpoint: withUser, repo: REPO, file: "onnx/missing.onnx" }),
+    );
+    expect(`${missing.message} ${JSON.stringify(missing.details)}`).not.toContain("pa55");
+  });
+
   it("fails with HUB_OFFLINE naming the host when nothing listens and the cache is empty", async () => {
     const port = await closedPort();
     const error = await hubError(

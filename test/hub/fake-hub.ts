@@ -34,6 +34,12 @@ export interface FaultModes {
   cutOnce?: boolean;
   /** Flip the first body byte the CDN sends. */
   corrupt?: boolean;
+  /** Flip the first body byte of a small (non-LFS) file the hub sends itself. */
+  corruptSmall?: boolean;
+  /** Append this query string to the CDN Location, as a signed CDN URL carries (e.g. `X-Amz-Signature=…`). */
+  signedQuery?: string;
+  /** The CDN answers every GET with this status and no body. */
+  cdnStatus?: number;
   /** Headers that replace the hub's own on resolve answers (a hostile or broken endpoint). */
   headers?: Record<string, string>;
 }
@@ -140,7 +146,7 @@ export class FakeHub {
       const sha = sha256(data);
       res
         .writeHead(302, {
-          Location: `${this.cdn}/blobs/${sha}`,
+          Location: `${this.cdn}/blobs/${sha}${this.faults.signedQuery ? `?${this.faults.signedQuery}` : ""}`,
           "X-Repo-Commit": commit,
           "X-Linked-Etag": `"${sha}"`,
           "X-Linked-Size": String(data.length),
@@ -154,12 +160,19 @@ export class FakeHub {
       ETag: `"${gitSha1(data)}"`,
       "Content-Length": String(data.length),
     });
-    res.end(req.method === "HEAD" ? undefined : data);
+    const body = this.faults.corruptSmall
+      ? Buffer.concat([Buffer.from([data[0] ^ 0xff]), data.subarray(1)])
+      : data;
+    res.end(req.method === "HEAD" ? undefined : body);
   }
 
   private onCdn(req: http.IncomingMessage, res: http.ServerResponse): void {
     this.record("cdn", req);
-    const data = this.blobs.get((req.url ?? "").replace(/^\/blobs\//, ""));
+    if (this.faults.cdnStatus !== undefined) {
+      res.writeHead(this.faults.cdnStatus).end();
+      return;
+    }
+    const data = this.blobs.get(new URL(req.url ?? "/", "http://cdn").pathname.replace(/^\/blobs\//, ""));
     if (!data) {
       res.writeHead(404).end();
       return;

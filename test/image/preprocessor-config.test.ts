@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { VlmkitError } from "../../src/errors.js";
 import { parsePreprocessorConfig, readPreprocessorConfig } from "../../src/image/preprocessor-config.js";
 
 describe("parsePreprocessorConfig", () => {
@@ -59,6 +60,32 @@ describe("parsePreprocessorConfig", () => {
     );
     expect(() => parsePreprocessorConfig({ image_std: [0.5, 0, 0.5] })).toThrow(/holds a zero/);
     expect(() => parsePreprocessorConfig({ image_mean: [1, 2] })).toThrow(/field image_mean/);
+  });
+
+  it("bounds size, patch_size and max_num_patches (a hostile config cannot ask for a huge tensor)", () => {
+    const bad = [
+      [{ size: { height: 100_000, width: 224 } }, /size\.height 100000 is larger than 4096/],
+      [{ size: 1e9 }, /size 1000000000 is larger than 4096/],
+      [{ max_num_patches: 1e9 }, /max_num_patches 1000000000 is larger than 16384/],
+      [{ max_num_patches: 256, patch_size: 10_000 }, /patch_size 10000 is larger than 64/],
+      [{ max_num_patches: 16384, patch_size: 64 }, /16384 patches of 64×64 pixels .* more than 4096×4096/],
+    ] as const;
+    for (const [json, message] of bad) {
+      let error: unknown;
+      try {
+        parsePreprocessorConfig(json, "cfg.json");
+      } catch (e) {
+        error = e;
+      }
+      expect(error, JSON.stringify(json)).toBeInstanceOf(VlmkitError);
+      expect((error as VlmkitError).code).toBe("CONFIG_INVALID");
+      expect((error as Error).message).toMatch(/^invalid preprocessor config cfg\.json: /);
+      expect((error as Error).message).toMatch(message);
+    }
+    expect(parsePreprocessorConfig({ size: 4096 })).toMatchObject({ height: 4096, width: 4096 });
+    expect(parsePreprocessorConfig({ max_num_patches: 16384, patch_size: 32 })).toMatchObject({
+      maxNumPatches: 16384,
+    });
   });
 
   it("readPreprocessorConfig reads a directory and names the file in errors", async () => {

@@ -93,7 +93,17 @@ describe("loadImage over http", () => {
     const port = (server.address() as AddressInfo).port;
     const [code, message] = await codeOf(loadImage(`http://localhost:${port}/ok.png`, { allowRemote: true }));
     expect(code).toBe("IMAGE_SOURCE_NOT_ALLOWED");
-    expect(message).toMatch(/host localhost resolves to (127\.0\.0\.1|::1) \(loopback\)/);
+    expect(message).toMatch(
+      /^image host localhost does not resolve to a public address; only public addresses/,
+    );
+  });
+
+  it("never echoes what a host name resolved to (internal DNS answers stay internal)", async () => {
+    const port = (server.address() as AddressInfo).port;
+    const error = await loadImage(`http://localhost:${port}/ok.png`, { allowRemote: true }).catch((e) => e);
+    expect(error).toBeInstanceOf(ImageError);
+    const shown = `${error.message} ${JSON.stringify(error.details)}`;
+    expect(shown).not.toMatch(/127\.0\.0\.1|::1|loopback/);
   });
 
   it("re-checks redirects: scheme, count", async () => {

@@ -77,6 +77,14 @@ const expected: Record<string, [code: string, message?: RegExp]> = {
   "sampler penalties lastN beyond the bound": ["INVALID_ARGUMENT", /lastN/],
   "sampler stage type read once (a getter cannot drop the final choice)": ["NONE"],
   "a batch getter that disposes the context": ["DISPOSED", /disposed while its batch was being read/],
+  "a batch getter that detaches an array read earlier": [
+    "SHAPE_MISMATCH",
+    /2 rows but positions, seqIds and logits have 0, 2 and 2/,
+  ],
+  "a batch getter that detaches the array read just before it": [
+    "SHAPE_MISMATCH",
+    /2 rows but positions, seqIds and logits have 2, 0 and 2/,
+  ],
   "valid decode afterwards": ["OK"],
   "tokenize after model dispose": ["DISPOSED"],
   "context of a disposed model": ["DISPOSED"],

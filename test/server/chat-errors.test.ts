@@ -327,7 +327,7 @@ describe("bad chat requests", () => {
       code: "IMAGE_SOURCE_NOT_ALLOWED",
       param: "messages[0].content[0].image_url.url",
     });
-    expect(res.body.error.message).toMatch(/127\.0\.0\.1 \(loopback\); only public addresses/);
+    expect(res.body.error.message).toMatch(/image address 127\.0\.0\.1 is loopback; only public addresses/);
   });
 
   it("reports an error after the stream began in-band, in each family's format", async () => {

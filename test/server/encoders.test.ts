@@ -177,15 +177,20 @@ describe("GET /v1/models, /health, /metrics", () => {
     await loading.dispose();
   });
 
-  it("reports a model that failed to load", async () => {
+  it("reports a model that failed to load without its paths (the detail goes to the log, once)", async () => {
     const broken = new ServedModels();
-    const { app } = createApp({ models: broken, logger: quiet() });
+    const { logger, lines } = captureLogger();
+    const { app } = createApp({ models: broken, logger });
     await expect(broken.loadEncoders({ bad: `${root}/does-not-exist` })).rejects.toThrow();
     const res = await app.request("/health");
     expect(res.status).toBe(503);
     const body = await json(res);
-    expect(body.status).toBe("error");
-    expect(body.error).toContain("does-not-exist");
+    expect(body).toEqual({ status: "error", error: "loading models failed; the server log has the details" });
+    expect(JSON.stringify(body)).not.toContain(root);
+    await app.request("/health");
+    const logged = lines.filter((l) => l.msg === "loading models failed");
+    expect(logged).toHaveLength(1);
+    expect(JSON.stringify(logged[0])).toContain("does-not-exist");
   });
 
   it("counts requests by route and status in its own registry", async () => {

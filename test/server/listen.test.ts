@@ -18,6 +18,9 @@ let imageUrl: string;
 /** Delay before the image server answers, per request path. */
 const delays = new Map<string, number>();
 const requested: string[] = [];
+/** Image requests being answered now, and the most at once. */
+let inFlight = 0;
+let maxInFlight = 0;
 const running: RunningServer[] = [];
 
 beforeAll(async () => {
@@ -28,8 +31,13 @@ beforeAll(async () => {
   // A local image server: reachable only when private addresses are allowed.
   imageServer = http.createServer((req, res) => {
     requested.push(req.url ?? "");
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
     setTimeout(
-      () => res.writeHead(200, { "content-type": "image/png" }).end(png),
+      () => {
+        inFlight--;
+        res.writeHead(200, { "content-type": "image/png" }).end(png);
+      },
       delays.get(req.url ?? "") ?? 0,
     );
   });
@@ -93,9 +101,38 @@ describe("remote images", () => {
     expect(res.status).toBe(403);
     expect(res.body.error.code).toBe("IMAGE_SOURCE_NOT_ALLOWED");
     expect(res.body.error.message).toMatch(
-      /^images\[0\]: image host 127\.0\.0\.1 resolves to 127\.0\.0\.1 \(loopback\); only public addresses/,
+      /^images\[0\]: image address 127\.0\.0\.1 is loopback; only public addresses/,
     );
     expect(requested.length).toBe(before); // refused before connecting
+  });
+
+  it("downloads a request's images together before taking the encoder slot", async () => {
+    const server = await start({
+      allowRemoteImages: true,
+      allowPrivateImageAddresses: true,
+      limits: { encoderConcurrency: 1 },
+    });
+    for (const p of ["/slow-a.png", "/slow-b.png", "/slow-c.png"]) delays.set(p, 1500);
+    maxInFlight = 0;
+    const order: string[] = [];
+    const slow = classify(server.url, [
+      `${imageUrl}/slow-a.png`,
+      `${imageUrl}/slow-b.png`,
+      `${imageUrl}/slow-c.png`,
+    ]).then((r) => {
+      order.push("slow host");
+      return r;
+    });
+    await expect.poll(() => requested.includes("/slow-a.png"), { timeout: 5000, interval: 10 }).toBe(true);
+    // While the slow host dawdles, a request with an inline image gets the one encoder slot.
+    const inline = await classify(server.url, [png.toString("base64")]);
+    order.push("inline");
+    expect(inline.status).toBe(200);
+    const res = await slow;
+    expect(res.status).toBe(200);
+    expect(res.body.data).toHaveLength(3);
+    expect(order).toEqual(["inline", "slow host"]);
+    expect(maxInFlight).toBe(3); // all three fetched at once, not one after another
   });
 
   it("fetches from a private address only with the explicit option", async () => {

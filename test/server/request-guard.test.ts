@@ -93,6 +93,39 @@ describe("Host check without an API key", () => {
   });
 });
 
+describe("bind address parsing", () => {
+  it("keeps the Host check for an unbracketed IPv6 bind and names it as the bound host", async () => {
+    const { app } = createApp({ models, logger: quiet(), apiKey: false, host: "::1" });
+    expect((await app.request("http://attacker.example/v1/models")).status).toBe(403);
+    expect((await app.request("http://[::1]:8080/v1/models")).status).toBe(200);
+    const specific = createApp({ models, logger: quiet(), apiKey: false, host: "fd00::5" }).app;
+    expect((await specific.request("http://attacker.example/v1/models")).status).toBe(403);
+    expect((await specific.request("http://[fd00::5]:8080/v1/models")).status).toBe(200);
+  });
+
+  it("refuses a bind address it cannot parse instead of turning the Host check off", () => {
+    for (const host of ["a b", "[::1", "http://x", ""]) {
+      expect(() => createApp({ models, logger: quiet(), apiKey: false, host }), host).toThrow(
+        /cannot be used as a bind address/,
+      );
+    }
+  });
+
+  it("warns once at startup about a wildcard bind without an API key", () => {
+    for (const host of ["0.0.0.0", "::", "[::]", "0:0:0:0:0:0:0:0"]) {
+      const { logger, lines } = captureLogger();
+      createApp({ models, logger, apiKey: false, host });
+      expect(
+        lines.filter((l) => l.level === 40).map((l) => l.msg),
+        host,
+      ).toEqual([expect.stringMatching(/every interface without an API key/)]);
+      const keyed = captureLogger();
+      createApp({ models, logger: keyed.logger, apiKey: "k3y", host });
+      expect(keyed.lines.filter((l) => l.level === 40)).toEqual([]);
+    }
+  });
+});
+
 describe("Origin check", () => {
   it("refuses a foreign page's Origin (with or without an API key), accepts loopback and listed origins", async () => {
     const foreign = await raw(open, "GET", "/v1/models", {
@@ -151,5 +184,10 @@ describe("hostName", () => {
     expect(hostName("[::1]:80")).toBe("::1");
     expect(hostName("127.0.0.1")).toBe("127.0.0.1");
     expect(hostName("a b")).toBeUndefined();
+  });
+
+  it("reads an unbracketed IPv6 address as itself", () => {
+    expect(hostName("::1")).toBe("::1");
+    expect(hostName("FD00::5")).toBe("fd00::5");
   });
 });

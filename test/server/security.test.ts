@@ -1,9 +1,11 @@
 import fs from "node:fs";
+import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createApp } from "../../src/server/app.js";
+import { createApp, readApiKeyFile } from "../../src/server/app.js";
 import { DEFAULT_LIMITS, resolveLimits } from "../../src/server/limits.js";
 import { ServedModels } from "../../src/server/models.js";
 import { WorkQueue } from "../../src/server/queue.js";
+import { spawnCli } from "../helpers/spawn-cli.js";
 import { captureLogger, json, pngBase64, post, tempDir, tinyEncoder } from "./helpers.js";
 
 const root = tempDir("vlmkit-server-sec-");
@@ -65,6 +67,31 @@ describe("API key", () => {
     ).toBe(200);
     const off = createApp({ models, logger: quiet(), apiKey: false }).app;
     expect((await off.request("/v1/models")).status).toBe(200);
+  });
+});
+
+describe("API key from a file (a flag's value is visible in ps)", () => {
+  it("reads the key without its trailing newline; an empty or missing file is a named error", () => {
+    const file = path.join(root, "key.txt");
+    fs.writeFileSync(file, "from-file-key\n");
+    expect(readApiKeyFile(file)).toBe("from-file-key");
+    fs.writeFileSync(file, "\n");
+    expect(() => readApiKeyFile(file)).toThrow(`--api-key-file ${file} is empty`);
+    expect(() => readApiKeyFile(path.join(root, "none.txt"))).toThrow(
+      /^cannot read --api-key-file .*none\.txt/,
+    );
+  });
+
+  it("vlmkit serve takes --api-key-file and refuses it together with --api-key", async () => {
+    const file = path.join(root, "serve-key.txt");
+    fs.writeFileSync(file, "k3y\n");
+    const both = await spawnCli(["serve", "--api-key", "k3y", "--api-key-file", file, "--encoder", "x"])
+      .exited;
+    expect(both.code).not.toBe(0);
+    expect(both.stderr).toContain("give the API key once: --api-key-file or --api-key");
+    const missing = await spawnCli(["serve", "--api-key-file", `${file}.missing`, "--encoder", "x"]).exited;
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain("cannot read --api-key-file");
   });
 });
 

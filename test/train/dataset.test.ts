@@ -4,7 +4,7 @@ import path from "node:path";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DatasetError } from "../../src/errors.js";
-import { detectFormat, loadDataset } from "../../src/train/data/dataset.js";
+import { detectFormat, loadDataset, readDatasetRows } from "../../src/train/data/dataset.js";
 import { splitJsonArray } from "../../src/train/data/dataset-json-array.js";
 import { splitExamples } from "../../src/train/data/dataset-split.js";
 
@@ -14,9 +14,12 @@ const png = () =>
     .png()
     .toBuffer();
 const quiet = { onReport: () => {} };
+/** The JSONL tests keep their data files in subfolders and name images from `root`. */
+const inRoot = { ...quiet, imagesRoot: "" };
 
 beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), "vlmkit-dataset-"));
+  inRoot.imagesRoot = root;
   fs.mkdirSync(path.join(root, "img"));
   for (let i = 0; i < 12; i++) fs.writeFileSync(path.join(root, "img", `${i}.png`), await png());
 });
@@ -33,17 +36,21 @@ describe("plain JSONL", () => {
     const file = write(
       "plain/data.jsonl",
       [
-        JSON.stringify({ image: "../img/0.png", caption: "a red square" }),
-        JSON.stringify({ image: "../img/1.png", prompt: "what color?", answer: "red", id: "q1" }),
+        JSON.stringify({ image: "img/0.png", caption: "a red square" }),
+        JSON.stringify({ image: "img/1.png", prompt: "what color?", answer: "red", id: "q1" }),
         "",
         "{not json",
-        JSON.stringify({ image: "../img/missing.png", answer: "x" }),
-        JSON.stringify({ image: "../img/2.png", answer: "  " }),
-        JSON.stringify({ image: "../img/3.png", answer: 5 }),
+        JSON.stringify({ image: "img/missing.png", answer: "x" }),
+        JSON.stringify({ image: "img/2.png", answer: "  " }),
+        JSON.stringify({ image: "img/3.png", answer: 5 }),
       ].join("\n"),
     );
     const reports: string[] = [];
-    const ds = await loadDataset(file, { valFraction: 0, onReport: (m) => reports.push(m) });
+    const ds = await loadDataset(file, {
+      valFraction: 0,
+      imagesRoot: root,
+      onReport: (m) => reports.push(m),
+    });
     expect(ds.format).toBe("jsonl");
     expect(ds.train.map((e) => [e.id, e.prompt, e.answer, e.line])).toEqual([
       ["data.jsonl:1", "caption en", "a red square", 1],
@@ -51,7 +58,7 @@ describe("plain JSONL", () => {
     ]);
     expect(ds.train[0].imagePath).toBe(path.join(root, "img", "0.png"));
     expect(ds.badRows.map((b) => b.line)).toEqual([4, 5, 6, 7]);
-    expect(ds.badRows[1].reason).toContain('"../img/missing.png" not found');
+    expect(ds.badRows[1].reason).toContain('"img/missing.png" not found');
     expect(ds.badRows[2].reason).toContain("expected non-empty text");
     expect(ds.badRows[3].reason).toContain("5 (number)");
     expect(reports).toHaveLength(1);
@@ -62,9 +69,9 @@ describe("plain JSONL", () => {
   it("fails on the first bad row under onBadRow: fail, naming its line", async () => {
     const file = write(
       "fail/data.jsonl",
-      `${JSON.stringify({ image: "../img/0.png", answer: "a" })}\n${JSON.stringify({ image: "nope.png", answer: "b" })}\n`,
+      `${JSON.stringify({ image: "img/0.png", answer: "a" })}\n${JSON.stringify({ image: "nope.png", answer: "b" })}\n`,
     );
-    const error = await loadDataset(file, { onBadRow: "fail", ...quiet }).catch((e) => e);
+    const error = await loadDataset(file, { onBadRow: "fail", ...inRoot }).catch((e) => e);
     expect(error).toBeInstanceOf(DatasetError);
     expect(error.message).toMatch(/line 2: image "nope.png" not found/);
     expect(error.details.line).toBe(2);
@@ -74,6 +81,65 @@ describe("plain JSONL", () => {
     const file = write("rooted/data.jsonl", JSON.stringify({ image: "5.png", answer: "a" }));
     const ds = await loadDataset(file, { imagesRoot: path.join(root, "img"), valFraction: 0, ...quiet });
     expect(ds.train[0].imagePath).toBe(path.join(root, "img", "5.png"));
+  });
+});
+
+describe("image paths stay inside the dataset folder", () => {
+  it("refuses ../ and absolute paths without saying whether the file exists", async () => {
+    const outside = path.join(root, "img", "4.png"); // exists, but outside confined/
+    const file = write(
+      "confined/data.jsonl",
+      [
+        JSON.stringify({ image: "../img/4.png", answer: "a" }),
+        JSON.stringify({ image: "../img/no-such.png", answer: "b" }),
+        JSON.stringify({ image: outside, answer: "c" }),
+        JSON.stringify({ image: "/etc/no-such-file", answer: "d" }),
+        JSON.stringify({ image: "sub/../../img/4.png", answer: "e" }),
+      ].join("\n"),
+    );
+    const error = await loadDataset(file, quiet).catch((e) => e);
+    expect(error).toBeInstanceOf(DatasetError); // no usable rows
+    const ds = await readDatasetRows(file);
+    const reasons = ds.bad.map((b) => b.reason);
+    expect(reasons).toHaveLength(5);
+    for (const reason of reasons) {
+      expect(reason).toMatch(
+        /^image ".*" is outside the dataset folder; pass --allow-outside-paths \(allowOutsidePaths\) to use it$/,
+      );
+      expect(reason).not.toMatch(/not found|looked for/);
+    }
+    // The existing and the missing file read alike apart from the name given.
+    expect(reasons[0].replace("4.png", "X")).toBe(reasons[1].replace("no-such.png", "X"));
+  });
+
+  it("refuses a symlink inside the folder that leads out of it", async () => {
+    const file = write("linked/data.jsonl", JSON.stringify({ image: "link.png", answer: "a" }));
+    fs.symlinkSync(path.join(root, "img", "6.png"), path.join(root, "linked", "link.png"));
+    const { bad, examples } = await readDatasetRows(file);
+    expect(examples).toEqual([]);
+    expect(bad[0].reason).toMatch(/^image "link\.png" is outside the dataset folder/);
+  });
+
+  it("takes outside paths when allowed", async () => {
+    const file = write(
+      "allowed/data.jsonl",
+      [
+        JSON.stringify({ image: "../img/4.png", answer: "a" }),
+        JSON.stringify({ image: path.join(root, "img", "5.png"), answer: "b" }),
+      ].join("\n"),
+    );
+    const ds = await loadDataset(file, { ...quiet, valFraction: 0, allowOutsidePaths: true });
+    expect(ds.train.map((e) => e.imagePath)).toEqual([
+      path.join(root, "img", "4.png"),
+      path.join(root, "img", "5.png"),
+    ]);
+  });
+
+  it("checks an image's size from its stat before anything reads it", async () => {
+    const file = write("sized/data.jsonl", JSON.stringify({ image: "big.png", answer: "a" }));
+    fs.writeFileSync(path.join(root, "sized", "big.png"), Buffer.alloc(2048));
+    const { bad } = await readDatasetRows(file, { maxImageBytes: 1024 });
+    expect(bad[0].reason).toBe('image "big.png" is 2048 bytes; the limit is maxImageBytes = 1024');
   });
 });
 
@@ -181,28 +247,28 @@ describe("imagefolder", () => {
 describe("validation split", () => {
   const rows = (n: number, perImage = 1) =>
     Array.from({ length: n }, (_, i) =>
-      JSON.stringify({ id: `r${i}`, image: `../img/${Math.floor(i / perImage) % 12}.png`, answer: `a${i}` }),
+      JSON.stringify({ id: `r${i}`, image: `img/${Math.floor(i / perImage) % 12}.png`, answer: `a${i}` }),
     ).join("\n");
 
   it("is stable across loads, holds at least one example from 10 on, and keeps an image on one side", async () => {
     const file = write("split/data.jsonl", rows(36, 3));
-    const a = await loadDataset(file, quiet);
-    const b = await loadDataset(file, quiet);
+    const a = await loadDataset(file, inRoot);
+    const b = await loadDataset(file, inRoot);
     expect(a.val.map((e) => e.id)).toEqual(b.val.map((e) => e.id));
     expect(a.val.length).toBeGreaterThanOrEqual(1);
     expect(a.train.length + a.val.length).toBe(36);
     const valImages = new Set(a.val.map((e) => e.imagePath));
     expect(a.train.some((e) => valImages.has(e.imagePath))).toBe(false);
-    const other = await loadDataset(file, { ...quiet, seed: 7 });
+    const other = await loadDataset(file, { ...inRoot, seed: 7 });
     expect(other.val.length + other.train.length).toBe(36);
   });
 
   it("does not move rows that stay when other rows are added", async () => {
     const small = write("split/small.jsonl", rows(12));
     const big = write("split/big.jsonl", rows(12));
-    fs.appendFileSync(big, `\n${JSON.stringify({ id: "extra", image: "../img/0.png", answer: "z" })}`);
-    const a = await loadDataset(small, { ...quiet, splitBy: "id", valFraction: 0.3 });
-    const b = await loadDataset(big, { ...quiet, splitBy: "id", valFraction: 0.3 });
+    fs.appendFileSync(big, `\n${JSON.stringify({ id: "extra", image: "img/0.png", answer: "z" })}`);
+    const a = await loadDataset(small, { ...inRoot, splitBy: "id", valFraction: 0.3 });
+    const b = await loadDataset(big, { ...inRoot, splitBy: "id", valFraction: 0.3 });
     expect(b.val.map((e) => e.id).filter((id) => id !== "extra")).toEqual(a.val.map((e) => e.id));
   });
 
@@ -222,8 +288,8 @@ describe("validation split", () => {
 
   it("uses an explicit validation file instead of holding rows out", async () => {
     const file = write("split/train.jsonl", rows(12));
-    const valFile = write("split/val.jsonl", JSON.stringify({ image: "../img/11.png", answer: "v" }));
-    const ds = await loadDataset(file, { ...quiet, valFile });
+    const valFile = write("split/val.jsonl", JSON.stringify({ image: "img/11.png", answer: "v" }));
+    const ds = await loadDataset(file, { ...inRoot, valFile });
     expect(ds.train).toHaveLength(12);
     expect(ds.val.map((e) => e.answer)).toEqual(["v"]);
   });
@@ -231,13 +297,17 @@ describe("validation split", () => {
   it("drops rows of unreadable images through reject, or fails under fail", async () => {
     const file = write("split/reject.jsonl", rows(12));
     const reports: string[] = [];
-    const ds = await loadDataset(file, { valFraction: 0, onReport: (m) => reports.push(m) });
+    const ds = await loadDataset(file, {
+      valFraction: 0,
+      imagesRoot: root,
+      onReport: (m) => reports.push(m),
+    });
     ds.reject([{ imagePath: path.join(root, "img", "3.png"), reason: "image is corrupt" }]);
     expect(ds.train.map((e) => e.id)).not.toContain("r3");
     expect(ds.train).toHaveLength(11);
     expect(ds.badRows).toEqual([expect.objectContaining({ line: 4, reason: "image is corrupt" })]);
     expect(reports.at(-1)).toContain("line 4: image is corrupt");
-    const strict = await loadDataset(file, { valFraction: 0, onBadRow: "fail", ...quiet });
+    const strict = await loadDataset(file, { valFraction: 0, onBadRow: "fail", ...inRoot });
     expect(() => strict.reject([{ imagePath: path.join(root, "img", "3.png"), reason: "corrupt" }])).toThrow(
       /line 4: corrupt/,
     );

@@ -2,8 +2,9 @@ import type { Command } from "commander";
 import { readAdapterCard } from "../../adapter/index.js";
 import { InvalidArgumentError } from "../../errors.js";
 import { evaluateAdapter } from "../../train/loop/evaluate.js";
+import { encoderRefFromCard, llmEntryFromCard } from "../card-refs.js";
 import { encoderDir } from "../encoder-arg.js";
-import { llmPath } from "../llm-arg.js";
+import { llmPath, registryLlmPath } from "../llm-arg.js";
 import { printJson, printLine, progressBar } from "../output.js";
 import { int } from "../parse.js";
 
@@ -16,6 +17,7 @@ interface EvalArgs {
   limit?: number;
   maxTokens: number;
   onBadRow: string;
+  allowOutsidePaths?: boolean;
   threads?: number;
   json?: boolean;
 }
@@ -29,12 +31,22 @@ export function register(program: Command): void {
       "dataset: .jsonl, LLaVA .json, or an imagefolder with metadata.jsonl",
     )
     .requiredOption("--adapter <dir>", "adapter directory")
-    .option("--encoder <id|dir>", "encoder (default: the adapter card's encoder id)")
+    .option(
+      "--encoder <id|dir>",
+      "encoder (default: the adapter card's encoder id when it is a known id or org/repo; never read as a path or URL)",
+    )
     .option("--dtype <dtype>", "ONNX weight variant of the encoder", "fp32")
-    .option("--llm <gguf>", "the gemma3 GGUF (default: the adapter card's LLM name, if it is a known id)")
+    .option(
+      "--llm <gguf|id|hf:uri>",
+      "the gemma3 GGUF (default: the adapter card's LLM name when it is a known LLM id; never read as a path or URL)",
+    )
     .option("--limit <n>", "answer only the first n rows (the loss uses all)", int("--limit", 1))
     .option("--max-tokens <n>", "most tokens per answer", int("--max-tokens", 1), 32)
     .option("--on-bad-row <policy>", "skip or fail", "skip")
+    .option(
+      "--allow-outside-paths",
+      "accept dataset image paths outside the dataset's folder (../, absolute paths, symlinks leading out)",
+    )
     .option("--threads <n>", "onnxruntime threads (default: physical cores)", int("--threads", 1, 1024))
     .option("--json", "print {examples, loss, accuracy, answered, answers} as JSON")
     .action(async (args: EvalArgs) => {
@@ -42,12 +54,17 @@ export function register(program: Command): void {
         throw new InvalidArgumentError(`--on-bad-row "${args.onBadRow}"; expected "skip" or "fail"`);
       }
       const card = await readAdapterCard(args.adapter);
+      // The card's names are resolved through the registry / hub only, never as paths or URLs.
       const { dir, dtype } = await encoderDir({
-        encoder: args.encoder ?? card.encoder.id,
+        encoder: args.encoder ?? encoderRefFromCard(card, args.adapter),
+        hubOnly: args.encoder === undefined,
         dtype: args.dtype,
         json: args.json,
       });
-      const llm = await llmPath(args.llm ?? card.llm.name, { json: args.json });
+      const llm =
+        args.llm !== undefined
+          ? await llmPath(args.llm, { json: args.json })
+          : await registryLlmPath(llmEntryFromCard(card, args.adapter), { json: args.json });
       const bar = progressBar("answering", { json: args.json });
       try {
         const result = await evaluateAdapter({
@@ -59,6 +76,7 @@ export function register(program: Command): void {
           limit: args.limit,
           maxTokens: args.maxTokens,
           onBadRow: args.onBadRow,
+          allowOutsidePaths: args.allowOutsidePaths ?? false,
           threads: args.threads,
           onProgress: (done, total) => bar.update(done, total),
           onReport: (m) => process.stderr.write(`${m}\n`),

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { InvalidArgumentError } from "../../errors.js";
 import { parseOnnxDtype } from "../../hub/dtypes.js";
 import { resolveModelDir } from "../../hub/index.js";
-import { createApp } from "../../server/app.js";
+import { createApp, readApiKeyFile } from "../../server/app.js";
 import { readServeConfig } from "../../server/config-file.js";
 import { DEFAULT_DRAIN_TIMEOUT_MS, ServerLifecycle } from "../../server/lifecycle.js";
 import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, type ServerLimits } from "../../server/limits.js";
@@ -24,6 +24,7 @@ interface ServeArgs {
   dtype: string;
   threads?: number;
   apiKey?: string;
+  apiKeyFile?: string;
   allowedHosts: string[];
   allowedOrigins: string[];
   allowRemoteImages?: boolean;
@@ -36,6 +37,9 @@ interface ServeArgs {
   concurrency?: number;
   queueSize?: number;
   timeoutMs?: number;
+  streamWriteTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  maxConnections?: number;
   drainTimeoutMs: number;
   logLevel?: string;
   adapter?: string;
@@ -111,7 +115,11 @@ export function register(program: Command): void {
     )
     .option("--dtype <dtype>", "ONNX weight variant of the encoders", "fp32")
     .option("--threads <n>", "onnxruntime threads (default: physical cores)", int("--threads"))
-    .option("--api-key <key>", "require `Authorization: Bearer <key>` (default: $VLMKIT_API_KEY)")
+    .option(
+      "--api-key <key>",
+      "require `Authorization: Bearer <key>` (default: $VLMKIT_API_KEY). Visible to other users in ps: prefer $VLMKIT_API_KEY or --api-key-file",
+    )
+    .option("--api-key-file <file>", "read the API key from this file (trailing newline ignored)")
     .option(
       "--allowed-hosts <host>",
       "without an API key, also answer requests whose Host is this name (repeatable or comma-separated; * = any)",
@@ -170,6 +178,21 @@ export function register(program: Command): void {
       int("--timeout-ms"),
     )
     .option(
+      "--stream-write-timeout-ms <n>",
+      `drop a streaming client whose write waits this long to be read (default ${DEFAULT_LIMITS.streamWriteTimeoutMs})`,
+      int("--stream-write-timeout-ms"),
+    )
+    .option(
+      "--idle-timeout-ms <n>",
+      `close a connection idle this long (default ${DEFAULT_LIMITS.socketIdleTimeoutMs})`,
+      int("--idle-timeout-ms"),
+    )
+    .option(
+      "--max-connections <n>",
+      `open connections at once (default ${DEFAULT_LIMITS.maxConnections})`,
+      int("--max-connections"),
+    )
+    .option(
       "--drain-timeout-ms <n>",
       "on SIGTERM/SIGINT, how long in-flight requests may finish",
       int("--drain-timeout-ms"),
@@ -177,6 +200,9 @@ export function register(program: Command): void {
     )
     .option("--log-level <level>", "debug, info, warn, error or silent (default: $VLMKIT_LOG_LEVEL or info)")
     .action(async (args: ServeArgs) => {
+      if (args.apiKey !== undefined && args.apiKeyFile !== undefined)
+        throw new InvalidArgumentError("give the API key once: --api-key-file or --api-key, not both");
+      const apiKey = args.apiKeyFile !== undefined ? readApiKeyFile(args.apiKeyFile) : args.apiKey;
       const dtype = parseOnnxDtype(args.dtype);
       const config = args.config ? readServeConfig(args.config) : { encoders: {}, vlms: {} };
       const encoders: Record<string, string> = { ...config.encoders };
@@ -229,14 +255,17 @@ export function register(program: Command): void {
         encoderConcurrency: args.concurrency,
         maxQueuedJobs: args.queueSize,
         requestTimeoutMs: args.timeoutMs,
+        streamWriteTimeoutMs: args.streamWriteTimeoutMs,
+        socketIdleTimeoutMs: args.idleTimeoutMs,
+        maxConnections: args.maxConnections,
       };
 
       const logger = createLogger({ level: args.logLevel });
       const models = new ServedModels();
-      const { app } = createApp({
+      const { app, context } = createApp({
         models,
         limits,
-        apiKey: args.apiKey,
+        apiKey,
         host: args.host,
         allowedHosts: args.allowedHosts,
         allowedOrigins: args.allowedOrigins,
@@ -246,7 +275,7 @@ export function register(program: Command): void {
         metrics: createMetrics({ processMetrics: true }),
       });
       // Listen first so /health can answer 503 while the models load.
-      const running = await listen(app, { host: args.host, port: args.port });
+      const running = await listen(app, { host: args.host, port: args.port, limits: context.limits });
       logger.info({ url: running.url, host: running.host, port: running.port }, "listening");
 
       const lifecycle = new ServerLifecycle(running, models, {

@@ -25,6 +25,7 @@ interface TrainArgs extends EncoderArgs {
   checkpointEvery: number;
   resume?: boolean;
   onBadRow: string;
+  allowOutsidePaths?: boolean;
   seed: number;
 }
 
@@ -69,6 +70,10 @@ export function register(program: Command): void {
       )
       .option("--resume", "continue from the newest checkpoint in --out")
       .option("--on-bad-row <policy>", "skip or fail", "skip")
+      .option(
+        "--allow-outside-paths",
+        "accept dataset image paths outside the dataset's folder (../, absolute paths, symlinks leading out)",
+      )
       .option(
         "--seed <n>",
         "seed of the split, shuffle and initial weights",
@@ -131,6 +136,7 @@ export function register(program: Command): void {
         checkpointEvery: args.checkpointEvery,
         resume: args.resume ?? false,
         onBadRow: args.onBadRow,
+        allowOutsidePaths: args.allowOutsidePaths ?? false,
         seed: args.seed,
         threads: args.threads,
         onEvent,

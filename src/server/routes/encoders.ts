@@ -4,7 +4,7 @@ import { l2Normalize } from "../../encoders/index.js";
 import { InvalidArgumentError } from "../../errors.js";
 import { readBody } from "../body.js";
 import type { AppEnv, ServerContext } from "../context.js";
-import { loadRequestImages } from "../images.js";
+import { decodeRequestImages, fetchRequestImages } from "../images.js";
 import { raceSignal } from "../request-signal.js";
 import { ClassifyRequest, ImageEmbeddingsRequest } from "../schemas/encoders.js";
 import { toImageRef } from "../schemas/image-ref.js";
@@ -15,11 +15,12 @@ export function registerEncoderRoutes(app: Hono<AppEnv>, ctx: ServerContext): vo
     const { model } = ctx.models.encoder(body.model);
     const signal = c.var.signal;
     const refs = body.images.map((img, i) => toImageRef(img, `images[${i}]`));
-    // The slot is taken before any decode: a full queue answers 429 at once, and decoded pixels
-    // exist only for the jobs that run.
+    // Remote images download before the slot (a slow host holds none); the slot is taken before any
+    // decode, so decoded pixels exist only for the jobs that run.
+    const fetched = await raceSignal(fetchRequestImages(refs, ctx, signal), signal);
     const results = await raceSignal(
       ctx.encoderQueue.run(async () => {
-        const images = await loadRequestImages(refs, ctx, signal);
+        const images = await decodeRequestImages(fetched, ctx, signal);
         return model.classify(images, body.labels, { template: body.template, signal });
       }, signal),
       signal,
@@ -47,9 +48,10 @@ export function registerEncoderRoutes(app: Hono<AppEnv>, ctx: ServerContext): vo
       toImageRef(img, typeof body.input === "string" ? "input" : `${field}[${i}]`),
     );
     const signal = c.var.signal;
+    const fetched = await raceSignal(fetchRequestImages(refs, ctx, signal), signal);
     const features = await raceSignal(
       ctx.encoderQueue.run(async () => {
-        const images = await loadRequestImages(refs, ctx, signal);
+        const images = await decodeRequestImages(fetched, ctx, signal);
         return model.vision.encode(images, { signal });
       }, signal),
       signal,

@@ -50,8 +50,40 @@ function describe(v: unknown): string {
   return v === undefined ? "missing" : `${JSON.stringify(v)} (${v === null ? "null" : typeof v})`;
 }
 
-/** Checks one row: image present on disk, answer a non-empty string, prompt a string when given. */
-export function toExample(raw: RawRow, source: string, imagesRoot: string): TrainExample | BadRow {
+/** Largest image file a dataset row may name by default: 64 MiB. */
+export const DEFAULT_MAX_DATASET_IMAGE_BYTES = 64 * 1024 * 1024;
+
+/** Where a row's image may come from. */
+export interface ImagePathPolicy {
+  /** Folder that relative image paths start from, and (unless `allowOutsidePaths`) the only one images may come from. */
+  imagesRoot: string;
+  /** Accept `../`, absolute paths and symlinks that lead out of `imagesRoot`. Default false. */
+  allowOutsidePaths?: boolean;
+  /** Largest image file in bytes, checked from its stat before it is read. Default 64 MiB. */
+  maxImageBytes?: number;
+}
+
+function isInside(root: string, p: string): boolean {
+  const rel = path.relative(root, p);
+  return rel === "" || (!rel.startsWith(`..${path.sep}`) && rel !== ".." && !path.isAbsolute(rel));
+}
+
+/** The real path of `root` (symlinks in the root's own path are fine), or root when it does not exist. */
+function realRoot(root: string): string {
+  try {
+    return fs.realpathSync(root);
+  } catch {
+    return root;
+  }
+}
+
+/**
+ * Checks one row: answer a non-empty string, prompt a string when given, image a file inside the
+ * images root (unless allowed elsewhere) no larger than the limit. A path that leaves the root is
+ * refused before the file system is asked about it, so the reason never tells whether it exists.
+ */
+export function toExample(raw: RawRow, source: string, policy: ImagePathPolicy): TrainExample | BadRow {
+  const { imagesRoot, allowOutsidePaths = false, maxImageBytes = DEFAULT_MAX_DATASET_IMAGE_BYTES } = policy;
   const bad = (reason: string): BadRow => ({ line: raw.line, reason, source });
   if (typeof raw.image !== "string" || raw.image.trim() === "") {
     return bad(`image is ${describe(raw.image)}; expected a file path`);
@@ -63,6 +95,11 @@ export function toExample(raw: RawRow, source: string, imagesRoot: string): Trai
     return bad(`prompt is ${describe(raw.prompt)}; expected text`);
   }
   const imagePath = path.resolve(imagesRoot, raw.image);
+  const outside = () =>
+    bad(
+      `image "${raw.image}" is outside the dataset folder; pass --allow-outside-paths (allowOutsidePaths) to use it`,
+    );
+  if (!allowOutsidePaths && !isInside(imagesRoot, imagePath)) return outside();
   let stat: fs.Stats | undefined;
   try {
     stat = fs.statSync(imagePath);
@@ -70,6 +107,11 @@ export function toExample(raw: RawRow, source: string, imagesRoot: string): Trai
     stat = undefined;
   }
   if (!stat?.isFile()) return bad(`image "${raw.image}" not found (looked for ${imagePath})`);
+  // A symlink inside the folder may still lead out of it.
+  if (!allowOutsidePaths && !isInside(realRoot(imagesRoot), fs.realpathSync(imagePath))) return outside();
+  if (stat.size > maxImageBytes) {
+    return bad(`image "${raw.image}" is ${stat.size} bytes; the limit is maxImageBytes = ${maxImageBytes}`);
+  }
   const prompt = typeof raw.prompt === "string" && raw.prompt.trim() !== "" ? raw.prompt.trim() : undefined;
   return {
     id: raw.id ?? `${path.basename(source)}:${raw.line}`,

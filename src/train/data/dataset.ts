@@ -18,8 +18,18 @@ export type BadRowPolicy = "skip" | "fail";
 export interface LoadDatasetOptions {
   /** Default: detected — a directory with `metadata.jsonl` → imagefolder, `*.jsonl` → jsonl, `*.json` → llava. */
   format?: DatasetFormat;
-  /** Folder that relative image paths start from. Default: the dataset file's folder (imagefolder: the folder itself). */
+  /**
+   * Folder that relative image paths start from, and the only one images may come from. Default: the
+   * dataset file's folder (imagefolder: the folder itself).
+   */
   imagesRoot?: string;
+  /**
+   * Accept image paths outside `imagesRoot`: `../`, absolute paths, symlinks leading out. Default
+   * false: such rows are bad rows (a dataset from elsewhere cannot make training read arbitrary files).
+   */
+  allowOutsidePaths?: boolean;
+  /** Largest image file in bytes, checked before it is read; larger rows are bad rows. Default 64 MiB. */
+  maxImageBytes?: number;
   /** What a bad row does: `"skip"` (default) reports it and goes on, `"fail"` throws `DatasetError` naming its line. */
   onBadRow?: BadRowPolicy;
   /** Share of the data held out for validation when no `valFile` is given. Default 0.1. */
@@ -122,7 +132,7 @@ export function detectFormat(source: string): DatasetFormat {
 /** Reads one dataset file or folder into examples and bad rows (no split, no policy). */
 export async function readDatasetRows(
   source: string,
-  options: Pick<LoadDatasetOptions, "format" | "imagesRoot"> = {},
+  options: Pick<LoadDatasetOptions, "format" | "imagesRoot" | "allowOutsidePaths" | "maxImageBytes"> = {},
 ): Promise<{ format: DatasetFormat; file: string; examples: TrainExample[]; bad: BadRow[] }> {
   const format = options.format ?? detectFormat(source);
   let file = source;
@@ -145,7 +155,11 @@ export async function readDatasetRows(
   const examples: TrainExample[] = [];
   const bad = read.bad.map((b) => ({ ...b, source: file }));
   for (const raw of read.rows) {
-    const result = toExample(raw, file, imagesRoot);
+    const result = toExample(raw, file, {
+      imagesRoot,
+      allowOutsidePaths: options.allowOutsidePaths,
+      maxImageBytes: options.maxImageBytes,
+    });
     if (isBadRow(result)) bad.push(result);
     else examples.push(result);
   }
@@ -164,7 +178,11 @@ export async function loadDataset(source: string, options: LoadDatasetOptions = 
   }
   const main = await readDatasetRows(source, options);
   const valRead = options.valFile
-    ? await readDatasetRows(options.valFile, { imagesRoot: options.imagesRoot })
+    ? await readDatasetRows(options.valFile, {
+        imagesRoot: options.imagesRoot,
+        allowOutsidePaths: options.allowOutsidePaths,
+        maxImageBytes: options.maxImageBytes,
+      })
     : undefined;
   const bad = [...main.bad, ...(valRead?.bad ?? [])];
   if (onBadRow === "fail" && bad.length > 0) throw badRowError(bad[0]);

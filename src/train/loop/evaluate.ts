@@ -103,6 +103,8 @@ export interface EvaluateOptions {
   maxTokens?: number;
   /** What a bad row does. Default "skip". */
   onBadRow?: BadRowPolicy;
+  /** Accept dataset image paths outside the dataset's folder. Default false (see `LoadDatasetOptions`). */
+  allowOutsidePaths?: boolean;
   /** Feature cache root. Default `<$VLMKIT_CACHE or ~/.cache/vlmkit>/features`. */
   featureCacheDir?: string;
   /** onnxruntime threads. Default physical cores. */
@@ -129,6 +131,7 @@ export interface EvaluationResult {
 export async function evaluateAdapter(options: EvaluateOptions): Promise<EvaluationResult> {
   const dataset = await loadDataset(options.data, {
     onBadRow: options.onBadRow,
+    allowOutsidePaths: options.allowOutsidePaths,
     valFraction: 0,
     onReport: options.onReport,
   });

@@ -49,6 +49,7 @@ export async function prepareRun(settings: TrainSettings): Promise<PreparedRun> 
   const s = settings;
   const dataset = await loadDataset(s.data, {
     onBadRow: s.onBadRow,
+    allowOutsidePaths: s.allowOutsidePaths,
     valFraction: s.valFraction,
     valFile: s.valFile,
     seed: s.seed,

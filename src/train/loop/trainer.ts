@@ -75,6 +75,8 @@ export interface TrainOptions {
   valFraction?: number;
   /** A separate validation dataset. Default none (hold out `valFraction`). */
   valFile?: string;
+  /** Accept dataset image paths outside the dataset's folder. Default false (see `LoadDatasetOptions`). */
+  allowOutsidePaths?: boolean;
   /** Validate every this many steps; 0 = at the end of each epoch. Default 0. */
   evalEvery?: number;
   /** Sample answers generated through the real inference path at each validation. Default 3. */
@@ -146,7 +148,7 @@ export type TrainSettings = TrainOptions &
  *
  * @example
  * ```ts
- * import { trainAdapter } from "vlmkit";
+ * import { trainAdapter } from "vlmkit/train";
  *
  * const result = await trainAdapter({
  *   data: "shapes/data.jsonl", // or a LLaVA .json file, or an imagefolder directory

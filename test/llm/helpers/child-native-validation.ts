@@ -144,6 +144,45 @@ const cases: Case[] = [
     },
   },
   {
+    // The getter runs while the addon reads the batch: it detaches `positions` (transferring its
+    // buffer to a new owner that overwrites it). The addon must read every property before it takes
+    // any typed array's data, so it sees the detached (empty) array rather than freed memory.
+    name: "a batch getter that detaches an array read earlier",
+    run: () => {
+      const victim = new addon.NativeContext(model, { ...base, kvUnified: true });
+      const positions = range(2);
+      return victim.decode({
+        tokens: i32(2, 5),
+        positions,
+        seqIds: new Int32Array(2),
+        logits: Uint8Array.of(0, 1),
+        get causal() {
+          const moved = structuredClone(positions.buffer, { transfer: [positions.buffer] });
+          new Int32Array(moved).fill(100_000);
+          return true;
+        },
+      } as never);
+    },
+  },
+  {
+    name: "a batch getter that detaches the array read just before it",
+    run: () => {
+      const victim = new addon.NativeContext(model, { ...base, kvUnified: true });
+      const seqIds = new Int32Array(2);
+      return victim.decode({
+        tokens: i32(2, 5),
+        positions: range(2),
+        seqIds,
+        get logits() {
+          const moved = structuredClone(seqIds.buffer, { transfer: [seqIds.buffer] });
+          new Int32Array(moved).fill(7);
+          return Uint8Array.of(0, 1);
+        },
+        causal: true,
+      } as never);
+    },
+  },
+  {
     name: "sample a row without logits",
     run: () => new addon.NativeSampler(model, [{ type: "greedy" }]).sample(ctx, 0),
   },
