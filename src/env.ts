@@ -76,11 +76,11 @@ export function vlmkitCacheDir(): string {
 
 /**
  * Whether encoder files are rewritten into onnxruntime's fused ops before loading (`src/graph/optimize`,
- * cached under `<vlmkitCacheDir()>/optimized`). Default on; `VLMKIT_FUSE_GRAPHS=0` turns it off.
+ * cached under `<vlmkitCacheDir()>/optimized`). Default off: on onnxruntime's CPU provider the fused
+ * graph measured no faster (bench/RESULTS.md); `VLMKIT_FUSE_GRAPHS=1` turns it on.
  */
 export function fuseGraphsDefault(): boolean {
-  const v = env("VLMKIT_FUSE_GRAPHS")?.toLowerCase();
-  return !(v === "0" || v === "false" || v === "no" || v === "off");
+  return envFlag("VLMKIT_FUSE_GRAPHS");
 }
 
 /** Server settings that may come from the environment. */

@@ -21,8 +21,8 @@ export interface SessionOptions extends OnnxSessionOptions {
   /**
    * Run a copy of the file rewritten into onnxruntime's fused ops (Attention, SkipLayerNormalization,
    * FastGelu; `docs/graph.md`), built once and cached under `$VLMKIT_CACHE/optimized` keyed by the
-   * file's hash. Outputs equal the original's within float rounding. Default on
-   * (`VLMKIT_FUSE_GRAPHS=0` turns it off).
+   * file's hash. Outputs equal the original's within float rounding. Default off
+   * (`VLMKIT_FUSE_GRAPHS=1` turns it on): on the CPU provider it measured no faster (bench/RESULTS.md).
    */
   fuseGraph?: boolean;
 }

@@ -168,9 +168,21 @@ export class GraphView {
     return name;
   }
 
-  addInitializer(prefix: string, dims: readonly number[], values: Float32Array | BigInt64Array): string {
+  /** A new initializer: float32, int64, uint8 or int8 by the array's type. */
+  addInitializer(
+    prefix: string,
+    dims: readonly number[],
+    values: Float32Array | BigInt64Array | Uint8Array | Int8Array,
+  ): string {
     const name = this.fresh(prefix);
-    const dataType = values instanceof Float32Array ? 1 : 7;
+    const dataType =
+      values instanceof Float32Array
+        ? 1
+        : values instanceof BigInt64Array
+          ? 7
+          : values instanceof Uint8Array
+            ? 2
+            : 3;
     const bytes = new Uint8Array(
       values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength),
     );
