@@ -62,7 +62,7 @@ export function quantizeDynamic(model: ModelProto): { model: ModelProto; counts:
   /** The float weight of a node input, if it is a float32 initializer of `rank`. */
   const weightOf = (name: string, rank: number) => {
     const t = g.initializer(name);
-    if (!t || t.dataType !== 1 || t.dims.length !== rank) return undefined;
+    if (t?.dataType !== 1 || t.dims.length !== rank) return undefined;
     return { dims: t.dims.map(Number), values: g.constant(name)!.values as Float32Array };
   };
   /** Integer op output → float: Cast, then one Mul by x_scale · W_scale. */
