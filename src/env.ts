@@ -95,6 +95,15 @@ export function llamaToolsDir(): string {
   return env("VLMKIT_LLAMA_TOOLS") ?? path.join(vlmkitCacheDir(), "llama.cpp");
 }
 
+/**
+ * Whether encoder files are rewritten into onnxruntime's fused ops before loading (`src/graph/optimize`,
+ * cached under `<vlmkitCacheDir()>/optimized`). Default off: on onnxruntime's CPU provider the fused
+ * graph measured no faster (bench/RESULTS.md); `VLMKIT_FUSE_GRAPHS=1` turns it on.
+ */
+export function fuseGraphsDefault(): boolean {
+  return envFlag("VLMKIT_FUSE_GRAPHS");
+}
+
 /** Server settings that may come from the environment. */
 export function serverEnv() {
   return {

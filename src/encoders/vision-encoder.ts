@@ -70,6 +70,11 @@ export class VisionEncoder {
     return this.s.file;
   }
 
+  /** The onnxruntime session that runs the file (owned by this encoder; released by `dispose`). */
+  get session(): ort.InferenceSession {
+    return this.s.session;
+  }
+
   /** Dv: the width of each patch feature. */
   get hiddenSize(): number {
     return this.config.visionHidden;

@@ -12,6 +12,7 @@ export {
   type ModelOptions,
   type SaveOptions,
   saveModel,
+  saveModelProto,
   serializeModel,
   toModelProto,
 } from "./serialize.js";
