@@ -379,14 +379,21 @@ async function startServer(): Promise<{ url: string; pid: number; stop(): Promis
     process.execPath,
     ["--import", "tsx", path.join(import.meta.dirname, "server.ts")],
     {
-      stdio: ["ignore", "pipe", "inherit"],
+      // stderr is kept, not shown: llama.cpp logs every decode that a dropped stream aborts.
+      stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, VLMKIT_THREADS: "1" },
     },
   );
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => {
+    stderr = (stderr + d.toString("utf8")).slice(-4000);
+  });
   const lines = readline.createInterface({ input: child.stdout! });
   const first = await new Promise<string>((resolve, reject) => {
     lines.once("line", resolve);
-    child.once("exit", (code) => reject(new Error(`soak server exited (${code}) before listening`)));
+    child.once("exit", (code) =>
+      reject(new Error(`soak server exited (${code}) before listening: ${stderr}`)),
+    );
   });
   const { url, pid } = JSON.parse(first) as { url: string; pid: number };
   return {

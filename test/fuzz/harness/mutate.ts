@@ -183,11 +183,17 @@ function hostileValue(rng: SeededRandom, original: unknown): unknown {
       () => String(original),
     );
   }
-  if (typeof original === "string")
+  if (typeof original === "string") {
+    // at most ~1 M characters, so that a value mutated twice stays a fuzz case rather than a large file
+    const times = Math.max(
+      1,
+      Math.min(1 + rng.int(1000), Math.floor(1_000_000 / Math.max(1, original.length))),
+    );
     choices.push(
-      () => original.repeat(1 + rng.int(1000)),
+      () => original.repeat(times),
       () => Number(original),
     );
+  }
   if (Array.isArray(original))
     choices.push(
       () => original.slice(1),
