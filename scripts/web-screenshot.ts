@@ -30,7 +30,7 @@ await models.loading(async () => {
     shapes: {
       encoder: path.join(DEMO, "siglip2"),
       adapter: path.join(ROOT, "adapters", "shapes"),
-      llm: path.join(DEMO, "shapes", "gemma3.gguf"),
+      llm: path.join(ROOT, "adapters", "shapes", "gemma3.gguf"),
     },
   });
 });

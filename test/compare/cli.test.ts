@@ -58,7 +58,7 @@ describe("vlmkit compare", () => {
       "--task",
       "speed",
       "--llm",
-      path.join(demo, "shapes", "gemma3.gguf"),
+      path.join(demo, "..", "..", "adapters", "shapes", "gemma3.gguf"),
       "--question",
       "what color is the shape?",
       "--epochs",

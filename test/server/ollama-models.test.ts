@@ -93,7 +93,7 @@ describe("vlmkit serve --adapter serves its encoder too", () => {
         "--adapter",
         path.join(ROOT, "adapters", "shapes"),
         "--llm",
-        path.join(demo, "shapes", "gemma3.gguf"),
+        path.join(demo, "..", "..", "adapters", "shapes", "gemma3.gguf"),
         "--ctx",
         "1024",
         "--parallel",

@@ -25,7 +25,7 @@ beforeAll(async () => {
         shapes: {
           encoder: path.join(demo, "siglip2"),
           adapter: path.join(demo, "..", "..", "adapters", "shapes"),
-          llm: path.join(demo, "shapes", "gemma3.gguf"),
+          llm: path.join(demo, "..", "..", "adapters", "shapes", "gemma3.gguf"),
         },
       },
       { llm: { gpu: false, contextSize: 1024, sequences: 2, threads: 1 }, encoder: { threads: 1 } },

@@ -43,7 +43,7 @@ beforeAll(async () => {
         shapes: {
           encoder: path.join(DEMO, "siglip2"),
           adapter: path.join(ROOT, "adapters", "shapes"),
-          llm: path.join(DEMO, "shapes", "gemma3.gguf"),
+          llm: path.join(ROOT, "adapters", "shapes", "gemma3.gguf"),
         },
         // Random weights: it talks until max_tokens, long enough to be stopped.
         rambler: {
