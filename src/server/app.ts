@@ -181,6 +181,9 @@ export function createApp(options: AppOptions = {}): VlmkitApp {
     if (statusForCode(err.code) >= 500) c.var.log?.error({ err: error }, err.message);
     const res = errorResponse(c, err);
     for (const [key, value] of exceptionHeaders(error) ?? []) res.headers.set(key, value);
+    // The rest of an oversized body is still on the socket and is never read: the connection must
+    // not be reused, and a client that sees keep-alive would send its next request into it.
+    if (err.code === "PAYLOAD_TOO_LARGE") res.headers.set("Connection", "close");
     return res;
   });
   return { app, context: ctx };

@@ -401,6 +401,8 @@ describe("bad requests", () => {
       expect(typeof res.body.error.type, c.name).toBe("string");
       if (typeof c.message === "string") expect(res.body.error.message, c.name).toBe(c.message);
       else expect(res.body.error.message, c.name).toMatch(c.message);
+      // The unread rest of an oversized body makes the connection unusable: it must not be kept alive.
+      expect(res.headers.get("connection"), c.name).toBe(c.code === "PAYLOAD_TOO_LARGE" ? "close" : null);
     }
     const ok = await post(app, "/v1/classify", good);
     expect(ok.status).toBe(200);
