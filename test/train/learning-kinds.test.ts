@@ -6,21 +6,16 @@
 // goes through `vlmkit train --adapter-kind avgpool --pool 2`; pixel-shuffle is also evaluated the way
 // `vlmkit eval` does.
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readAdapterCard } from "../../src/adapter/index.js";
 import { Llm } from "../../src/llm/llm.js";
-import { writeTinyGemma3Gguf } from "../../src/tiny/gemma3.js";
-import { writeTinySiglip } from "../../src/tiny/siglip.js";
 import { loadDataset } from "../../src/train/data/dataset.js";
-import { writeShapesDataset } from "../../src/train/data/synthetic.js";
 import { accuracy, evaluateAdapter, generateAnswers } from "../../src/train/loop/evaluate.js";
 import { type TrainResult, trainAdapter } from "../../src/train/loop/trainer.js";
 import { Vlm } from "../../src/vlm.js";
+import { writeLearningFixture } from "../helpers/learning-fixture.js";
 import { spawnCli } from "../helpers/spawn-cli.js";
-
-const LLM_DIMS = { embedding: 128, headDim: 32, ff: 256 };
 
 let dir: string;
 let encoder: string;
@@ -30,17 +25,7 @@ let valFile: string;
 let llm: Llm;
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "vlmkit-learning-kinds-"));
-  encoder = path.join(dir, "siglip2");
-  gguf = path.join(dir, "gemma3.gguf");
-  await writeTinySiglip(encoder, { variant: "siglip2", seed: 0 });
-  await writeTinyGemma3Gguf(gguf, { seed: 0, type: "f32", dims: LLM_DIMS });
-  trainFile = (
-    await writeShapesDataset(path.join(dir, "train"), { count: 200, seed: 1, size: 32, tasks: ["color"] })
-  ).file;
-  valFile = (
-    await writeShapesDataset(path.join(dir, "val"), { count: 40, seed: 2, size: 32, tasks: ["color"] })
-  ).file;
+  ({ dir, encoder, gguf, trainFile, valFile } = await writeLearningFixture("vlmkit-learning-kinds-"));
   llm = await Llm.load(gguf, { gpu: false, contextSize: 1024, threads: 1 });
 }, 60_000);
 

@@ -5,7 +5,6 @@
 // SIGKILL after its first checkpoint and resumed with --resume: it continues from the checkpoint and
 // ends with the adapter an uninterrupted run produces.
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LinearAdapter, readAdapterCard, saveAdapter } from "../../src/adapter/index.js";
@@ -13,20 +12,15 @@ import { readSafetensors } from "../../src/adapter/safetensors.js";
 import { readEncoderConfig } from "../../src/encoders/index.js";
 import { readPreprocessorConfig } from "../../src/image/index.js";
 import { Llm } from "../../src/llm/llm.js";
-import { writeTinyGemma3Gguf } from "../../src/tiny/gemma3.js";
-import { writeTinySiglip } from "../../src/tiny/siglip.js";
 import { loadDataset } from "../../src/train/data/dataset.js";
-import { writeShapesDataset } from "../../src/train/data/synthetic.js";
 import { accuracy, generateAnswers } from "../../src/train/loop/evaluate.js";
 import { readMetrics } from "../../src/train/loop/metrics.js";
 import { type TrainResult, trainAdapter } from "../../src/train/loop/trainer.js";
 import { cardForPairing } from "../../src/vlm/pairing-card.js";
 import { Vlm } from "../../src/vlm.js";
+import { LLM_DIMS, writeLearningFixture } from "../helpers/learning-fixture.js";
 import { spawnCli } from "../helpers/spawn-cli.js";
 
-// The 64-wide tiny gemma3 could not be steered to both the colour word and <eos> (loss stalled near
-// 0.3 even on four fixed inputs); twice as wide it can, and a step still takes ~3 ms.
-const LLM_DIMS = { embedding: 128, headDim: 32, ff: 256 };
 const EPOCHS = 10;
 const CHECKPOINT_EVERY = 25;
 
@@ -39,17 +33,7 @@ let result: TrainResult;
 let llm: Llm;
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "vlmkit-learning-"));
-  encoder = path.join(dir, "siglip2");
-  gguf = path.join(dir, "gemma3.gguf");
-  await writeTinySiglip(encoder, { variant: "siglip2", seed: 0 });
-  await writeTinyGemma3Gguf(gguf, { seed: 0, type: "f32", dims: LLM_DIMS });
-  trainFile = (
-    await writeShapesDataset(path.join(dir, "train"), { count: 200, seed: 1, size: 32, tasks: ["color"] })
-  ).file;
-  valFile = (
-    await writeShapesDataset(path.join(dir, "val"), { count: 40, seed: 2, size: 32, tasks: ["color"] })
-  ).file;
+  ({ dir, encoder, gguf, trainFile, valFile } = await writeLearningFixture("vlmkit-learning-"));
   result = await trainAdapter({
     data: trainFile,
     valFile,
