@@ -2,7 +2,12 @@
  * Builds llama.cpp's own tools — the peers vlmkit is measured and checked against — from the llama.cpp
  * source bundled in node-llama-cpp (the same commit as the libllama it loads), once per machine:
  *
- *   <cache>/<commit>/bin/{llama-bench,llama-server,llama-mtmd-cli,llama-quantize}
+ *   <cache>/<commit>/bin/{llama-bench,llama-server,llama-mtmd-cli,llama-quantize,vlmkit-mtmd-embed}
+ *
+ * `vlmkit-mtmd-embed` is vlmkit's own small program (native/mtmd-embed/mtmd-embed.cpp) linked against
+ * that commit's libmtmd: it writes the image embeddings llama.cpp computes for an mmproj, for the parity
+ * tests of `vlmkit import/export mmproj`. It is compiled inside llama.cpp's tree as one more mtmd tool;
+ * build-info.json records its source hash, and a changed source rebuilds it.
  *
  * `<cache>` is `$VLMKIT_LLAMA_TOOLS`, default `~/.cache/vlmkit/llama.cpp` (src/env.ts). The default
  * build is llama.cpp's own default for a local build: Release, `GGML_NATIVE` (-march=native) and OpenMP;
@@ -17,6 +22,7 @@
  * Library: `await llamaTool("llama-mtmd-cli")` → absolute path, building it on first use.
  */
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -24,7 +30,13 @@ import { fileURLToPath } from "node:url";
 import { BundleError, extractBundle, llamaBundle, run } from "../native/llama-bundle.mjs";
 import { llamaToolsDir } from "../src/env.js";
 
-export const LLAMA_TOOLS = ["llama-bench", "llama-server", "llama-mtmd-cli", "llama-quantize"] as const;
+export const LLAMA_TOOLS = [
+  "llama-bench",
+  "llama-server",
+  "llama-mtmd-cli",
+  "llama-quantize",
+  "vlmkit-mtmd-embed",
+] as const;
 export type LlamaToolName = (typeof LLAMA_TOOLS)[number];
 
 export interface LlamaToolsOptions {
@@ -45,6 +57,32 @@ export interface LlamaToolsBuildInfo {
   tools: string[];
   seconds: number;
   builtAt: string;
+  /** sha256 of native/mtmd-embed/mtmd-embed.cpp when vlmkit-mtmd-embed was built. */
+  harness?: string;
+}
+
+/** vlmkit's mtmd harness, compiled inside llama.cpp's tools/mtmd/ as target `vlmkit-mtmd-embed`. */
+const HARNESS = fileURLToPath(new URL("../native/mtmd-embed/mtmd-embed.cpp", import.meta.url));
+const HARNESS_TOOL = "vlmkit-mtmd-embed";
+
+function harnessHash(): string {
+  return createHash("sha256").update(fs.readFileSync(HARNESS)).digest("hex");
+}
+
+/** Adds the harness to the extracted llama.cpp tree as one more mtmd executable. */
+function addHarness(src: string): void {
+  const dir = path.join(src, "tools", "mtmd");
+  fs.copyFileSync(HARNESS, path.join(dir, `${HARNESS_TOOL}.cpp`));
+  fs.appendFileSync(
+    path.join(dir, "CMakeLists.txt"),
+    [
+      "",
+      `add_executable(${HARNESS_TOOL} ${HARNESS_TOOL}.cpp)`,
+      `target_link_libraries(${HARNESS_TOOL} PRIVATE mtmd llama Threads::Threads)`,
+      `target_compile_features(${HARNESS_TOOL} PRIVATE cxx_std_17)`,
+      "",
+    ].join("\n"),
+  );
 }
 
 export class LlamaToolsError extends Error {
@@ -90,7 +128,7 @@ export async function llamaTool(name: LlamaToolName, options: LlamaToolsOptions 
     throw new LlamaToolsError(`unknown llama.cpp tool "${name}"; known: ${LLAMA_TOOLS.join(", ")}`);
   const bin = llamaToolsBinDir(options);
   const file = path.join(bin, name);
-  if (fs.existsSync(file)) return file;
+  if (isBuilt(name, bin, options)) return file;
   // The first build compiles ggml and llama for every default tool at once, so later tools are free.
   const paths = await buildLlamaTools([...LLAMA_TOOLS], options);
   return paths[name];
@@ -113,7 +151,7 @@ export async function buildLlamaTools(
       throw new LlamaToolsError(`unknown llama.cpp tool "${t}"; known: ${LLAMA_TOOLS.join(", ")}`);
   const bin = llamaToolsBinDir(options);
   const paths = Object.fromEntries(tools.map((t) => [t, path.join(bin, t)])) as Record<LlamaToolName, string>;
-  const missing = () => tools.filter((t) => !fs.existsSync(paths[t]));
+  const missing = () => tools.filter((t) => !isBuilt(t, bin, options));
   if (missing().length === 0) return paths;
 
   fs.mkdirSync(path.dirname(bin), { recursive: true });
@@ -127,6 +165,12 @@ export async function buildLlamaTools(
   const still = missing();
   if (still.length > 0) throw new LlamaToolsError(`the build finished without ${still.join(", ")} in ${bin}`);
   return paths;
+}
+
+/** A tool is built when its file exists, and for the harness, when it was built from today's source. */
+function isBuilt(tool: LlamaToolName, bin: string, options: LlamaToolsOptions): boolean {
+  if (!fs.existsSync(path.join(bin, tool))) return false;
+  return tool !== HARNESS_TOOL || llamaToolsBuildInfo(options)?.harness === harnessHash();
 }
 
 function checkPrerequisites(): void {
@@ -172,6 +216,7 @@ async function build(
       if (error instanceof BundleError) throw new LlamaToolsError(error.message);
       throw error;
     }
+    if (tools.includes(HARNESS_TOOL)) addHarness(src);
     const flags = cmakeFlags(openmp);
     const generator = hasNinja() ? ["-G", "Ninja"] : [];
     log(
@@ -200,6 +245,7 @@ async function build(
       tools: [...new Set([...(previous?.tools ?? []), ...tools])].sort(),
       seconds: Math.round(seconds),
       builtAt: new Date().toISOString(),
+      harness: tools.includes(HARNESS_TOOL) ? harnessHash() : previous?.harness,
     };
     const infoTmp = path.join(bin, `.build-info.${process.pid}.tmp`);
     fs.writeFileSync(infoTmp, `${JSON.stringify(info, null, 2)}\n`);
