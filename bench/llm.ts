@@ -2,14 +2,26 @@
  * bench:llm — on a Gemma-3-270M-shaped GGUF written by vlmkit (random weights; F16 and Q8_0), in one run:
  *   1. prefill of 256 input embeddings vs 256 tokens through the addon (goal: ratio ≤ 1.05);
  *   2. decode tokens/s of Vlm generation (image + question) vs node-llama-cpp's own generation from the
- *      same token prompt (goal: ratio ≥ 0.97).
+ *      same token prompt at its default settings (`decodeVsNodeLlamaCpp`, goal ≥ 1.25);
+ *   3. the native peer: llama.cpp's own `llama-bench` built from the same llama.cpp commit
+ *      (scripts/llama-tools.ts: -march=native, OpenMP) on the same file and threads —
+ *      `decodeVsNative` = Vlm decode ÷ tg64 (goal ≥ 0.97), `prefillVsNative` = addon prefill of 256
+ *      tokens ÷ pp256 (goal ≥ 0.95). When the no-OpenMP build (`npm run llama-tools -- --no-openmp`)
+ *      is cached too, it runs as well: same flags but ggml's own threadpool, which separates what
+ *      OpenMP explains from what the rest of the build explains;
+ *   4. the addon's raw greedy decode (no Vlm) with each ggml thread setting: the context's persistent
+ *      threadpool (default, poll 0), the same polling 50, and ggml's per-graph threads.
  * Each model is loaded once per process by llama.cpp (node-llama-cpp's reference load shares the
- * weights through mmap); RSS is reported. Last line: JSON with `prefillRatio` and `decodeRatio`.
+ * weights through mmap); RSS is reported. Last line: JSON with the ratios above.
+ * Options: --types f16,q8_0 (default both), --repeats N (default 3).
  */
+
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Token } from "node-llama-cpp";
+import { llamaTool, llamaToolsBinDir, llamaToolsBuildInfo } from "../scripts/llama-tools.js";
 import { LinearAdapter, saveAdapter } from "../src/adapter/index.js";
 import { readEncoderConfig } from "../src/encoders/model-config.js";
 import { readPreprocessorConfig } from "../src/image/index.js";
@@ -23,7 +35,13 @@ import { writeSyntheticJpegs } from "./synthetic-images.js";
 const root = path.join(os.tmpdir(), "vlmkit-bench-llm");
 const ROWS = 256;
 const DECODE_TOKENS = 64;
-const REPEATS = 3;
+const argValue = (name: string) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const REPEATS = Number(argValue("--repeats") ?? 3);
+const TYPES = (argValue("--types") ?? "f16,q8_0").split(",") as ("f16" | "q8_0")[];
+const load = () => os.loadavg().map((x) => Number(x.toFixed(2)));
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -109,7 +127,65 @@ async function decodeRates(
   return { ours: median(ours), theirs: median(theirs) };
 }
 
+/** Greedy decode tokens/s through the addon alone, for one ggml thread setting of the context. */
+async function rawDecode(llm: Llm, threadpool: false | { poll: number }): Promise<number> {
+  const ctx = llm.model.createContext({ contextSize: 1024, batchSize: 512, threadpool });
+  const sampler = llm.model.createSampler({ temperature: 0 });
+  const prompt = Int32Array.from({ length: 16 }, (_, i) => 1000 + i * 13);
+  const rates: number[] = [];
+  try {
+    for (let r = 0; r < REPEATS; r++) {
+      ctx.clear();
+      await ctx.decode({ tokens: prompt, positions: 0 });
+      let token = sampler.sample(ctx, prompt.length - 1);
+      const t0 = performance.now();
+      for (let i = 0; i < DECODE_TOKENS; i++) {
+        await ctx.decode({ tokens: [token] });
+        token = sampler.sample(ctx, 0);
+      }
+      rates.push((DECODE_TOKENS * 1000) / (performance.now() - t0));
+    }
+    return median(rates);
+  } finally {
+    sampler.dispose();
+    ctx.dispose();
+  }
+}
+
+/** llama-bench pp256 and tg64 (tokens/s, mean of its repetitions) on `file` with `threads`. */
+function llamaBench(bin: string, file: string, threads: number): { pp: number; tg: number } {
+  const out = execFileSync(
+    bin,
+    [
+      "-m",
+      file,
+      "-t",
+      String(threads),
+      "-p",
+      String(ROWS),
+      "-n",
+      String(DECODE_TOKENS),
+      "-b",
+      "512",
+      "-ub",
+      "512",
+    ].concat(["-ngl", "0", "-r", String(REPEATS), "-o", "json"]),
+    { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 16 * 2 ** 20 },
+  );
+  const tests = JSON.parse(out) as { n_prompt: number; n_gen: number; avg_ts: number }[];
+  const pp = tests.find((t) => t.n_prompt === ROWS && t.n_gen === 0)?.avg_ts;
+  const tg = tests.find((t) => t.n_prompt === 0 && t.n_gen === DECODE_TOKENS)?.avg_ts;
+  if (pp === undefined || tg === undefined)
+    throw new Error(`unexpected llama-bench output: ${out.slice(0, 400)}`);
+  return { pp, tg };
+}
+
 fs.mkdirSync(root, { recursive: true });
+const benchBin = await llamaTool("llama-bench");
+const benchBuild = llamaToolsBuildInfo();
+const noOpenmpBin = llamaToolsBuildInfo({ openmp: false })?.tools.includes("llama-bench")
+  ? path.join(llamaToolsBinDir({ openmp: false }), "llama-bench")
+  : undefined;
 const encoderDir = path.join(root, "siglip2-tiny");
 if (!fs.existsSync(path.join(encoderDir, "onnx", "vision_model.onnx"))) {
   await writeTinySiglip(encoderDir, {
@@ -121,7 +197,7 @@ if (!fs.existsSync(path.join(encoderDir, "onnx", "vision_model.onnx"))) {
 const [image] = await writeSyntheticJpegs(path.join(root, "images"), 1);
 
 const rows: Record<string, unknown>[] = [];
-for (const type of ["f16", "q8_0"] as const) {
+for (const type of TYPES) {
   const file = await model(type);
   const llm = await Llm.load(file, { gpu: false, contextSize: 4096, batchSize: 512 });
   const adapterDir = path.join(root, `adapter-${type}`);
@@ -141,8 +217,19 @@ for (const type of ["f16", "q8_0"] as const) {
       attention: "bidirectional-image",
     }),
   );
+  const loadBefore = load();
   const p = await prefill(llm);
   const { ours, theirs } = await decodeRates(llm, file, encoderDir, adapterDir, image);
+  const threads = llm.engine.context.info.threads;
+  const native = llamaBench(benchBin, file, threads);
+  const nativeNoOpenmp = noOpenmpBin ? llamaBench(noOpenmpBin, file, threads) : undefined;
+  const raw = {
+    pool: await rawDecode(llm, { poll: 0 }),
+    poll50: await rawDecode(llm, { poll: 50 }),
+    perGraph: await rawDecode(llm, false),
+  };
+  const prefillTps = (ROWS * 1000) / p.tokensMs;
+  const r2 = (x: number) => Number(x.toFixed(2));
   const row = {
     type,
     vocab: llm.identity.nVocab,
@@ -152,12 +239,36 @@ for (const type of ["f16", "q8_0"] as const) {
     prefillRatio: Number((p.embeddingsMs / p.tokensMs).toFixed(3)),
     vlmTokensPerSecond: Number(ours.toFixed(2)),
     nodeLlamaCppTokensPerSecond: Number(theirs.toFixed(2)),
-    decodeRatio: Number((ours / theirs).toFixed(3)),
+    decodeVsNodeLlamaCpp: Number((ours / theirs).toFixed(3)),
+    threads,
+    prefillTokensPerSecond: r2(prefillTps),
+    nativePp256: r2(native.pp),
+    nativeTg64: r2(native.tg),
+    prefillVsNative: Number((prefillTps / native.pp).toFixed(3)),
+    decodeVsNative: Number((ours / native.tg).toFixed(3)),
+    ...(nativeNoOpenmp && {
+      nativeNoOpenmpPp256: r2(nativeNoOpenmp.pp),
+      nativeNoOpenmpTg64: r2(nativeNoOpenmp.tg),
+      decodeVsNativeNoOpenmp: Number((ours / nativeNoOpenmp.tg).toFixed(3)),
+    }),
+    rawDecodePoolTokensPerSecond: r2(raw.pool),
+    rawDecodePoll50TokensPerSecond: r2(raw.poll50),
+    rawDecodePerGraphTokensPerSecond: r2(raw.perGraph),
     rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
+    loadAverage: { before: loadBefore, after: load() },
   };
   rows.push(row);
   console.log(
-    `${type.padEnd(5)} prefill 256: tokens ${row.prefillTokensMs} ms, embeddings ${row.prefillEmbeddingsMs} ms (non-causal ${row.prefillNonCausalMs} ms) ratio ${row.prefillRatio} | decode: Vlm ${row.vlmTokensPerSecond} tok/s, node-llama-cpp ${row.nodeLlamaCppTokensPerSecond} tok/s ratio ${row.decodeRatio} | RSS ${row.rssMiB} MiB`,
+    `${type.padEnd(5)} prefill 256: tokens ${row.prefillTokensMs} ms, embeddings ${row.prefillEmbeddingsMs} ms (non-causal ${row.prefillNonCausalMs} ms) ratio ${row.prefillRatio} | decode: Vlm ${row.vlmTokensPerSecond} tok/s, node-llama-cpp ${row.nodeLlamaCppTokensPerSecond} tok/s ratio ${row.decodeVsNodeLlamaCpp} | RSS ${row.rssMiB} MiB`,
+  );
+  console.log(
+    `      native llama-bench (${threads} threads, OpenMP): pp256 ${row.nativePp256} tok/s, tg64 ${row.nativeTg64} tok/s → prefillVsNative ${row.prefillVsNative}, decodeVsNative ${row.decodeVsNative}` +
+      (nativeNoOpenmp
+        ? ` | no-OpenMP build: pp256 ${row.nativeNoOpenmpPp256}, tg64 ${row.nativeNoOpenmpTg64}`
+        : ""),
+  );
+  console.log(
+    `      addon greedy decode: persistent pool ${row.rawDecodePoolTokensPerSecond} tok/s, pool polling 50 ${row.rawDecodePoll50TokensPerSecond}, per-graph threads ${row.rawDecodePerGraphTokensPerSecond} | load ${loadBefore.join(" ")} → ${row.loadAverage.after.join(" ")}`,
   );
   await llm.dispose();
 }
@@ -167,9 +278,15 @@ console.log(
     bench: "llm",
     prefillRatio: worst("prefillRatio", Math.max),
     prefillGoal: 1.05,
-    decodeRatio: worst("decodeRatio", Math.min),
-    decodeGoal: 0.97,
+    decodeVsNodeLlamaCpp: worst("decodeVsNodeLlamaCpp", Math.min),
+    decodeVsNodeLlamaCppGoal: 1.25,
+    decodeVsNative: worst("decodeVsNative", Math.min),
+    decodeVsNativeGoal: 0.97,
+    prefillVsNative: worst("prefillVsNative", Math.min),
+    prefillVsNativeGoal: 0.95,
     model: "gemma-3-270m-shaped (random weights)",
+    native: { llamaCpp: benchBuild?.commit.slice(0, 12), cmakeFlags: benchBuild?.cmakeFlags },
+    loadAverage: load(),
     rows,
   }),
 );

@@ -11,12 +11,11 @@
 // 2. Compile: one g++ call over a unity source (node-addon-api's headers dominate compile time, so they
 //    are parsed once); skipped when the addon is newer than its sources. The addon links no llama.cpp
 //    library: it resolves symbols at run time. --force rebuilds.
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import { createRequire } from "node:module";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { BundleError, extractBundle, llamaBundle, run } from "./llama-bundle.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const strict = process.argv.includes("--strict");
@@ -26,77 +25,25 @@ const includeDir = path.join(here, "include");
 const outDir = path.join(here, "build");
 const outFile = path.join(outDir, "vlmkit_llama.node");
 const sourceDir = path.join(here, "src");
-const sources = ["addon.cc", "llama-api.cc", "model.cc", "context.cc", "sampler.cc"];
-
-class BuildError extends Error {}
+const sources = ["addon.cc", "llama-api.cc", "model.cc", "context.cc", "sampler.cc", "decode-thread.cc"];
 
 function log(message) {
   if (!quiet) console.log(`vlmkit native: ${message}`);
 }
 
-function run(cmd, args, options = {}) {
-  try {
-    return execFileSync(cmd, args, {
-      stdio: [options.input ? "pipe" : "ignore", "pipe", "pipe"],
-      ...options,
-    });
-  } catch (error) {
-    if (error.code === "ENOENT")
-      throw new BuildError(`"${cmd}" was not found on PATH; it is needed to build`);
-    const stderr = error.stderr?.toString().trim() ?? "";
-    throw new BuildError(`${cmd} ${args.slice(0, 3).join(" ")} … failed:\n${stderr}`);
-  }
-}
-
-/** The installed node-llama-cpp package folder, found the way Node resolves it from here. */
-function nodeLlamaCppDir() {
-  const require = createRequire(import.meta.url);
-  let entry;
-  try {
-    entry = require.resolve("node-llama-cpp");
-  } catch {
-    throw new BuildError("node-llama-cpp is not installed; vlmkit's LLM runtime needs it");
-  }
-  let dir = path.dirname(entry);
-  while (!fs.existsSync(path.join(dir, "package.json")) || path.basename(dir) !== "node-llama-cpp") {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new BuildError(`cannot find the node-llama-cpp folder above "${entry}"`);
-    dir = parent;
-  }
-  return dir;
-}
-
 function extractHeaders() {
-  const bundle = path.join(nodeLlamaCppDir(), "llama", "gitRelease.bundle");
-  if (!fs.existsSync(bundle)) throw new BuildError(`the llama.cpp source bundle "${bundle}" is missing`);
-  const head = run("git", ["bundle", "list-heads", bundle]).toString().trim().split(/\s+/)[0];
-  if (!/^[0-9a-f]{40}$/.test(head ?? "")) throw new BuildError(`unexpected heads in "${bundle}": "${head}"`);
+  const { commit } = llamaBundle();
   const stamp = path.join(includeDir, ".commit");
-  if (fs.existsSync(stamp) && fs.readFileSync(stamp, "utf8").trim() === head) {
-    log(`headers up to date (llama.cpp ${head.slice(0, 12)})`);
-    return head;
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, "utf8").trim() === commit) {
+    log(`headers up to date (llama.cpp ${commit.slice(0, 12)})`);
+    return commit;
   }
-  // git archive cannot read a bundle directly: fetch its one commit into a throwaway bare repository.
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vlmkit-llama-"));
-  try {
-    run("git", ["init", "-q", "--bare", tmp]);
-    run("git", ["--git-dir", tmp, "fetch", "-q", "--no-tags", bundle, head]);
-    const tar = run(
-      "git",
-      ["--git-dir", tmp, "archive", "--format=tar", head, "include/llama.h", "ggml/include"],
-      {
-        maxBuffer: 64 * 1024 * 1024,
-      },
-    );
-    fs.rmSync(includeDir, { recursive: true, force: true });
-    fs.mkdirSync(includeDir, { recursive: true });
-    run("tar", ["-x", "-C", includeDir], { input: tar });
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
-  fs.writeFileSync(stamp, `${head}\n`);
-  log(`headers extracted from llama.cpp ${head.slice(0, 12)}`);
-  return head;
+  fs.rmSync(includeDir, { recursive: true, force: true });
+  fs.mkdirSync(includeDir, { recursive: true });
+  extractBundle(includeDir, ["include/llama.h", "ggml/include"]);
+  fs.writeFileSync(stamp, `${commit}\n`);
+  log(`headers extracted from llama.cpp ${commit.slice(0, 12)}`);
+  return commit;
 }
 
 /** Node's own headers: <prefix>/include/node next to the running binary, else npm's `nodedir`. */
@@ -106,7 +53,7 @@ function nodeHeadersDir() {
     process.env.npm_config_nodedir && path.join(process.env.npm_config_nodedir, "include", "node"),
   ].filter(Boolean);
   const found = candidates.find((dir) => fs.existsSync(path.join(dir, "node_api.h")));
-  if (!found) throw new BuildError(`Node.js headers (node_api.h) not found in: ${candidates.join(", ")}`);
+  if (!found) throw new BundleError(`Node.js headers (node_api.h) not found in: ${candidates.join(", ")}`);
   return found;
 }
 
@@ -115,7 +62,7 @@ function addonApiDir() {
   try {
     return path.dirname(require.resolve("node-addon-api/package.json"));
   } catch {
-    throw new BuildError("node-addon-api is not installed");
+    throw new BundleError("node-addon-api is not installed");
   }
 }
 
@@ -124,13 +71,17 @@ function upToDate() {
   if (force || !fs.existsSync(outFile)) return false;
   const built = fs.statSync(outFile).mtimeMs;
   const inputs = fs.readdirSync(sourceDir).map((f) => path.join(sourceDir, f));
-  inputs.push(path.join(includeDir, ".commit"), fileURLToPath(import.meta.url));
+  inputs.push(
+    path.join(includeDir, ".commit"),
+    fileURLToPath(import.meta.url),
+    path.join(here, "llama-bundle.mjs"),
+  );
   return inputs.every((f) => fs.statSync(f).mtimeMs < built);
 }
 
 function compile() {
   if (process.platform !== "linux")
-    throw new BuildError(`platform "${process.platform}" is not supported yet`);
+    throw new BundleError(`platform "${process.platform}" is not supported yet`);
   const cxx = process.env.CXX || "g++";
   fs.mkdirSync(outDir, { recursive: true });
   const unity = path.join(outDir, "unity.cc");
@@ -173,7 +124,7 @@ try {
     `built ${path.relative(process.cwd(), outFile)} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
 } catch (error) {
-  if (!(error instanceof BuildError)) throw error;
+  if (!(error instanceof BundleError)) throw error;
   console.warn(`vlmkit native: the llama.cpp addon was not built: ${error.message}`);
   console.warn("vlmkit native: everything else works; LLM features will report that the addon is missing.");
   console.warn("vlmkit native: install g++ and git, then run `node native/build.mjs --strict`.");

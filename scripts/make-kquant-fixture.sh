@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes the K-quant and BF16 GGUF fixtures in test/fixtures/gguf/ with an independent quantizer:
 # llama.cpp's own llama-quantize, built from the llama.cpp source that ships inside node-llama-cpp
-# (node_modules/node-llama-cpp/llama/gitRelease.bundle), CPU only.
+# by scripts/llama-tools.ts (cached outside the clone, built once per machine).
 #
 # The F32 inputs are tiny gemma3 models written by src/tiny/gemma3.ts with fixed seeds and dims
 # (recorded in fixtures.json); the tests regenerate them to compare against the dequantized values,
@@ -9,8 +9,7 @@
 #
 # Usage: scripts/make-kquant-fixture.sh [path/to/llama-quantize]
 #   or   LLAMA_QUANTIZE=path/to/llama-quantize scripts/make-kquant-fixture.sh
-# Without one, llama-quantize is built in a temporary directory (needs git, cmake, a C++ compiler;
-# a few minutes on 2 cores).
+# Without one, `npm run llama-tools` builds (or finds in its cache) the one of the bundled commit.
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -20,13 +19,7 @@ trap 'rm -rf "$work"' EXIT
 
 quantize="${1:-${LLAMA_QUANTIZE:-}}"
 if [[ -z "$quantize" ]]; then
-  echo "building llama-quantize from node-llama-cpp's llama.cpp bundle in $work" >&2
-  git clone --quiet "$repo/node_modules/node-llama-cpp/llama/gitRelease.bundle" "$work/llama.cpp"
-  cmake -S "$work/llama.cpp" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=OFF \
-    -DGGML_OPENMP=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF \
-    -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF >/dev/null
-  cmake --build "$work/build" --target llama-quantize -j "$(nproc)" >/dev/null
-  quantize="$work/build/bin/llama-quantize"
+  quantize="$(cd "$repo" && node --import tsx scripts/llama-tools.ts --tools llama-quantize | awk '{print $2}')"
 fi
 
 mkdir -p "$out"

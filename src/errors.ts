@@ -29,6 +29,8 @@ export type ErrorCode =
   | "HUB_OFFLINE"
   | "HUB_DOWNLOAD_FAILED"
   | "INTEGRITY_MISMATCH"
+  // files vlmkit writes (disk full, read-only, no permission)
+  | "WRITE_FAILED"
   // runtime
   | "DISPOSED"
   | "ABORTED"
@@ -126,4 +128,19 @@ export function isVlmkitError(error: unknown): error is VlmkitError {
 /** Throws AbortError when the signal has fired. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+}
+
+/**
+ * A value from a file or request, quoted for an error message: JSON, cut to `max` characters. Never
+ * throws — a value nested too deeply to stringify (or a cyclic one) is named instead of quoted.
+ */
+export function quoteValue(value: unknown, max = 80): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    return Array.isArray(value) ? "[a deeply nested array]" : "{a deeply nested value}";
+  }
+  if (text === undefined) return String(value);
+  return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
 }

@@ -6,19 +6,34 @@
  * (tiny test-model writers).
  */
 export {
+  ADAPTER_KINDS,
+  type Adapter,
   type AdapterCard,
   type AdapterCardInput,
+  type AdapterKindName,
   adapterWithCard,
   type CompatibilityExpectations,
   checkCompatibility,
+  type Grid,
+  initAdapter,
   LinearAdapter,
   type LinearAdapterInitOptions,
   type LoadAdapterOptions,
   type LoadedAdapter,
   loadAdapter,
+  mergedGrid,
+  ProjectorAdapter,
   readAdapterCard,
   saveAdapter,
 } from "./adapter/index.js";
+export {
+  type CompareOptions,
+  type CompareResult,
+  compareEncoders,
+  type EncoderSummary,
+  type PairRow,
+  type ResultRow,
+} from "./compare/index.js";
 export * from "./encoders/index.js";
 export * from "./errors.js";
 export {

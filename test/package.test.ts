@@ -57,7 +57,8 @@ describe("the packed package", () => {
     }
     expect(has("adapters/shapes/adapter.json")).toBe(true);
     expect(has("models/demo/siglip2/config.json")).toBe(true);
-    expect(has("src")).toBe(false);
+    expect(has("src/server/web/index.html")).toBe(true); // the web page's static files
+    expect(has("src/vlm.ts")).toBe(false);
     expect(has("test")).toBe(false);
     expect(has("native/include")).toBe(false);
   });

@@ -164,7 +164,7 @@ describe("Vlm", () => {
     );
     expect(isVlmkitError(err) && err.code).toBe("MODEL_INCOMPATIBLE");
     expect(err.message).toMatch(
-      /trained for encoder "siglip2" \(Dv 32\) but the loaded encoder is "siglip" \(Dv 32\)/,
+      /trained for encoder "siglip2" \(Dv 32\) but the loaded encoder is "siglip" \(Dv 16\)/,
     );
   });
 

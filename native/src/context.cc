@@ -12,12 +12,42 @@ namespace vlmkit {
 Napi::FunctionReference Context::constructor;
 
 ContextHandle::~ContextHandle() {
+  // Runs on the JS thread: the last reference is dropped by dispose(), by garbage collection, or by
+  // the settle of the decode that outlived dispose(). The decode thread is idle by then; join it
+  // before freeing what it used.
+  if (decodeThread) decodeThread->Stop();
   if (ctx != nullptr) Llama().llama_free(ctx);
+  if (threadpool != nullptr) threadpoolFree(threadpool);
 }
 
 namespace {
 
 std::string Str(int64_t v) { return std::to_string(v); }
+
+/**
+ * A persistent ggml CPU threadpool of `threads` threads attached to `h.ctx`, whose workers spin for
+ * new work at polling level `poll` (0–100) before sleeping. Its functions live in the CPU backend
+ * module, reached through the backend registry. Returns false (nothing attached) without a CPU backend.
+ */
+bool AttachThreadpool(ContextHandle& h, int32_t threads, uint32_t poll) {
+  const LlamaApi& api = Llama();
+  ggml_backend_dev_t cpu = api.ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+  if (cpu == nullptr) return false;
+  ggml_backend_reg_t reg = api.ggml_backend_dev_backend_reg(cpu);
+  auto* create = reinterpret_cast<ggml_threadpool_t (*)(ggml_threadpool_params*)>(
+      api.ggml_backend_reg_get_proc_address(reg, "ggml_threadpool_new"));
+  auto* destroy = reinterpret_cast<void (*)(ggml_threadpool_t)>(
+      api.ggml_backend_reg_get_proc_address(reg, "ggml_threadpool_free"));
+  if (create == nullptr || destroy == nullptr) return false;
+  ggml_threadpool_params params = api.ggml_threadpool_params_default(threads);
+  params.poll = poll;
+  ggml_threadpool_t pool = create(&params);
+  if (pool == nullptr) return false;
+  api.llama_attach_threadpool(h.ctx, pool, pool);
+  h.threadpool = pool;
+  h.threadpoolFree = destroy;
+  return true;
+}
 
 /** One batch, copied out of the JS buffers so they may change while the decode runs. */
 struct DecodeRequest {
@@ -47,72 +77,69 @@ struct DecodeRequest {
   }
 };
 
-class DecodeWorker : public Napi::AsyncWorker {
- public:
-  DecodeWorker(Napi::Env env, std::shared_ptr<ContextHandle> handle, DecodeRequest request)
-      : Napi::AsyncWorker(env, "vlmkit.decode"),
-        handle_(std::move(handle)),
-        request_(std::move(request)),
-        deferred_(env) {}
+/** One decode on its way through the context's decode thread: the batch in, the status out. */
+struct DecodeJob {
+  std::shared_ptr<ContextHandle> handle;  // released on the JS thread only
+  DecodeRequest request;
+  Napi::Promise::Deferred deferred;
+  int32_t status = 0;
+  std::string what;
 
-  Napi::Promise Promise() { return deferred_.Promise(); }
+  DecodeJob(Napi::Env env, std::shared_ptr<ContextHandle> h, DecodeRequest r)
+      : handle(std::move(h)), request(std::move(r)), deferred(Napi::Promise::Deferred::New(env)) {}
 
-  void Execute() override {
+  /** On the decode thread. */
+  void Run() {
     const LlamaApi& api = Llama();
-    llama_batch batch = request_.Batch();
+    llama_context* ctx = handle->ctx;
+    llama_batch batch = request.Batch();
     try {
       // Causal mode is a context setting in llama.cpp; set it for this batch only.
-      api.llama_set_causal_attn(handle_->ctx, request_.causal);
-      status_ = api.llama_decode(handle_->ctx, batch);
+      api.llama_set_causal_attn(ctx, request.causal);
+      status = api.llama_decode(ctx, batch);
       // Finish the computation (and output copies) here, off the JS thread, before the result is used.
-      if (status_ == 0) api.llama_synchronize(handle_->ctx);
-      api.llama_set_causal_attn(handle_->ctx, true);
+      if (status == 0) api.llama_synchronize(ctx);
+      api.llama_set_causal_attn(ctx, true);
     } catch (const std::exception& e) {
-      api.llama_set_causal_attn(handle_->ctx, true);
-      status_ = INT32_MIN;
-      what_ = e.what();
+      api.llama_set_causal_attn(ctx, true);
+      status = INT32_MIN;
+      what = e.what();
     }
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    handle_->busy = false;
-    const int32_t n = static_cast<int32_t>(request_.pos.size());
-    if (status_ == 0) {
+  /** On the JS thread; `ran` is false when the context stopped before this decode started. */
+  void Settle(Napi::Env env, bool ran) {
+    handle->busy = false;
+    if (env == nullptr) return;  // the environment is shutting down: nobody awaits the promise
+    const int32_t n = static_cast<int32_t>(request.pos.size());
+    if (!ran) {
+      deferred.Reject(CodedError(env, "DISPOSED", "the context was disposed before this decode started").Value());
+    } else if (status == 0) {
       for (int32_t i = 0; i < n; i++)
-        if (request_.logits[i] != 0) handle_->outputRows.push_back(i);
-      deferred_.Resolve(env.Undefined());
-      return;
-    }
-    if (status_ == 1) {
-      deferred_.Reject(CodedError(env, "CONTEXT_OVERFLOW",
-                                  "the KV cache has no room for a batch of " + Str(n) + " rows (n_ctx = " +
-                                      Str(handle_->nCtx) + "): remove sequences or use a larger contextSize")
-                           .Value());
-    } else if (status_ == 2) {
-      deferred_.Reject(CodedError(env, "ABORTED",
-                                  "the decode was aborted; rows of ubatches already computed stay in the KV cache "
-                                  "(check seqPosMax)")
-                           .Value());
-    } else if (status_ == -1) {
-      deferred_.Reject(
+        if (request.logits[i] != 0) handle->outputRows.push_back(i);
+      deferred.Resolve(env.Undefined());
+    } else if (status == 1) {
+      deferred.Reject(CodedError(env, "CONTEXT_OVERFLOW",
+                                 "the KV cache has no room for a batch of " + Str(n) + " rows (n_ctx = " +
+                                     Str(handle->nCtx) + "): remove sequences or use a larger contextSize")
+                          .Value());
+    } else if (status == 2) {
+      deferred.Reject(CodedError(env, "ABORTED",
+                                 "the decode was aborted; rows of ubatches already computed stay in the KV cache "
+                                 "(check seqPosMax)")
+                          .Value());
+    } else if (status == -1) {
+      deferred.Reject(
           CodedError(env, "INVALID_ARGUMENT", "llama.cpp rejected the batch of " + Str(n) + " rows (see its log)")
               .Value());
     } else {
-      deferred_.Reject(CodedError(env, "NATIVE",
-                                  "llama_decode failed with status " + Str(status_) +
-                                      (what_.empty() ? "" : ": " + what_) +
-                                      "; rows already processed stay in the KV cache (check seqPosMax)")
-                           .Value());
+      deferred.Reject(CodedError(env, "NATIVE",
+                                 "llama_decode failed with status " + Str(status) +
+                                     (what.empty() ? "" : ": " + what) +
+                                     "; rows already processed stay in the KV cache (check seqPosMax)")
+                          .Value());
     }
   }
-
- private:
-  std::shared_ptr<ContextHandle> handle_;
-  DecodeRequest request_;
-  Napi::Promise::Deferred deferred_;
-  int32_t status_ = 0;
-  std::string what_;
 };
 
 }  // namespace
@@ -150,6 +177,8 @@ Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(inf
   const uint32_t nSeq = static_cast<uint32_t>(ToInt(env, o.Get("sequences"), "options.sequences", 1, 256));
   const int32_t threads = static_cast<int32_t>(ToInt(env, o.Get("threads"), "options.threads", 1, 1024));
   const bool kvUnified = ToBool(env, o.Get("kvUnified"), "options.kvUnified");
+  // -1: no persistent threadpool (ggml starts and joins its threads for every graph).
+  const int32_t poll = static_cast<int32_t>(ToInt(env, o.Get("threadpoolPoll"), "options.threadpoolPoll", -1, 100));
   const std::string fa = ToString(env, o.Get("flashAttention"), "options.flashAttention");
   llama_flash_attn_type faType;
   if (fa == "auto") faType = LLAMA_FLASH_ATTN_TYPE_AUTO;
@@ -186,6 +215,8 @@ Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(inf
   api.llama_set_abort_callback(
       ctx, [](void* data) { return static_cast<std::atomic<bool>*>(data)->load(); }, &h->abortRequested);
   if (h->memory == nullptr) Throw(env, "MODEL_INCOMPATIBLE", "the model has no KV cache (encoder-only?)");
+  if (poll >= 0 && threads > 1) AttachThreadpool(*h, threads, static_cast<uint32_t>(poll));
+  h->decodeThread = std::make_unique<DecodeThread>(env);
   handle_ = std::move(h);
 }
 
@@ -230,6 +261,7 @@ Napi::Value Context::Info(const Napi::CallbackInfo& info) {
   out.Set("sequences", h.nSeqMax);
   out.Set("kvUnified", h.kvUnified);
   out.Set("threads", Llama().llama_n_threads(h.ctx));
+  out.Set("threadpool", h.threadpool != nullptr);
   return out;
 }
 
@@ -332,9 +364,12 @@ Napi::Value Context::Decode(const Napi::CallbackInfo& info) {
   h.busy = true;
   h.abortRequested = false;
   h.outputRows.clear();
-  auto* worker = new DecodeWorker(env, keep, std::move(req));
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
+  auto job = std::make_shared<DecodeJob>(env, keep, std::move(req));
+  Napi::Promise promise = job->deferred.Promise();
+  h.decodeThread->Post(env, {[job] { job->Run(); }, [job](Napi::Env e, bool ran) {
+                              job->Settle(e, ran);
+                              job->handle.reset();  // may free the context: on the JS thread
+                            }});
   return promise;
 }
 

@@ -1,5 +1,5 @@
-// A llama.cpp context with several sequences: decode of token or embedding batches off the JS thread,
-// logits of the rows that asked for them, and KV-cache sequence operations.
+// A llama.cpp context with several sequences: decode of token or embedding batches on the context's own
+// decode thread, logits of the rows that asked for them, and KV-cache sequence operations.
 #pragma once
 
 #include <napi.h>
@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "decode-thread.h"
 #include "model.h"
 
 namespace vlmkit {
@@ -15,6 +16,9 @@ namespace vlmkit {
 struct ContextHandle {
   std::shared_ptr<ModelHandle> model;
   llama_context* ctx = nullptr;
+  /** ggml's persistent CPU threadpool attached to ctx, or null (ggml then starts threads per graph). */
+  ggml_threadpool_t threadpool = nullptr;
+  void (*threadpoolFree)(ggml_threadpool_t) = nullptr;
   llama_memory_t memory = nullptr;
   uint32_t nCtx = 0;
   /** Positions one sequence may use: nCtx with a unified KV cache, nCtx / nSeqMax otherwise. */
@@ -25,8 +29,10 @@ struct ContextHandle {
   bool kvUnified = false;
   /** Batch indices whose logits the last successful decode produced, ascending. */
   std::vector<int32_t> outputRows;
-  /** A decode is running on the thread pool; only read and written on the JS thread. */
+  /** A decode is queued or running on the decode thread; only read and written on the JS thread. */
   bool busy = false;
+  /** Runs every llama_decode of this context, one after another (decode-thread.h). */
+  std::unique_ptr<DecodeThread> decodeThread;
   /** Set from the JS thread to stop the running decode; read by llama.cpp's abort callback. */
   std::atomic<bool> abortRequested{false};
   ~ContextHandle();

@@ -67,8 +67,14 @@
   X(llama_sampler_accept)             \
   X(llama_sampler_reset)              \
   X(llama_sampler_free)               \
+  X(llama_attach_threadpool)          \
+  X(llama_detach_threadpool)          \
+  X(ggml_threadpool_params_default)   \
   X(ggml_backend_load_all_from_path)  \
-  X(ggml_backend_dev_count)
+  X(ggml_backend_dev_count)           \
+  X(ggml_backend_dev_by_type)         \
+  X(ggml_backend_dev_backend_reg)     \
+  X(ggml_backend_reg_get_proc_address)
 
 struct LlamaApi {
 #define VLMKIT_DECLARE(name) decltype(&::name) name = nullptr;

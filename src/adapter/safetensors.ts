@@ -9,7 +9,7 @@
  * reference writer does (tensors sorted by name, offsets contiguous from 0, `__metadata__` first).
  */
 import fs from "node:fs";
-import { ModelFormatError } from "../errors.js";
+import { ModelFormatError, quoteValue } from "../errors.js";
 import { numel, type Tensor } from "../tensor.js";
 import { float16ToFloat32 } from "../util/float16.js";
 import { writeFileAtomic } from "../util/fs.js";
@@ -92,8 +92,7 @@ function parseHeaderJson(
         fail(file, "__metadata__ must be an object mapping strings to strings");
       }
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (typeof v !== "string")
-          fail(file, `__metadata__["${k}"] must be a string, got ${JSON.stringify(v)}`);
+        if (typeof v !== "string") fail(file, `__metadata__["${k}"] must be a string, got ${quoteValue(v)}`);
         metadata[k] = v;
       }
       continue;
@@ -105,19 +104,19 @@ function parseHeaderJson(
     if (typeof dtype !== "string" || !(dtype in DTYPE_BYTES)) {
       fail(
         file,
-        `tensor "${name}" has unknown dtype ${JSON.stringify(dtype)}; expected one of ${Object.keys(DTYPE_BYTES).join(", ")}`,
+        `tensor "${name}" has unknown dtype ${quoteValue(dtype)}; expected one of ${Object.keys(DTYPE_BYTES).join(", ")}`,
       );
     }
     if (!Array.isArray(shape) || !shape.every(isIndex)) {
       fail(
         file,
-        `tensor "${name}" has shape ${JSON.stringify(shape)}; expected an array of non-negative integers`,
+        `tensor "${name}" has shape ${quoteValue(shape)}; expected an array of non-negative integers`,
       );
     }
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex)) {
       fail(
         file,
-        `tensor "${name}" has data_offsets ${JSON.stringify(offsets)}; expected [begin, end] (non-negative integers)`,
+        `tensor "${name}" has data_offsets ${quoteValue(offsets)}; expected [begin, end] (non-negative integers)`,
       );
     }
     const [begin, end] = offsets as [number, number];

@@ -8,6 +8,7 @@ export {
   type SiglipOptions,
 } from "./siglip.js";
 export { SiglipTextEncoder } from "./siglip-text-encoder.js";
+export { checkTexts, MAX_TEXT_CHARS, MAX_TEXTS, textProblem } from "./text-input.js";
 export { canonicalizeText } from "./text-rules.js";
 export { SiglipTextTokenizer } from "./text-tokenizer.js";
 export { dot, l2Normalize, sigmoid } from "./vectors.js";

@@ -7,19 +7,51 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
+import { z } from "zod";
 import { ModelFormatError } from "../errors.js";
 import type { EncoderFamily } from "./model-config.js";
 import { canonicalizeText } from "./text-rules.js";
+import { checkTokenizerJson, MAX_PIECE_CHARS } from "./tokenizer-json.js";
 
-interface TokenizerConfigJson {
-  padding_side?: "left" | "right";
-  eos_token?: string | { content: string };
-  pad_token?: string | { content: string };
-  [key: string]: unknown;
+const piece = z.string().max(MAX_PIECE_CHARS);
+
+const specialToken = z
+  .union([piece, z.object({ content: piece }).loose()])
+  .nullable()
+  .optional();
+
+/** The fields of `tokenizer_config.json` read here; the others pass to the tokenizers library. */
+const tokenizerConfigSchema = z
+  .object({
+    padding_side: z.enum(["left", "right"]).optional(),
+    eos_token: specialToken,
+    pad_token: specialToken,
+  })
+  .loose();
+
+type TokenizerConfigJson = z.infer<typeof tokenizerConfigSchema>;
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (cause) {
+    throw new ModelFormatError(`${file} is not readable JSON: ${(cause as Error).message}`, { cause });
+  }
 }
 
-function tokenName(t: string | { content: string } | undefined): string | undefined {
-  return typeof t === "string" ? t : t?.content;
+/** `tokenizer_config.json` when present, else {}; ModelFormatError when it is not JSON or has fields of the wrong type. */
+function readTokenizerConfig(file: string): TokenizerConfigJson {
+  if (!fs.existsSync(file)) return {};
+  const parsed = tokenizerConfigSchema.safeParse(readJson(file));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ModelFormatError(`${file}: field ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+function tokenName(t: string | { content: string } | null | undefined): string | undefined {
+  return typeof t === "string" ? t : (t?.content ?? undefined);
 }
 
 /** Characters read per token of `length`: far above any real token's length, so nothing kept changes. */
@@ -41,13 +73,12 @@ export class SiglipTextTokenizer {
     const file = path.join(dir, "tokenizer.json");
     if (!fs.existsSync(file))
       throw new ModelFormatError(`${file} not found: the text tower needs tokenizer.json`);
-    const configFile = path.join(dir, "tokenizer_config.json");
-    const config: TokenizerConfigJson = fs.existsSync(configFile)
-      ? JSON.parse(fs.readFileSync(configFile, "utf8"))
-      : {};
+    const config = readTokenizerConfig(path.join(dir, "tokenizer_config.json"));
+    const json = readJson(file);
+    checkTokenizerJson(json, file);
     let tokenizer: Tokenizer;
     try {
-      tokenizer = new Tokenizer(JSON.parse(fs.readFileSync(file, "utf8")), config);
+      tokenizer = new Tokenizer(json as object, config);
     } catch (cause) {
       throw new ModelFormatError(`${file} could not be loaded as a tokenizer: ${(cause as Error).message}`, {
         cause,

@@ -9,11 +9,11 @@ export {
   type LoadVlmsOptions,
   listen,
   loadVlms,
-  readServeConfig,
   type RunningServer,
+  readServeConfig,
   type ServeConfig,
   ServedModels,
-  type ServerLimits,
   ServerLifecycle,
+  type ServerLimits,
   type VlmkitApp,
 } from "../server/index.js";

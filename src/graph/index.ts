@@ -5,6 +5,7 @@
  */
 
 export { float16ToFloat32, float32ToFloat16 } from "../util/float16.js";
+export { writeFileAtomic } from "../util/fs.js";
 export { DIFFERENTIABLE_OPS, type GradientOptions, gradients } from "./autodiff.js";
 export { Graph, ONNX_DTYPE, type Operand } from "./graph.js";
 export {
@@ -23,7 +24,6 @@ export {
   saveModelProto,
   serializeModel,
   toModelProto,
-  writeFileAtomic,
 } from "./serialize.js";
 export { broadcast, matmulShape, reshapeShape } from "./shape.js";
 export {

@@ -11,9 +11,18 @@ import {
   TensorProto_DataLocation,
 } from "./proto/onnx_pb.js";
 
-/** Parses `file`; tensors stored in external data files are read into `rawData`. */
+/**
+ * Parses `file`; tensors stored in external data files are read into `rawData`. Bytes that are not
+ * an ONNX protobuf (truncated, bad tags) throw ModelFormatError naming the file.
+ */
 export async function readModel(file: string): Promise<ModelProto> {
-  const model = fromBinary(ModelProtoSchema, await fs.readFile(file));
+  let model: ModelProto;
+  try {
+    model = fromBinary(ModelProtoSchema, await fs.readFile(file));
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== undefined) throw cause;
+    throw new ModelFormatError(`${file} is not an ONNX model: ${(cause as Error).message}`, { cause });
+  }
   const cache = new Map<string, Buffer>();
   for (const t of model.graph?.initializer ?? []) {
     if (t.dataLocation !== TensorProto_DataLocation.EXTERNAL) continue;

@@ -3,11 +3,11 @@
  * location/offset/length entries, as large public exports do, and may be stored as float16 with a
  * Cast back to float32 so that the graph computes in float32 either way.
  */
-import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { float32ToFloat16 } from "../util/float16.js";
+import { writeFileAtomic } from "../util/fs.js";
 import { type Graph, ONNX_DTYPE } from "./graph.js";
 import {
   type AttributeProto,
@@ -195,18 +195,6 @@ function usedDomains(g: Graph, out = new Set<string>()): Set<string> {
 
 export function serializeModel(graph: Graph, options: ModelOptions = {}): Uint8Array {
   return toBinary(ModelProtoSchema, toModelProto(graph, options));
-}
-
-/** Writes `bytes` to `file` through a temporary file and a rename, so readers never see half a file. */
-export async function writeFileAtomic(file: string, bytes: Uint8Array | string): Promise<void> {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  try {
-    await fs.writeFile(tmp, bytes);
-    await fs.rename(tmp, file);
-  } catch (error) {
-    await fs.rm(tmp, { force: true });
-    throw error;
-  }
 }
 
 /** Writes the model to `file` (and `<file>_data` when `externalData` is set); returns the paths written. */

@@ -7,7 +7,7 @@
 
 import fs from "node:fs/promises";
 import os from "node:os";
-import { AbortError } from "../errors.js";
+import { AbortError, VlmkitError } from "../errors.js";
 
 export interface BlobLockOptions {
   /** A lock whose mtime is older than this is taken over. Default 30 000 ms. */
@@ -18,6 +18,13 @@ export interface BlobLockOptions {
   pollMs?: number;
   /** Stops waiting with AbortError. */
   signal?: AbortSignal;
+  /**
+   * Wait for another holder to finish (default true). When false, a live holder makes this throw
+   * a VlmkitError BUSY naming `what`, the holder's pid and host instead.
+   */
+  wait?: boolean;
+  /** What the lock guards, for the BUSY message. Default: the lock file's path. */
+  what?: string;
 }
 
 interface Holder {
@@ -25,7 +32,7 @@ interface Holder {
   host: string;
 }
 
-/** Runs `work` while holding the lock file `lockPath`, waiting for another holder to finish first. */
+/** Runs `work` while holding the lock file `lockPath`, waiting for another holder to finish first (or refusing: `wait`). */
 export async function withBlobLock<T>(
   lockPath: string,
   work: () => Promise<T>,
@@ -48,6 +55,16 @@ export async function withBlobLock<T>(
     if (await isStale(lockPath, staleMs, me.host)) {
       await fs.rm(lockPath, { force: true });
       continue;
+    }
+    if (options.wait === false) {
+      const holder = await fs.readFile(lockPath, "utf8").catch(() => "");
+      throw new VlmkitError(
+        "BUSY",
+        `${options.what ?? lockPath} is in use by another process (${holder || "starting"}); lock ${lockPath}`,
+        {
+          details: { lockPath },
+        },
+      );
     }
     await new Promise((r) => setTimeout(r, pollMs));
   }

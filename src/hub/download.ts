@@ -8,6 +8,7 @@ import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { AbortError, HubError, throwIfAborted } from "../errors.js";
+import { writeFailed } from "../util/fs.js";
 import { withBlobLock } from "./blob-lock.js";
 import {
   assertRepoFile,
@@ -329,7 +330,13 @@ async function transferOnce(
         done += chunk.byteLength;
         if (done > meta.size) break;
         hash.update(chunk);
-        await handle.write(chunk);
+        await handle.write(chunk).catch((cause: unknown) => {
+          throw writeFailed(
+            incomplete,
+            cause,
+            "the part written so far is kept there and the next pull resumes from it",
+          );
+        });
         onProgress?.(done, meta.size);
       }
     }

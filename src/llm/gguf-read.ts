@@ -7,6 +7,7 @@ import fs from "node:fs/promises";
 import { type GgufFileInfo, readGgufFileInfo } from "node-llama-cpp";
 import { InvalidArgumentError, ModelFormatError, throwIfAborted, VlmkitError } from "../errors.js";
 import { type Tensor, tensor } from "../tensor.js";
+import { checkGgufFile } from "./gguf-check.js";
 import { type GgmlTypeInfo, ggmlRowBytes, ggmlTypeById } from "./quant.js";
 import { dequantizeRow } from "./quant-decode.js";
 
@@ -46,12 +47,11 @@ export class GgufReader {
   ) {}
 
   /**
-   * Opens `path`, reading the header and tensor infos (split files are not supported). The header's
-   * counts and every tensor's extent are checked against the file size first: a malformed file is a
-   * ModelFormatError here, never a huge allocation or a read past its end later.
+   * Opens `path`, reading the header and tensor infos (split files are not supported). The file is
+   * checked against its size first (`checkGgufFile`), so no declared length reaches the parser unchecked.
    */
   static async open(path: string, options: GgufReadOptions = {}): Promise<GgufReader> {
-    const fileSize = await checkHeaderCounts(path);
+    checkGgufFile(path);
     let info: GgufFileInfo;
     try {
       info = await readGgufFileInfo(path, {
@@ -86,7 +86,6 @@ export class GgufReader {
         rowLength,
         rowCount: ggmlDims.slice(1).reduce((a, b) => a * b, 1),
       };
-      checkExtent(entry, path, fileSize);
       tensors.set(t.name, entry);
     }
     const handle = await fs.open(path, "r");
@@ -166,103 +165,6 @@ export class GgufReader {
       }
       done += bytesRead;
     }
-  }
-}
-
-/** GGML_MAX_DIMS: a ggml tensor has at most 4 dimensions. */
-const MAX_DIMS = 4;
-/** Fewest bytes a tensor info can take: name length (u64), n_dims (u32), type (u32), offset (u64). */
-const MIN_TENSOR_INFO_BYTES = 24;
-/** Fewest bytes a metadata entry can take: key length (u64), value type (u32), a one-byte value. */
-const MIN_KV_BYTES = 13;
-/** magic, version (u32 each), tensor count and metadata count (u64 each). */
-const HEADER_BYTES = 24;
-
-/**
- * Reads the fixed header and checks its counts against what the file can hold, before any parser
- * loops over them (an inflated count would otherwise keep a parser busy for minutes). Returns the
- * file size. Files too short or without the GGUF magic are left to the parser's own error.
- */
-async function checkHeaderCounts(path: string): Promise<number> {
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(path, "r");
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === "ENOENT") {
-      throw new VlmkitError("NOT_FOUND", `GGUF file "${path}" does not exist`, { cause, details: { path } });
-    }
-    throw new ModelFormatError(`"${path}" is not a readable GGUF file: ${(cause as Error).message}`, {
-      cause,
-    });
-  }
-  try {
-    const { size } = await handle.stat();
-    const header = Buffer.alloc(HEADER_BYTES);
-    const { bytesRead } = await handle.read(header, 0, HEADER_BYTES, 0);
-    if (bytesRead < HEADER_BYTES || header.toString("latin1", 0, 4) !== "GGUF") return size;
-    const tensorCount = header.readBigUInt64LE(8);
-    const kvCount = header.readBigUInt64LE(16);
-    const room = BigInt(Math.max(0, size - HEADER_BYTES));
-    for (const [count, each, what] of [
-      [tensorCount, MIN_TENSOR_INFO_BYTES, "tensors"],
-      [kvCount, MIN_KV_BYTES, "metadata entries"],
-    ] as const) {
-      if (count * BigInt(each) > room) {
-        throw new ModelFormatError(
-          `"${path}" declares ${count} ${what}, more than its ${size} bytes can describe; the file is corrupt or not a GGUF`,
-          { details: { path, [what === "tensors" ? "tensorCount" : "kvCount"]: String(count), size } },
-        );
-      }
-    }
-    if (tensorCount * BigInt(MIN_TENSOR_INFO_BYTES) + kvCount * BigInt(MIN_KV_BYTES) > room) {
-      throw new ModelFormatError(
-        `"${path}" declares ${tensorCount} tensors and ${kvCount} metadata entries, more than its ${size} bytes can describe`,
-        { details: { path, size } },
-      );
-    }
-    return size;
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Throws ModelFormatError unless the tensor's dims are sane and its data lies inside the file. */
-function checkExtent(entry: GgufTensorEntry, path: string, fileSize: number): void {
-  const where = `tensor "${entry.name}" in "${path}"`;
-  const dims = entry.ggmlDims;
-  const elements = dims.reduce((a, b) => a * b, 1);
-  if (
-    dims.length === 0 ||
-    dims.length > MAX_DIMS ||
-    !dims.every((d) => Number.isSafeInteger(d) && d >= 1) ||
-    !Number.isSafeInteger(elements)
-  ) {
-    throw new ModelFormatError(
-      `${where} has dims [${dims.join(",")}]; expected 1 to ${MAX_DIMS} dimensions, each at least 1`,
-      { details: { path, tensor: entry.name, dims } },
-    );
-  }
-  if (!Number.isSafeInteger(entry.fileOffset) || entry.fileOffset < 0) {
-    throw new ModelFormatError(`${where} has data offset ${entry.fileOffset}, which no file can hold`, {
-      details: { path, tensor: entry.name },
-    });
-  }
-  // An undecodable type has no known size; its data must still start inside the file.
-  let bytes = 0;
-  if (entry.type) {
-    if (entry.rowLength % entry.type.blockSize !== 0) {
-      throw new ModelFormatError(
-        `${where} is ${entry.type.name} with rows of ${entry.rowLength} values, not a multiple of its block size ${entry.type.blockSize}`,
-        { details: { path, tensor: entry.name } },
-      );
-    }
-    bytes = ggmlRowBytes(entry.type, entry.rowLength) * entry.rowCount;
-  }
-  if (entry.fileOffset + bytes > fileSize || entry.fileOffset >= fileSize) {
-    throw new ModelFormatError(
-      `${where} needs ${bytes} bytes from byte ${entry.fileOffset}, but the file is ${fileSize} bytes; the file is truncated or corrupt`,
-      { details: { path, tensor: entry.name, offset: entry.fileOffset, bytes, fileSize } },
-    );
   }
 }
 

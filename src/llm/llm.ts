@@ -9,7 +9,7 @@ import { embeddingScaleFor } from "./embedding-scale.js";
 import { type EngineOptions, GenerationEngine } from "./engine.js";
 import { GgufReader } from "./gguf-read.js";
 import { type LlmIdentity, vocabFingerprint } from "./identity.js";
-import { NativeModel, type NativeModelOptions } from "./native.js";
+import { type NativeContextOptions, NativeModel, type NativeModelOptions } from "./native.js";
 
 export interface LlmOptions extends NativeModelOptions, EngineOptions {
   /** KV-cache positions shared by all sequences. Default 4096. */
@@ -20,6 +20,8 @@ export interface LlmOptions extends NativeModelOptions, EngineOptions {
   batchSize?: number;
   /** CPU threads. Default physical cores. */
   threads?: number;
+  /** ggml's compute threads (NativeContextOptions.threadpool). Default a persistent pool that never spins idle. */
+  threadpool?: NativeContextOptions["threadpool"];
 }
 
 export class Llm {
@@ -62,6 +64,7 @@ export class Llm {
         batchSize,
         ubatchSize: batchSize,
         threads: options.threads,
+        threadpool: options.threadpool,
       });
       const identity = {
         architecture: meta.general?.architecture ?? model.info.architecture,

@@ -57,6 +57,8 @@ export interface AddonContextOptions {
   threads: number;
   flashAttention: "auto" | "on" | "off";
   kvUnified: boolean;
+  /** ggml threadpool polling level 0–100; -1: no persistent threadpool. */
+  threadpoolPoll: number;
 }
 
 export interface AddonContextInfo {
@@ -67,6 +69,8 @@ export interface AddonContextInfo {
   sequences: number;
   kvUnified: boolean;
   threads: number;
+  /** A persistent ggml threadpool is attached. */
+  threadpool: boolean;
 }
 
 export interface AddonBatch {

@@ -4,10 +4,11 @@
  * through vlmkit's addon (`native/`). node-llama-cpp loads the library; this module adds what it
  * lacks. Policy (prompt layout, scheduling, generation loops) belongs to the callers.
  */
-import fs from "node:fs";
 import { defaultThreads } from "../env.js";
 import { InvalidArgumentError, ShapeError, throwIfAborted, VlmkitError } from "../errors.js";
 import type { Tensor } from "../tensor.js";
+import { warnOnce } from "../util/warn.js";
+import { checkGgufFile } from "./gguf-check.js";
 import {
   type AddonContext,
   type AddonContextInfo,
@@ -68,6 +69,14 @@ export interface NativeContextOptions {
    * sequences can be copied. Default true.
    */
   kvUnified?: boolean;
+  /**
+   * ggml's CPU compute threads. Default `{ poll: 0 }`: a threadpool owned by the context, started once
+   * and reused by every decode; between decodes its workers sleep at once (`poll` is ggml's polling
+   * level, 0–100: how long they spin for new work first — spinning turns a busy machine's
+   * oversubscription into a collapse). `false`: ggml starts and joins `threads - 1` threads for every
+   * graph (node-llama-cpp's behaviour). docs/runtime.md has the measurements.
+   */
+  threadpool?: false | { poll?: number };
 }
 
 export type NativeContextInfo = AddonContextInfo;
@@ -111,13 +120,25 @@ export class NativeModel {
     this.info = callNative(() => model.info());
   }
 
-  /** Loads node-llama-cpp (first call only) and the addon, then the GGUF at `path`. */
+  /**
+   * Loads node-llama-cpp (first call only) and the addon, then the GGUF at `path` — after checking
+   * the file's structure against its size (`checkGgufFile`), so a malformed file is refused with a
+   * ModelFormatError before llama.cpp's loader sees it.
+   */
   static async load(path: string, options: NativeModelOptions = {}): Promise<NativeModel> {
-    if (!fs.existsSync(path)) {
-      throw new VlmkitError("NOT_FOUND", `model file "${path}" does not exist`, { details: { path } });
-    }
+    checkGgufFile(path);
     const native = await loadNativeLlama(options);
-    const gpuLayers = options.gpuLayers ?? (native.llama.gpu === false ? 0 : -1);
+    let gpuLayers = options.gpuLayers ?? (native.llama.gpu === false ? 0 : -1);
+    if (gpuLayers !== 0 && native.llama.gpu === false) {
+      // Asked for GPU layers on a CPU-only node-llama-cpp build: run them on the CPU, and say how to get a GPU build.
+      warnOnce(
+        "llama-gpu",
+        `node-llama-cpp loaded a CPU-only llama.cpp here, so the ${gpuLayers === -1 ? "" : `${gpuLayers} `}GPU layers run on the CPU. ` +
+          "For CUDA: install the CUDA 12 runtime that node-llama-cpp's prebuilt @node-llama-cpp/linux-x64-cuda needs, " +
+          "or build one with `npx --no node-llama-cpp source download --gpu cuda`; `npx --no node-llama-cpp inspect gpu` shows what it detects",
+      );
+      gpuLayers = 0;
+    }
     const model = await awaitNative(() =>
       native.addon.loadModel(path, { gpuLayers, useMmap: options.useMmap ?? true }),
     );
@@ -176,6 +197,7 @@ export class NativeModel {
       threads: options.threads ?? defaultThreads(),
       flashAttention: options.flashAttention ?? "auto",
       kvUnified: options.kvUnified ?? true,
+      threadpoolPoll: options.threadpool === false ? -1 : (options.threadpool?.poll ?? 0),
     };
     const raw = callNative(() => new this.#native.addon.NativeContext(this.#model, resolved));
     const context = new NativeContext(this, raw, () => this.#children.delete(context));

@@ -13,6 +13,7 @@ import { serverEnv } from "../env.js";
 import { InvalidArgumentError, VlmkitError } from "../errors.js";
 import type { AppEnv, ServerContext } from "./context.js";
 import { errorResponse, exceptionHeaders, statusForCode, toVlmkitError } from "./errors.js";
+import type { Gallery } from "./gallery.js";
 import { DEFAULT_HOST, resolveLimits, type ServerLimits } from "./limits.js";
 import { createLogger, requestLog } from "./logging.js";
 import { createMetrics, type ServerMetrics } from "./metrics.js";
@@ -20,11 +21,15 @@ import { ServedModels } from "./models.js";
 import { WorkQueue } from "./queue.js";
 import { isWildcardBind, requestGuard } from "./request-guard.js";
 import { raceSignal, requestSignal } from "./request-signal.js";
+import { registerEmbeddingRoutes } from "./routes/embeddings.js";
 import { registerEncoderRoutes } from "./routes/encoders.js";
+import { registerGalleryRoutes } from "./routes/gallery.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerModelRoutes } from "./routes/models.js";
 import { registerOllamaRoutes } from "./routes/ollama.js";
+import { registerOllamaModelRoutes } from "./routes/ollama-models.js";
 import { registerOpenAiChatRoutes } from "./routes/openai-chat.js";
+import { isPublicWebPath, registerWebRoutes } from "./routes/web.js";
 
 export interface AppOptions {
   /** The models to serve and the readiness state. Default: an empty set, still "loading". */
@@ -32,7 +37,7 @@ export interface AppOptions {
   /** Limits; each field has its own default (see `DEFAULT_LIMITS`). */
   limits?: Partial<ServerLimits>;
   /**
-   * Bearer token every route but `/health` requires. Default `$VLMKIT_API_KEY`; `false` turns auth off
+   * Bearer token every route but `/health` and the web page's static files requires. Default `$VLMKIT_API_KEY`; `false` turns auth off
    * even when the variable is set. Unset: no auth (the default host is 127.0.0.1). An empty key, or
    * one with characters outside `[A-Za-z0-9._~+/-]+=*`, throws INVALID_ARGUMENT.
    */
@@ -57,6 +62,8 @@ export interface AppOptions {
   logger?: Logger;
   /** Metrics registry holder. Default: a fresh one per app (never prom-client's global registry). */
   metrics?: ServerMetrics;
+  /** Images searched by text (`/v1/gallery/search`, the page's search tab). Default none. */
+  gallery?: Gallery;
   /** Queue bounding encoder work. Default: `encoderConcurrency` running, `maxQueuedJobs` waiting. */
   encoderQueue?: WorkQueue;
 }
@@ -108,6 +115,7 @@ export function createApp(options: AppOptions = {}): VlmkitApp {
       allowRemote: options.allowRemoteImages ?? false,
       allowPrivateAddresses: options.allowPrivateImageAddresses ?? false,
     },
+    gallery: options.gallery,
   };
 
   metrics.watchEngines(() => ctx.models.engineLoads());
@@ -134,7 +142,9 @@ export function createApp(options: AppOptions = {}): VlmkitApp {
   );
   if (apiKey !== undefined) {
     const auth = bearerAuth<AppEnv>({ token: apiKey });
-    app.use(async (c, next) => (c.req.path === "/health" ? next() : auth(c, next)));
+    // The page and its static files hold no data: a browser must load them before it can send the key.
+    const open = (p: string) => p === "/health" || isPublicWebPath(p);
+    app.use(async (c, next) => (open(c.req.path) ? next() : auth(c, next)));
   }
   const limitBody = bodyLimit({
     maxSize: limits.maxBodyBytes,
@@ -153,8 +163,12 @@ export function createApp(options: AppOptions = {}): VlmkitApp {
   registerHealthRoutes(app, ctx);
   registerModelRoutes(app, ctx);
   registerEncoderRoutes(app, ctx);
+  registerEmbeddingRoutes(app, ctx);
   registerOpenAiChatRoutes(app, ctx);
   registerOllamaRoutes(app, ctx);
+  registerOllamaModelRoutes(app, ctx);
+  registerGalleryRoutes(app, ctx);
+  registerWebRoutes(app);
 
   app.notFound((c) =>
     errorResponse(

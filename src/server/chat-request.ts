@@ -30,7 +30,8 @@ export interface Sampling {
 }
 
 export interface ChatRequest {
-  model: string;
+  /** The served VLM's name; undefined when the server serves only one. */
+  model?: string;
   turns: ChatTurn[];
   sampling: Sampling;
   /** Most tokens to generate; undefined = until end of sequence or the context is full. */

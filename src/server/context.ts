@@ -1,5 +1,6 @@
 /** What every route group shares: models, limits, the work queue, metrics, the logger and image policy. */
 import type { Logger } from "pino";
+import type { Gallery } from "./gallery.js";
 import type { ServerLimits } from "./limits.js";
 import type { ServerMetrics } from "./metrics.js";
 import type { ServedModels } from "./models.js";
@@ -20,6 +21,8 @@ export interface ServerContext {
   metrics: ServerMetrics;
   logger: Logger;
   images: ImagePolicy;
+  /** The images `serve --gallery` was given, searched by text; undefined without one. */
+  gallery?: Gallery;
 }
 
 /** Per-request values set by the app's middleware, typed for `c.var`. */

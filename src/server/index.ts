@@ -12,6 +12,7 @@ export {
 export { parseServeConfig, readServeConfig, type ServeConfig, type VlmEntry } from "./config-file.js";
 export type { AppEnv, ImagePolicy, ServerContext } from "./context.js";
 export { errorBody, errorFamily, statusForCode, toVlmkitError } from "./errors.js";
+export { Gallery, type GalleryHit, MAX_GALLERY_IMAGES } from "./gallery.js";
 export { type ChatRun, type StartChatOptions, startChat } from "./generation.js";
 export { decodeRequestImages, type FetchedImages, fetchRequestImages, loadRequestImages } from "./images.js";
 export {

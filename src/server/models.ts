@@ -144,8 +144,12 @@ export class ServedModels {
     this.stateValue = "draining";
   }
 
-  /** The encoder served as `name`; NOT_FOUND (404) naming the models that exist otherwise. */
-  encoder(name: string): ServedEncoder {
+  /**
+   * The encoder served as `name` (the only one served when `name` is undefined); NOT_FOUND (404)
+   * naming the models that exist otherwise.
+   */
+  encoder(name: string | undefined): ServedEncoder {
+    if (name === undefined) return this.sole(this.encoders, "encoder");
     const entry = this.encoders.get(name);
     if (entry) return entry;
     if (this.vlms.has(name)) {
@@ -157,8 +161,12 @@ export class ServedModels {
     throw this.notFound(name);
   }
 
-  /** The VLM served as `name`; 400 when it is an encoder, 404 when nothing has that name. */
-  vlm(name: string): ServedVlm {
+  /**
+   * The VLM served as `name` (the only one served when `name` is undefined); 400 when it is an
+   * encoder, 404 when nothing has that name.
+   */
+  vlm(name: string | undefined): ServedVlm {
+    if (name === undefined) return this.sole(this.vlms, "vlm");
     const entry = this.vlms.get(name);
     if (entry) return entry;
     if (this.encoders.has(name)) {
@@ -168,6 +176,28 @@ export class ServedModels {
       );
     }
     throw this.notFound(name);
+  }
+
+  /** The one model of `kind`, for requests that leave `model` out; 400 when there are several or none. */
+  private sole<T>(byName: Map<string, T>, kind: ModelListEntry["kind"]): T {
+    if (byName.size === 1) return [...byName.values()][0];
+    if (this.stateValue === "loading") {
+      throw new VlmkitError("UNAVAILABLE", "models are not loaded yet; retry when /health answers 200", {
+        details: { param: "model" },
+      });
+    }
+    const what = kind === "vlm" ? "vision-language model" : "encoder";
+    throw new InvalidArgumentError(
+      byName.size === 0
+        ? `model: required; no ${what} is served here, and this route needs one`
+        : `model: required when several ${what}s are served (${this.names(kind)})`,
+      { details: { param: "model" } },
+    );
+  }
+
+  /** Every served encoder. */
+  servedEncoders(): ServedEncoder[] {
+    return [...this.encoders.values()];
   }
 
   /** Every served VLM. */

@@ -5,7 +5,9 @@
  *   `Host` names a loopback address, the bound host, or an allow-listed host (a rebinding page's
  *   requests carry the attacker's host name);
  * - a request carrying an `Origin` header (browsers send it) is refused unless the origin's host is a
- *   loopback address or the origin is allow-listed;
+ *   loopback address, the origin is allow-listed, or it is the server's own page (the origin names the
+ *   request's `Host`) and that `Host` was checked above or an API key is required — behind a wildcard
+ *   bind without a key a rebinding page is "same-origin" too, so there the page works on loopback only;
  * - POST bodies must be `Content-Type: application/json`, which a page cannot send cross-origin
  *   without a CORS preflight (that this server never grants).
  * Clients outside browsers (curl, the `openai` and `ollama` libraries) send no `Origin` and pass.
@@ -94,7 +96,9 @@ export function requestGuard(options: RequestGuardOptions = {}): MiddlewareHandl
       }
     }
     const origin = c.req.header("origin");
-    if (origin !== undefined && !originAllowed(origin, origins)) {
+    const ownPage =
+      (checkHost || options.authenticated === true) && isOwnOrigin(origin, c.req.header("host"));
+    if (origin !== undefined && !ownPage && !originAllowed(origin, origins)) {
       throw new VlmkitError(
         "FORBIDDEN",
         `Origin ${JSON.stringify(origin)} is not accepted: only pages on localhost, 127.0.0.1 or [::1], or origins given with --allowed-origins, may call this server`,
@@ -135,4 +139,17 @@ function originAllowed(origin: string, allowed: ReadonlySet<string>): boolean {
   if ((url.protocol === "http:" || url.protocol === "https:") && isLoopback(hostName(url.host) ?? ""))
     return true;
   return allowed.has(url.origin.toLowerCase());
+}
+
+/** The origin is http(s)://<the request's Host>: the server's own page (`/`) calling its API. */
+function isOwnOrigin(origin: string | undefined, host: string | undefined): boolean {
+  if (origin === undefined || host === undefined) return false;
+  try {
+    const url = new URL(origin);
+    return (
+      (url.protocol === "http:" || url.protocol === "https:") && url.host === new URL(`http://${host}`).host
+    );
+  } catch {
+    return false;
+  }
 }

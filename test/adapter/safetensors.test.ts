@@ -194,6 +194,23 @@ describe("safetensors reader", () => {
     );
   });
 
+  it("quotes deeply nested and huge header values without overflowing (found by fuzzing)", () => {
+    const data = f32Bytes([1, 2]);
+    const deep = `${"[".repeat(5000)}1${"]".repeat(5000)}`;
+    expectFormatError(
+      handMade(`{"__metadata__":{"k":${deep}},"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, data),
+      "a deeply nested array",
+    );
+    expectFormatError(
+      handMade(`{"t":{"dtype":"F32","shape":${deep},"data_offsets":[0,8]}}`, data),
+      "has shape [a deeply nested array]",
+    );
+    const long = JSON.stringify("x".repeat(100_000));
+    expect(() =>
+      parseSafetensors(handMade(`{"t":{"dtype":${long},"shape":[2],"data_offsets":[0,8]}}`, data)),
+    ).toThrow(/dtype "x{79}… \(100002 characters\)/);
+  });
+
   it("names the file when it cannot be read", async () => {
     await expect(readSafetensors(path.join(tmp, "missing.safetensors"))).rejects.toThrow(
       /missing\.safetensors cannot be read/,

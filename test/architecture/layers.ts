@@ -6,7 +6,7 @@
  *   1  image, graph, hub, runtime           formats, the hub cache, the onnxruntime session factory
  *   2  encoders, llm, prompt, adapter       the model stages
  *   3  vlm                                  the stages composed (src/vlm.ts, src/vlm/)
- *   4  train, server, tiny                  applications of a Vlm; writers of tiny test models
+ *   4  train, compare, server, tiny         applications of a Vlm; writers of tiny test models
  *   5  cli                                  the command line
  *   6  index, entries                       public entry points (`vlmkit`, `vlmkit/server`, …)
  *
@@ -25,7 +25,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["image", "graph", "hub", "runtime"],
   ["encoders", "llm", "prompt", "adapter"],
   ["vlm"],
-  ["train", "server", "tiny"],
+  ["train", "compare", "server", "tiny"],
   ["cli"],
   ["index", "entries"],
 ];

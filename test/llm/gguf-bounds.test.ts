@@ -66,9 +66,7 @@ describe("GGUF extents against the file size", () => {
       b.writeBigUInt64LE(1n << 30n, p + 4 + 8); // ggmlDims[1]: 4 → 2^30 rows (128 GiB of f32)
     });
     const error = await openError(file);
-    expect(error.message).toMatch(
-      /tensor "target\.weight" .*needs \d+ bytes from byte \d+, but the file is \d+ bytes/,
-    );
+    expect(error.message).toMatch(/tensor "target\.weight" needs \d+ bytes, more than the file's \d+/);
     expect(error.message).toContain(file);
   });
 
@@ -77,17 +75,17 @@ describe("GGUF extents against the file size", () => {
       const p = infoAfterName(b, "target.weight");
       b.writeBigUInt64LE(1n << 40n, p + 4 + 8 + 8 + 4); // relative data offset
     });
-    expect((await openError(file)).message).toMatch(/tensor "target\.weight" .*but the file is \d+ bytes/);
+    expect((await openError(file)).message).toMatch(/tensor "target\.weight" has data offset 1099511627776/);
   });
 
   it("refuses header counts the file is too small to hold", async () => {
     const tensors = await patched("many-tensors.gguf", (b) => b.writeBigUInt64LE(1n << 40n, 8));
     expect((await openError(tensors)).message).toMatch(
-      /declares 1099511627776 tensors, more than its \d+ bytes can describe/,
+      /declares a tensor count of 1099511627776, more than its remaining \d+ bytes can hold/,
     );
     const kvs = await patched("many-kvs.gguf", (b) => b.writeBigUInt64LE(1n << 40n, 16));
     expect((await openError(kvs)).message).toMatch(
-      /declares 1099511627776 metadata entries, more than its \d+ bytes can describe/,
+      /declares a metadata key count of 1099511627776, more than its remaining \d+ bytes can hold/,
     );
   });
 
@@ -96,6 +94,8 @@ describe("GGUF extents against the file size", () => {
       const p = infoAfterName(b, "target.weight");
       b.writeBigUInt64LE(0n, p + 4);
     });
-    expect((await openError(file)).message).toMatch(/tensor "target\.weight" in ".*" has dims \[0,4\]/);
+    expect((await openError(file)).message).toMatch(
+      /tensor "target\.weight" has dim 0 = 0; dims must be positive/,
+    );
   });
 });

@@ -59,6 +59,7 @@ const expected: Record<string, [code: string, message?: RegExp]> = {
   "partial seqCopy without a unified KV cache": ["INVALID_ARGUMENT", /kvUnified: true/],
   "contextSize is a string": ["INVALID_ARGUMENT", /contextSize must be an integer, got "big"/],
   "ubatch larger than batch": ["INVALID_ARGUMENT", /ubatchSize must be an integer in \[1, 32\], got 64/],
+  "threadpool polling level out of range": ["INVALID_ARGUMENT", /threadpoolPoll/],
   "unknown flashAttention": ["INVALID_ARGUMENT", /got "yes"/],
   "context of a non-model": ["INVALID_ARGUMENT", /must be a NativeModel/],
   "sampler without a final choice": ["INVALID_ARGUMENT", /last stage must be "greedy" or "dist"/],

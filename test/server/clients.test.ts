@@ -153,9 +153,11 @@ describe("vlmkit serve with a VLM", () => {
     args.push("--llm", parts.llm, "--name", "demo", "--parallel", "2", "--ctx", "4096", "--threads", "1");
     const run = spawnCli(args, { VLMKIT_LOG_LEVEL: "info" });
     child = run.child;
-    await expect.poll(() => /"msg":"ready"/.test(run.stdout()), { timeout: 30_000, interval: 50 }).toBe(true);
+    await expect.poll(() => /"msg":"ready"/.test(run.stdout()), { timeout: 60_000, interval: 50 }).toBe(true);
     const url = `http://127.0.0.1:${/"port":(\d+)/.exec(run.stdout())![1]}`;
+    // The VLM's encoder is served too, for classify and embeddings.
     expect((await json(await fetch(`${url}/v1/models`))).data.map((m: { id: string }) => m.id)).toEqual([
+      "siglip2-naflex",
       "demo",
     ]);
 
@@ -204,7 +206,7 @@ describe("vlmkit serve with a VLM", () => {
       VLMKIT_LOG_LEVEL: "info",
     });
     child = run.child;
-    await expect.poll(() => /"msg":"ready"/.test(run.stdout()), { timeout: 30_000, interval: 50 }).toBe(true);
+    await expect.poll(() => /"msg":"ready"/.test(run.stdout()), { timeout: 60_000, interval: 50 }).toBe(true);
     const url = `http://127.0.0.1:${/"port":(\d+)/.exec(run.stdout())![1]}`;
     const list = await json(await fetch(`${url}/v1/models`));
     expect(list.data.map((m: { id: string; kind: string }) => [m.id, m.kind])).toEqual([

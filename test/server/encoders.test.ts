@@ -281,11 +281,11 @@ describe("bad requests", () => {
         message: "labels: expected array, received string",
       },
       {
-        name: "missing model",
-        body: { images: [red], labels: ["cat"] },
+        name: "model not a string",
+        body: { model: 5, images: [red], labels: ["cat"] },
         status: 400,
         code: "INVALID_ARGUMENT",
-        message: "model: required (expected string)",
+        message: "model: expected string, received number",
       },
       {
         name: "unknown model",

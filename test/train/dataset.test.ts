@@ -216,6 +216,44 @@ describe("LLaVA JSON", () => {
   });
 });
 
+describe("hostile values in rows (found by npm run fuzz)", () => {
+  const deep = `${"[".repeat(5000)}1${"]".repeat(5000)}`;
+
+  it("reports deeply nested and huge values as bad rows instead of overflowing the stack", async () => {
+    const file = write(
+      "hostile/data.jsonl",
+      [
+        `{"image": ${deep}, "answer": "a"}`,
+        `{"image": "img/0.png", "answer": ${JSON.stringify("x".repeat(100_000))}, "prompt": ${deep}}`,
+        deep,
+        '{"image": "img/1.png", "answer": "ok"}',
+      ].join("\n"),
+    );
+    const ds = await loadDataset(file, { ...inRoot, valFraction: 0 });
+    expect(ds.train.map((e) => e.answer)).toEqual(["ok"]);
+    expect(ds.badRows.map((b) => b.line)).toEqual([1, 2, 3]);
+    expect(ds.badRows[0].reason).toContain("a deeply nested array");
+    for (const b of ds.badRows) expect(b.reason.length).toBeLessThan(400);
+  });
+
+  it("names nested LLaVA turns and conversations without overflowing", async () => {
+    const record = (conversations: string) =>
+      `{"id": "n", "image": "0.png", "conversations": ${conversations}}`;
+    const good =
+      '{"id": "g", "image": "2.png", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}';
+    const file = write(
+      "hostile/llava.json",
+      `[\n${record(deep)},\n${record(`[{"from": ${deep}, "value": "q"}, {"from": "gpt", "value": "a"}]`)},\n${good}\n]`,
+    );
+    const ds = await loadDataset(file, { imagesRoot: path.join(root, "img"), valFraction: 0, ...quiet });
+    expect(ds.train.map((e) => e.id)).toEqual(["g"]);
+    expect(ds.badRows.map((b) => b.reason)).toEqual([
+      expect.stringContaining("a deeply nested array"),
+      expect.stringContaining("a deeply nested array"),
+    ]);
+  });
+});
+
 describe("imagefolder", () => {
   it("is detected from metadata.jsonl and reads file_name with text columns", async () => {
     const dir = path.join(root, "folder");

@@ -6,6 +6,7 @@ import { parseOnnxDtype } from "../../hub/dtypes.js";
 import { resolveModelDir } from "../../hub/index.js";
 import { createApp, readApiKeyFile } from "../../server/app.js";
 import { readServeConfig } from "../../server/config-file.js";
+import { Gallery } from "../../server/gallery.js";
 import { DEFAULT_DRAIN_TIMEOUT_MS, ServerLifecycle } from "../../server/lifecycle.js";
 import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, type ServerLimits } from "../../server/limits.js";
 import { listen } from "../../server/listen.js";
@@ -13,6 +14,7 @@ import { loadVlms, type VlmParts } from "../../server/load-vlms.js";
 import { createLogger } from "../../server/logging.js";
 import { createMetrics } from "../../server/metrics.js";
 import { ServedModels } from "../../server/models.js";
+import { adapterParts } from "../adapter-parts.js";
 import { llmPath } from "../llm-arg.js";
 import { int } from "../parse.js";
 
@@ -49,6 +51,7 @@ interface ServeArgs {
   ctx: number;
   batchSize?: number;
   gpuLayers?: number;
+  gallery?: string;
 }
 
 /** A repeatable flag whose values may also be comma-separated. */
@@ -74,13 +77,13 @@ export function register(program: Command): void {
   program
     .command("serve")
     .description(
-      "HTTP API: OpenAI-style /v1/chat/completions, /v1/classify, /v1/images/embeddings, /v1/models; Ollama-style /api/chat, /api/generate, /api/tags; /health, /metrics",
+      "HTTP API and web page: OpenAI-style /v1/chat/completions, /v1/classify, /v1/embeddings, /v1/images/embeddings, /v1/models; Ollama-style /api/chat, /api/generate, /api/embed, /api/tags, /api/show, /api/ps; /health, /metrics; the page at /",
     )
     .option("--host <host>", "interface to bind", DEFAULT_HOST)
-    .option("--port <port>", "TCP port (0 picks a free one)", int("--port"), DEFAULT_PORT)
+    .option("--port <port>", "TCP port, 1-65535 (0 picks a free one)", int("--port", 0, 65535), DEFAULT_PORT)
     .option(
       "--encoder <[name=]id|dir>",
-      "encoder to serve (repeatable); named by the folder or id unless name= is given. With --adapter: the VLM's encoder",
+      "encoder to serve for classify and embeddings (repeatable); named by the folder or id unless name= is given. With --adapter, the first is the VLM's encoder",
       (v: string, prev: string[]) => [...prev, v],
       [] as string[],
     )
@@ -88,8 +91,14 @@ export function register(program: Command): void {
       "--config <file.json>",
       'models by name: {"encoders": {name: id|dir}, "vlms": {name: {encoder, adapter, llm}}}',
     )
-    .option("--adapter <dir>", "serve a VLM: this adapter on --encoder and --llm")
-    .option("--llm <gguf|id|hf:uri>", "the VLM's LLM: a GGUF file, a known id, or an hf: URI")
+    .option(
+      "--adapter <dir>",
+      "serve a VLM: this adapter or bundle (directory or name) on its card's encoder and LLM, or on --encoder and --llm",
+    )
+    .option(
+      "--llm <gguf|id|hf:uri>",
+      "the VLM's LLM: a GGUF file, a known id, or an hf: URI (default: the adapter card's)",
+    )
     .option("--name <name>", "the VLM's model name (default: the adapter folder's name)")
     .option(
       "--parallel <n>",
@@ -112,6 +121,10 @@ export function register(program: Command): void {
       "--gpu-layers <n>",
       "LLM layers to offload to the GPU (-1 = all)",
       int("--gpu-layers", -1, 10_000),
+    )
+    .option(
+      "--gallery <dir>",
+      "images to search by text on the web page and POST /v1/gallery/search (embedded at startup by every encoder)",
     )
     .option("--dtype <dtype>", "ONNX weight variant of the encoders", "fp32")
     .option("--threads <n>", "onnxruntime threads (default: physical cores)", int("--threads"))
@@ -206,43 +219,50 @@ export function register(program: Command): void {
       const dtype = parseOnnxDtype(args.dtype);
       const config = args.config ? readServeConfig(args.config) : { encoders: {}, vlms: {} };
       const encoders: Record<string, string> = { ...config.encoders };
-      // Config VLMs name one of the config's encoders and reuse it; --adapter's VLM has its own.
-      const vlms: Record<
-        string,
-        { encoder: { served: string } | { spec: string }; adapter: string; llm: string }
-      > = {};
-      for (const [name, entry] of Object.entries(config.vlms))
-        vlms[name] = { ...entry, encoder: { served: entry.encoder } };
-      if (args.adapter) {
-        if (!args.llm) throw new InvalidArgumentError("--adapter needs --llm <gguf|id|hf:uri>");
-        if (args.encoder.length !== 1) {
+      // Each VLM names a served encoder and reuses its vision tower.
+      const vlms: Record<string, { encoder: string; adapter: string; llm: string }> = { ...config.vlms };
+      // Every --encoder is served for classify and embeddings; --adapter's VLM runs on the first.
+      for (const value of args.encoder) {
+        const [name, spec] = encoderSpec(value);
+        if (name in encoders)
           throw new InvalidArgumentError(
-            `--adapter needs exactly one --encoder (the VLM's), got ${args.encoder.length}`,
+            `--encoder "${value}": the name "${name}" is used twice; give name=${value}`,
+          );
+        encoders[name] = spec;
+      }
+      if (args.adapter) {
+        // The VLM's encoder and LLM default to the ones its adapter card records; that encoder is served too.
+        const recorded = await adapterParts({
+          adapter: args.adapter,
+          encoder: args.encoder.length > 0 ? encoderSpec(args.encoder[0])[1] : undefined,
+          llm: args.llm,
+          dtype: args.dtype,
+          json: true,
+        });
+        let encoderName =
+          args.encoder.length > 0 ? encoderSpec(args.encoder[0])[0] : recorded.card.encoder.id;
+        if (args.encoder.length === 0) {
+          if (encoderName in encoders) encoderName = `${encoderName}-encoder`;
+          encoders[encoderName] = recorded.encoder;
+        }
+        const name = args.name ?? path.basename(path.resolve(recorded.adapter));
+        if (name in vlms || name in encoders) {
+          throw new InvalidArgumentError(
+            `the VLM's name "${name}" is used twice; give another with --name, or name the encoder with --encoder other=<dir>`,
           );
         }
-        const name = args.name ?? path.basename(path.resolve(args.adapter));
-        if (name in vlms || name in encoders)
-          throw new InvalidArgumentError(`--name "${name}": the name is used twice`);
-        vlms[name] = {
-          encoder: { spec: encoderSpec(args.encoder[0])[1] },
-          adapter: args.adapter,
-          llm: args.llm,
-        };
-      } else {
-        if (args.llm || args.name)
-          throw new InvalidArgumentError(`${args.llm ? "--llm" : "--name"} needs --adapter <dir>`);
-        for (const value of args.encoder) {
-          const [name, spec] = encoderSpec(value);
-          if (name in encoders)
-            throw new InvalidArgumentError(`--encoder "${value}": the name "${name}" is used twice`);
-          encoders[name] = spec;
-        }
+        vlms[name] = { encoder: encoderName, adapter: recorded.adapter, llm: args.llm ?? recorded.llm };
+      } else if (args.llm || args.name) {
+        throw new InvalidArgumentError(`${args.llm ? "--llm" : "--name"} needs --adapter <dir>`);
       }
       if (Object.keys(encoders).length + Object.keys(vlms).length === 0) {
         throw new InvalidArgumentError(
-          "nothing to serve: pass --encoder <id|dir>, --adapter <dir> --encoder <id|dir> --llm <gguf>, or --config <file.json>",
+          "nothing to serve: pass --encoder <id|dir>, --adapter <dir> (with --encoder and --llm when its card does not record them), or --config <file.json>",
         );
       }
+      if (args.gallery && Object.keys(encoders).length === 0)
+        throw new InvalidArgumentError("--gallery needs an --encoder to embed its images");
+      const gallery = args.gallery ? new Gallery(args.gallery) : undefined;
       if (args.allowPrivateImageAddresses && !args.allowRemoteImages) {
         throw new InvalidArgumentError("--allow-private-image-addresses needs --allow-remote-images");
       }
@@ -264,6 +284,7 @@ export function register(program: Command): void {
       const models = new ServedModels();
       const { app, context } = createApp({
         models,
+        gallery,
         limits,
         apiKey,
         host: args.host,
@@ -287,22 +308,21 @@ export function register(program: Command): void {
       try {
         await models.loading(async () => {
           await models.addEncoders(encoders, {
-            siglip: { dtype, threads: args.threads },
+            // A server never spins while it waits (docs/runtime.md): spinning threads turn a busy
+            // machine's oversubscription into a collapse.
+            siglip: { dtype, threads: args.threads, allowSpinning: false },
             resolveDir: (spec) => resolveModelDir(spec, { dtype }),
           });
           const parts: Record<string, VlmParts> = {};
           for (const [name, v] of Object.entries(vlms)) {
             parts[name] = {
-              encoder:
-                "served" in v.encoder
-                  ? models.encoder(v.encoder.served).dir
-                  : await resolveModelDir(v.encoder.spec, { dtype }),
+              encoder: models.encoder(v.encoder).dir,
               adapter: v.adapter,
               llm: await llmPath(v.llm, { json: true }),
             };
           }
           await loadVlms(models, parts, {
-            encoder: { dtype, threads: args.threads },
+            encoder: { dtype, threads: args.threads, allowSpinning: false },
             llm: {
               sequences: args.parallel,
               contextSize: args.ctx,
@@ -312,6 +332,7 @@ export function register(program: Command): void {
               maxQueue: args.queueSize ?? DEFAULT_LIMITS.maxQueuedJobs,
             },
           });
+          await gallery?.embed(models.servedEncoders(), context.limits);
         });
         logger.info({ models: models.list().map((m) => m.id) }, "ready");
       } catch (error) {

@@ -1,18 +1,18 @@
 /** Encoder routes: zero-shot classification and image embeddings (SigLIP towers). */
 import type { Hono } from "hono";
 import { l2Normalize } from "../../encoders/index.js";
-import { InvalidArgumentError } from "../../errors.js";
 import { readBody } from "../body.js";
 import type { AppEnv, ServerContext } from "../context.js";
 import { decodeRequestImages, fetchRequestImages } from "../images.js";
 import { raceSignal } from "../request-signal.js";
 import { ClassifyRequest, ImageEmbeddingsRequest } from "../schemas/encoders.js";
 import { toImageRef } from "../schemas/image-ref.js";
+import { checkDimensions, embeddingValue } from "./embeddings.js";
 
 export function registerEncoderRoutes(app: Hono<AppEnv>, ctx: ServerContext): void {
   app.post("/v1/classify", async (c) => {
     const body = await readBody(c, ClassifyRequest);
-    const { model } = ctx.models.encoder(body.model);
+    const { model, name } = ctx.models.encoder(body.model);
     const signal = c.var.signal;
     const refs = body.images.map((img, i) => toImageRef(img, `images[${i}]`));
     // Remote images download before the slot (a slow host holds none); the slot is taken before any
@@ -27,21 +27,15 @@ export function registerEncoderRoutes(app: Hono<AppEnv>, ctx: ServerContext): vo
     );
     return c.json({
       object: "list",
-      model: body.model,
+      model: name,
       data: results.map((scores, index) => ({ index, results: scores })),
     });
   });
 
   app.post("/v1/images/embeddings", async (c) => {
     const body = await readBody(c, ImageEmbeddingsRequest);
-    const { model } = ctx.models.encoder(body.model);
-    const dims = model.vision.hiddenSize;
-    if (body.dimensions !== undefined && body.dimensions !== dims) {
-      throw new InvalidArgumentError(
-        `dimensions: ${body.dimensions} is not supported; model "${body.model}" gives ${dims}-dimensional embeddings`,
-        { details: { param: "dimensions" } },
-      );
-    }
+    const { model, name } = ctx.models.encoder(body.model);
+    checkDimensions(body.dimensions, model.vision.hiddenSize, name);
     const field = body.images ? "images" : "input";
     const strings = body.images ?? (typeof body.input === "string" ? [body.input] : body.input!);
     const refs = strings.map((img, i) =>
@@ -63,16 +57,9 @@ export function registerEncoderRoutes(app: Hono<AppEnv>, ctx: ServerContext): vo
       object: "list",
       data: features.map((f, index) => {
         const v = l2Normalize(f.pooled); // [Dv], unit norm
-        return {
-          object: "embedding",
-          index,
-          // base64: the float32 values' little-endian bytes, as OpenAI's API encodes them.
-          embedding: base64
-            ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64")
-            : Array.from(v),
-        };
+        return { object: "embedding", index, embedding: embeddingValue(v, base64) };
       }),
-      model: body.model,
+      model: name,
       usage: { prompt_tokens: patches, total_tokens: patches },
     });
   });

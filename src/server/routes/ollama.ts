@@ -1,9 +1,8 @@
 /**
  * Ollama-compatible routes: `POST /api/chat` and `POST /api/generate` (NDJSON streaming unless
  * `stream: false`, ending with a `done: true` object that carries `done_reason`, token counts and
- * durations in nanoseconds), `GET /api/tags` (the served VLMs) and `GET /api/version`.
+ * durations in nanoseconds) and `GET /api/version`. Model information: ollama-models.ts.
  */
-import { createHash } from "node:crypto";
 import fs from "node:fs";
 import type { Context, Hono } from "hono";
 import type { GenerationResult } from "../../llm/engine.js";
@@ -35,11 +34,11 @@ function doneFields(result: GenerationResult, startMs: number) {
   };
 }
 
-/** Ollama clients often add the default tag: "name:latest" finds "name". */
-function servedName(ctx: ServerContext, model: string): string {
-  if (!model.endsWith(":latest")) return model;
+/** Ollama clients often add the default tag: "name:latest" finds "name" (undefined: the only model). */
+export function servedName(ctx: ServerContext, model: string | undefined): string | undefined {
+  if (model === undefined || !model.endsWith(":latest")) return model;
   const base = model.slice(0, -":latest".length);
-  return ctx.models.servedVlms().some((v) => v.name === base) ? base : model;
+  return ctx.models.list().some((m) => m.id === base) ? base : model;
 }
 
 async function answer(
@@ -49,12 +48,12 @@ async function answer(
   shape: (text: string) => Record<string, unknown>,
 ): Promise<Response> {
   const start = performance.now();
-  const model = request.model;
   const run = await startChat(
     ctx,
-    { ...request, model: servedName(ctx, model) },
+    { ...request, model: servedName(ctx, request.model) },
     { maxTokensParam: "options.num_predict", signal: c.var.signal },
   );
+  const model = request.model ?? run.served.name;
   const at = () => new Date().toISOString();
   if (!request.stream) {
     const result = await run.result;
@@ -81,31 +80,6 @@ export function registerOllamaRoutes(app: Hono<AppEnv>, ctx: ServerContext): voi
     const request = fromOllamaGenerate(await readBody(c, OllamaGenerateRequest));
     return answer(c, ctx, request, (response) => ({ response }));
   });
-
-  app.get("/api/tags", (c) =>
-    c.json({
-      models: ctx.models.servedVlms().map((v) => {
-        const size = fs.statSync(v.llmPath).size;
-        const family = v.vlm.llm.identity.architecture;
-        return {
-          name: v.name,
-          model: v.name,
-          modified_at: new Date(v.created * 1000).toISOString(),
-          size,
-          // Identifies the assembly (LLM file + adapter), not a content hash of the weights.
-          digest: createHash("sha256").update(`${v.llmPath}\n${size}\n${v.adapter}`).digest("hex"),
-          details: {
-            parent_model: "",
-            format: "gguf",
-            family,
-            families: [family],
-            parameter_size: "",
-            quantization_level: "",
-          },
-        };
-      }),
-    }),
-  );
 
   app.get("/api/version", (c) => c.json({ version: VERSION }));
 }

@@ -31,7 +31,8 @@ export function registerOpenAiChatRoutes(app: Hono<AppEnv>, ctx: ServerContext):
         : "max_tokens";
     const run = await startChat(ctx, request, { maxTokensParam, signal: c.var.signal });
     const id = `chatcmpl-${randomUUID().replaceAll("-", "")}`;
-    const head = { id, object: "chat.completion.chunk", created: run.created, model: request.model };
+    const model = run.served.name;
+    const head = { id, object: "chat.completion.chunk", created: run.created, model };
 
     if (!request.stream) {
       const result = await run.result;
@@ -39,7 +40,7 @@ export function registerOpenAiChatRoutes(app: Hono<AppEnv>, ctx: ServerContext):
         id,
         object: "chat.completion",
         created: run.created,
-        model: request.model,
+        model,
         choices: [
           {
             index: 0,

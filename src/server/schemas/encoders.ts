@@ -3,7 +3,8 @@ import { z } from "zod";
 import { labelProblem, templateProblem } from "../../encoders/zero-shot-text.js";
 import { anyImageString } from "./image-ref.js";
 
-const modelName = z.string().min(1, { message: "expected a model name" });
+/** Optional when the server serves exactly one encoder. */
+const modelName = z.string().min(1, { message: "expected a model name" }).optional();
 
 export const ClassifyRequest = z.object({
   model: modelName,

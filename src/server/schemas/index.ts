@@ -1,3 +1,4 @@
+export { OllamaEmbeddingsRequest, OllamaEmbedRequest, TextEmbeddingsRequest } from "./embeddings.js";
 export { ClassifyRequest, ImageEmbeddingsRequest } from "./encoders.js";
 export {
   anyImageString,

@@ -41,7 +41,8 @@ const OllamaMessage = z
     }
   });
 
-const modelName = z.string().min(1, { message: "expected a model name" });
+/** Optional when the server serves exactly one model of the kind the route needs. */
+const modelName = z.string().min(1, { message: "expected a model name" }).optional();
 
 export const OllamaChatRequest = z
   .object({

@@ -46,7 +46,8 @@ const probability = z.number().min(0).max(1);
 
 export const OpenAiChatRequest = z
   .object({
-    model: z.string().min(1, { message: "expected a model name" }),
+    /** Optional when the server serves exactly one vision-language model. */
+    model: z.string().min(1, { message: "expected a model name" }).optional(),
     messages: z.array(Message).min(1, { message: "expected at least one message" }),
     stream: z.boolean().nullish(),
     stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),

@@ -5,7 +5,7 @@
  */
 import fs from "node:fs";
 import readline from "node:readline";
-import { DatasetError } from "../../errors.js";
+import { DatasetError, quoteValue } from "../../errors.js";
 import { type BadRow, idOf, pick, type RawRow } from "./dataset-rows.js";
 
 /** Column names per role, in order of preference. */
@@ -56,7 +56,7 @@ export async function readJsonlRows(
       bad.push({
         line,
         source: file,
-        reason: `expected a JSON object, got ${JSON.stringify(value).slice(0, 60)}`,
+        reason: `expected a JSON object, got ${quoteValue(value, 60)}`,
       });
       continue;
     }

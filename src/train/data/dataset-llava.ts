@@ -5,7 +5,7 @@
  * earlier ones as context. Records without an image (text-only rows of the LLaVA mixes) are bad rows.
  */
 import fs from "node:fs";
-import { DatasetError } from "../../errors.js";
+import { DatasetError, quoteValue } from "../../errors.js";
 import { splitJsonArray } from "./dataset-json-array.js";
 import { type BadRow, idOf, type RawRow } from "./dataset-rows.js";
 
@@ -41,12 +41,12 @@ export async function readLlavaRows(file: string): Promise<{ rows: RawRow[]; bad
     }
     const r = record as Record<string, unknown>;
     if (r.image === undefined) {
-      fail(`record ${JSON.stringify(r.id ?? null)} has no image`);
+      fail(`record ${quoteValue(r.id ?? null)} has no image`);
       continue;
     }
     const turns = r.conversations;
     if (!Array.isArray(turns) || turns.length < 2) {
-      fail(`conversations is ${JSON.stringify(turns)?.slice(0, 60)}; expected human/gpt turns`);
+      fail(`conversations is ${quoteValue(turns, 60)}; expected human/gpt turns`);
       continue;
     }
     const id = idOf(r) ?? `${line}`;
@@ -55,8 +55,11 @@ export async function readLlavaRows(file: string): Promise<{ rows: RawRow[]; bad
     for (let t = 0; t < turns.length; t += 2) {
       const q = turns[t] as Record<string, unknown> | null;
       const a = turns[t + 1] as Record<string, unknown> | null | undefined;
-      if (!HUMAN.has(String(q?.from)) || !a || !GPT.has(String(a.from))) {
-        problem = `turns ${t}–${t + 1} are from ${JSON.stringify(q?.from)} and ${JSON.stringify(a?.from)}; expected "human" then "gpt"`;
+      // typeof first: String() of a deeply nested array recurses until the stack overflows.
+      const from = (turn: Record<string, unknown> | null | undefined) =>
+        typeof turn?.from === "string" ? turn.from : undefined;
+      if (!HUMAN.has(from(q) ?? "") || !a || !GPT.has(from(a) ?? "")) {
+        problem = `turns ${t}–${t + 1} are from ${quoteValue(q?.from)} and ${quoteValue(a?.from)}; expected "human" then "gpt"`;
         break;
       }
       const k = t / 2;

@@ -2,8 +2,10 @@
  * What every dataset format reduces to: rows with a line number, an image reference and text fields,
  * turned into training examples or bad rows with a reason.
  */
+
 import fs from "node:fs";
 import path from "node:path";
+import { quoteValue } from "../../errors.js";
 
 /** PaliGemma's task prefix for short captions ("caption {lang}"); the prompt builder adds the "\n". */
 export const DEFAULT_CAPTION_PROMPT = "caption en";
@@ -47,7 +49,7 @@ export interface RowResult {
 }
 
 function describe(v: unknown): string {
-  return v === undefined ? "missing" : `${JSON.stringify(v)} (${v === null ? "null" : typeof v})`;
+  return v === undefined ? "missing" : `${quoteValue(v)} (${v === null ? "null" : typeof v})`;
 }
 
 /** Largest image file a dataset row may name by default: 64 MiB. */

@@ -6,7 +6,8 @@
  * Key = sha256(format version, encoder identity, preprocessing config, image content hash), where the
  * encoder identity hashes `config.json` and the ONNX file's (and its external data's) name, size,
  * first and last MiB: cheap for multi-GB files, and it changes when the weights are replaced.
- * Files: `<dir>/<key[0:2]>/<key>.safetensors` holding `patches` [N, Dv] and the grid in the metadata,
+ * Files: `<dir>/<key[0:2]>/<key>.safetensors` holding `patches` [N, Dv], `pooled` [Dv] (what
+ * `vlmkit compare` probes) and the grid in the metadata,
  * written atomically. A file that does not parse, holds another key or has the wrong shape is
  * recomputed, never trusted.
  */
@@ -22,12 +23,14 @@ import { loadImage, type RgbImage } from "../../image/index.js";
 import { type Tensor, tensor } from "../../tensor.js";
 
 /** Bump when the file layout changes, so old files are not read as new ones. */
-const FORMAT = "vlmkit-features-1";
+const FORMAT = "vlmkit-features-2";
 const SAMPLE_BYTES = 1 << 20;
 
 export interface CachedFeatures {
   /** [N, Dv], N = rows · cols */
   patches: Tensor;
+  /** The pooled image embedding (`pooler_output`, not normalized): [Dv] */
+  pooled: Float32Array;
   grid: { rows: number; cols: number };
 }
 
@@ -166,7 +169,7 @@ export class FeatureCache {
 
   private async encode(images: RgbImage[]): Promise<CachedFeatures[]> {
     const out = await this.encoder.encode(images, { batchSize: images.length });
-    return out.map((f) => ({ patches: f.patches, grid: f.grid }));
+    return out.map((f) => ({ patches: f.patches, pooled: f.pooled, grid: f.grid }));
   }
 
   /** Decodes an image; errors name the file (loadImage only sees bytes here). */
@@ -224,6 +227,7 @@ export class FeatureCache {
     try {
       const { tensors, metadata } = await readSafetensors(file);
       const patches = tensors.get("patches");
+      const pooled = tensors.get("pooled");
       const rows = Number(metadata.grid_rows);
       const cols = Number(metadata.grid_cols);
       const dv = this.encoder.hiddenSize;
@@ -233,9 +237,18 @@ export class FeatureCache {
         patches.dims.length === 2 &&
         patches.dims[0] === rows * cols &&
         patches.dims[1] === dv &&
+        pooled !== undefined &&
+        pooled.dims.length === 1 &&
+        pooled.dims[0] === dv &&
         rows > 0 &&
         cols > 0;
-      return ok ? { patches: tensor(patches.data, patches.dims), grid: { rows, cols } } : undefined;
+      return ok
+        ? {
+            patches: tensor(patches.data, patches.dims),
+            pooled: Float32Array.from(pooled.data),
+            grid: { rows, cols },
+          }
+        : undefined;
     } catch {
       return undefined; // corrupt or truncated: recompute
     }
@@ -244,7 +257,7 @@ export class FeatureCache {
   private async write(file: string, f: CachedFeatures): Promise<void> {
     await writeSafetensors(
       file,
-      { patches: f.patches }, // [N, Dv]
+      { patches: f.patches, pooled: tensor(f.pooled, [f.pooled.length]) }, // [N, Dv], [Dv]
       {
         key: path.basename(file, ".safetensors"),
         grid_rows: String(f.grid.rows),

@@ -16,6 +16,13 @@ export const COLORS = ["red", "green", "blue", "yellow"] as const;
 export type ShapeName = (typeof SHAPES)[number];
 export type ColorName = (typeof COLORS)[number];
 export type ShapeTask = "color" | "shape" | "caption";
+/**
+ * How a shape is painted: `"solid"` in its colour, or `"stripes"`: one-pixel rows alternating between
+ * its colour (even rows) and the complementary colour (odd rows). Striped shapes of every colour
+ * average to the same grey, so their colour is visible only at full resolution: an encoder that sees
+ * the image at half size cannot tell them apart (what `npm run demo:compare` shows).
+ */
+export type ShapeFill = "solid" | "stripes";
 
 const FILL: Record<ColorName, string> = {
   red: "#d62728",
@@ -35,6 +42,8 @@ export interface ShapesDatasetOptions {
   size?: number;
   /** Rows written per image: colour question, shape question, caption ("a red circle", prompt left to the default). Default all three. */
   tasks?: readonly ShapeTask[];
+  /** Default "solid". */
+  fill?: ShapeFill;
 }
 
 export interface ShapeImage {
@@ -52,22 +61,38 @@ export interface ShapesDataset {
   rows: number;
 }
 
-function shapeSvg(shape: ShapeName, color: ColorName, rng: SeededRandom, size: number): string {
+/** The complementary colour of `#rrggbb`: 255 − each channel. */
+function complement(hex: string): string {
+  const v = 0xffffff - Number.parseInt(hex.slice(1), 16);
+  return `#${v.toString(16).padStart(6, "0")}`;
+}
+
+function shapeSvg(
+  shape: ShapeName,
+  color: ColorName,
+  rng: SeededRandom,
+  size: number,
+  fill: ShapeFill,
+): string {
   // A light background whose tint varies, so the colour question is about the shape, not the image mean.
   const tint = () => Math.round(rng.uniform(200, 255));
   const bg = `rgb(${tint()},${tint()},${tint()})`;
   const r = rng.uniform(0.18, 0.34) * size; // half the shape's extent
   const cx = rng.uniform(r, size - r);
   const cy = rng.uniform(r, size - r);
-  const fill = FILL[color];
+  const paint = fill === "stripes" ? "url(#stripes)" : FILL[color];
+  const defs =
+    fill === "stripes"
+      ? `<defs><pattern id="stripes" width="${size}" height="2" patternUnits="userSpaceOnUse"><rect width="${size}" height="1" fill="${FILL[color]}"/><rect y="1" width="${size}" height="1" fill="${complement(FILL[color])}"/></pattern></defs>`
+      : "";
   const f = (v: number) => v.toFixed(2);
   const body =
     shape === "circle"
-      ? `<circle cx="${f(cx)}" cy="${f(cy)}" r="${f(r)}" fill="${fill}"/>`
+      ? `<circle cx="${f(cx)}" cy="${f(cy)}" r="${f(r)}" fill="${paint}"/>`
       : shape === "square"
-        ? `<rect x="${f(cx - r)}" y="${f(cy - r)}" width="${f(2 * r)}" height="${f(2 * r)}" fill="${fill}"/>`
-        : `<polygon points="${f(cx)},${f(cy - r)} ${f(cx + r)},${f(cy + r)} ${f(cx - r)},${f(cy + r)}" fill="${fill}"/>`;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}"><rect width="100%" height="100%" fill="${bg}"/>${body}</svg>`;
+        ? `<rect x="${f(cx - r)}" y="${f(cy - r)}" width="${f(2 * r)}" height="${f(2 * r)}" fill="${paint}"/>`
+        : `<polygon points="${f(cx)},${f(cy - r)} ${f(cx + r)},${f(cy + r)} ${f(cx - r)},${f(cy + r)}" fill="${paint}"/>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}">${defs}<rect width="100%" height="100%" fill="${bg}"/>${body}</svg>`;
 }
 
 /** Writes `<dir>/images/shape-XXXX.png` and `<dir>/data.jsonl` (plain JSONL: image, prompt?, answer). */
@@ -75,7 +100,10 @@ export async function writeShapesDataset(
   dir: string,
   options: ShapesDatasetOptions = {},
 ): Promise<ShapesDataset> {
-  const { count = 48, seed = 0, size = 64, tasks = ["color", "shape", "caption"] } = options;
+  const { count = 48, seed = 0, size = 64, tasks = ["color", "shape", "caption"], fill = "solid" } = options;
+  if (fill !== "solid" && fill !== "stripes") {
+    throw new InvalidArgumentError(`fill "${fill}"; expected "solid" or "stripes"`);
+  }
   if (!Number.isInteger(count) || count <= 0)
     throw new InvalidArgumentError(`count ${count}; expected a positive integer`);
   if (!Number.isInteger(size) || size < 8)
@@ -94,7 +122,7 @@ export async function writeShapesDataset(
     const shape = SHAPES[rng.int(SHAPES.length)];
     const color = COLORS[rng.int(COLORS.length)];
     const image = `images/shape-${String(i).padStart(4, "0")}.png`;
-    const png = await sharp(Buffer.from(shapeSvg(shape, color, rng, size)))
+    const png = await sharp(Buffer.from(shapeSvg(shape, color, rng, size, fill)))
       .png()
       .toBuffer();
     await writeFileAtomic(path.join(dir, image), png);

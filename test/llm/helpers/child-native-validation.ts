@@ -19,6 +19,7 @@ const base = {
   sequences: 2,
   threads: 2,
   flashAttention: "auto" as const,
+  threadpoolPoll: 0,
 };
 const ctx = new addon.NativeContext(model, { ...base, kvUnified: true });
 const split = new addon.NativeContext(model, { ...base, kvUnified: false });
@@ -90,6 +91,10 @@ const cases: Case[] = [
   {
     name: "unknown flashAttention",
     run: () => new anyAddon.NativeContext(model, { ...base, kvUnified: true, flashAttention: "yes" }),
+  },
+  {
+    name: "threadpool polling level out of range",
+    run: () => new addon.NativeContext(model, { ...base, kvUnified: true, threadpoolPoll: 101 }),
   },
   { name: "context of a non-model", run: () => new anyAddon.NativeContext({}, { ...base, kvUnified: true }) },
   {
