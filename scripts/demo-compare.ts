@@ -57,7 +57,7 @@ await main([
   "--task",
   "linear-probe,knn,zeroshot,vlm,speed",
   "--llm",
-  path.join(root, "models/demo/shapes/gemma3.gguf"),
+  path.join(root, "adapters/shapes/gemma3.gguf"),
   "--question",
   COLOR_QUESTION,
   "--out",

@@ -75,6 +75,17 @@ export function vlmkitCacheDir(): string {
 }
 
 /**
+ * Folders searched for adapters and bundles named by their folder name (`vlmkit run shapes`):
+ * `$VLMKIT_ADAPTERS` (a list separated by the platform's path delimiter), default
+ * `<vlmkit cache>/adapters`. The adapters shipped in the package are searched after these.
+ */
+export function adapterSearchDirs(): string[] {
+  const list = env("VLMKIT_ADAPTERS");
+  if (list !== undefined) return list.split(path.delimiter).filter(Boolean);
+  return [path.join(vlmkitCacheDir(), "adapters")];
+}
+
+/**
  * Where the llama.cpp peer tools (llama-bench, llama-server, llama-mtmd-cli, llama-quantize) built by
  * scripts/llama-tools.ts are cached, one `<commit>/` folder per llama.cpp commit. `$VLMKIT_LLAMA_TOOLS`,
  * default `<vlmkit cache>/llama.cpp` (`~/.cache/vlmkit/llama.cpp`). Outside the clone, so every
@@ -82,6 +93,15 @@ export function vlmkitCacheDir(): string {
  */
 export function llamaToolsDir(): string {
   return env("VLMKIT_LLAMA_TOOLS") ?? path.join(vlmkitCacheDir(), "llama.cpp");
+}
+
+/**
+ * Whether encoder files are rewritten into onnxruntime's fused ops before loading (`src/graph/optimize`,
+ * cached under `<vlmkitCacheDir()>/optimized`). Default off: on onnxruntime's CPU provider the fused
+ * graph measured no faster (bench/RESULTS.md); `VLMKIT_FUSE_GRAPHS=1` turns it on.
+ */
+export function fuseGraphsDefault(): boolean {
+  return envFlag("VLMKIT_FUSE_GRAPHS");
 }
 
 /** Server settings that may come from the environment. */

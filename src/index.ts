@@ -6,16 +6,23 @@
  * (tiny test-model writers).
  */
 export {
+  ADAPTER_KINDS,
+  type Adapter,
   type AdapterCard,
   type AdapterCardInput,
+  type AdapterKindName,
   adapterWithCard,
   type CompatibilityExpectations,
   checkCompatibility,
+  type Grid,
+  initAdapter,
   LinearAdapter,
   type LinearAdapterInitOptions,
   type LoadAdapterOptions,
   type LoadedAdapter,
   loadAdapter,
+  mergedGrid,
+  ProjectorAdapter,
   readAdapterCard,
   saveAdapter,
 } from "./adapter/index.js";

@@ -2,7 +2,7 @@
  * A vision-language model assembled from three parts: a SigLIP / SigLIP 2 vision encoder (ONNX), a
  * linear adapter, and a Gemma-style LLM (GGUF). It composes the stages and reimplements none:
  *
- *   images ─ VisionEncoder ─▶ patches [N, Dv] ─ LinearAdapter ─▶ [N, Dl] × runtime factor
+ *   images ─ VisionEncoder ─▶ patches [N, Dv] ─ adapter (any kind) ─▶ [M, Dl] × runtime factor
  *          ─ prompt builder (card's style and attention) ─ assembleChunks ─▶ GenerationEngine ─▶ text
  */
 import { checkCompatibility, type LoadedAdapter, loadAdapter } from "./adapter/index.js";
@@ -124,7 +124,7 @@ export class Vlm {
     const factor = this.adapter.embeddingScale;
     const out: Float32Array[] = [];
     for (const f of features) {
-      const y = (await this.adapter.projection.apply(f.patches)).data; // [N, Dv] → [N, Dl]
+      const y = (await this.adapter.projection.apply(f.patches, f.grid)).data; // [N, Dv] → [M, Dl]
       if (factor !== 1) for (let i = 0; i < y.length; i++) y[i] *= factor;
       out.push(y);
     }

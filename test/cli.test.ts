@@ -6,6 +6,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadDataset } from "../src/train/data/dataset.js";
 
 const run = promisify(execFile);
 const CLI = ["--import", "tsx", path.join(import.meta.dirname, "helpers", "cli.ts")];
@@ -125,30 +126,44 @@ describe("vlmkit CLI", () => {
     expect(out).toContain("unknown command /nope");
   });
 
-  it("shapes → train → ask: the synthetic dataset trains an adapter that ask then uses", async () => {
+  it("shapes → train → ask --adapter <out> alone; a second train is refused, --resume says finished, eval --split val takes the held-out rows", async () => {
     const t = path.join(dir, "t");
     const data = path.join(dir, "shapes");
     const made = JSON.parse((await vlmkit("shapes", data, "--count", "12", "--json")).stdout);
     expect(fs.existsSync(made.file)).toBe(true);
     const out = path.join(dir, "trained");
-    const llm = path.join(t, "gemma3.gguf");
-    const encoder = path.join(t, "siglip2");
-    const { stdout } = await vlmkit(
+    const trainArgs = [
       "train",
       "--data",
       made.file,
       "--encoder",
-      encoder,
+      path.join(t, "siglip2"),
       "--llm",
-      llm,
+      path.join(t, "gemma3.gguf"),
       "--out",
       out,
       "--epochs",
       "1",
-      "--json",
-    );
-    expect(JSON.parse(stdout).steps).toBeGreaterThan(0);
-    expect(fs.existsSync(path.join(out, "adapter.json"))).toBe(true);
+      "--samples",
+      "1",
+    ];
+    const trained = await vlmkit(...trainArgs);
+    const last = trained.stdout.trim().split("\n").at(-1)!;
+    expect(last).toContain(`adapter ${out}`);
+    expect(last).toContain(path.join(out, "loss.png"));
+    expect(last).toContain(path.join(out, "metrics.jsonl"));
+    // The local parts were carried into the adapter directory, which now runs alone.
+    const card = JSON.parse(fs.readFileSync(path.join(out, "adapter.json"), "utf8"));
+    expect(card.encoder.source.path).toBe("siglip2");
+    expect(card.llm.source.path).toBe("gemma3.gguf");
+
+    const again = await vlmkitFails(...trainArgs);
+    expect(again.stderr).toMatch(/already holds an adapter .*--overwrite.*--resume/);
+
+    const resumed = await vlmkit(...trainArgs, "--resume");
+    expect(resumed.stdout).toMatch(/had already finished all \d+ steps; nothing to resume/);
+    expect(resumed.stdout + resumed.stderr).not.toMatch(/NaN/);
+
     const image = path.join(data, JSON.parse(fs.readFileSync(made.file, "utf8").split("\n")[0]).image);
     const asked = JSON.parse(
       (
@@ -156,12 +171,8 @@ describe("vlmkit CLI", () => {
           "ask",
           image,
           "what color is the shape?",
-          "--encoder",
-          encoder,
           "--adapter",
           out,
-          "--llm",
-          llm,
           "--max-tokens",
           "3",
           "--json",
@@ -169,12 +180,23 @@ describe("vlmkit CLI", () => {
       ).stdout,
     );
     expect(["stop", "length"]).toContain(asked.finishReason);
-  });
 
-  it("models --json lists known models with their cache state", async () => {
+    const held = (await loadDataset(made.file, { valFraction: 0.1, seed: 0, onReport: () => {} })).val;
+    expect(held.length).toBeGreaterThan(0);
+    const evaluated = JSON.parse(
+      (await vlmkit("eval", "--data", made.file, "--adapter", out, "--split", "val", "--json")).stdout,
+    );
+    expect(evaluated.examples).toBe(held.length);
+    expect(evaluated.answers.map((a: { id: string }) => a.id)).toEqual(held.map((e) => e.id));
+  }, 480_000); // seven CLI runs, training twice
+
+  it("models --json lists known models with their cache state, and the local adapters and bundles", async () => {
     const { stdout } = await vlmkit("models", "--json");
-    const list = JSON.parse(stdout);
-    expect(list.some((m: { id: string }) => m.id === "siglip2-base-patch16-224")).toBe(true);
+    const { models, adapters } = JSON.parse(stdout);
+    expect(models.some((m: { id: string }) => m.id === "siglip2-base-patch16-224")).toBe(true);
+    expect(adapters).toContainEqual(
+      expect.objectContaining({ name: "shapes", kind: "bundle", standalone: true }),
+    );
   });
 
   it("bad input exits 1 with a message naming the problem", async () => {

@@ -1,6 +1,7 @@
 /**
- * An adapter on disk is a directory with `adapter.json` (the card) and `adapter.safetensors`
- * (`linear.weight` [Dl, Dv], `linear.bias` [Dl], float32).
+ * An adapter on disk is a directory with `adapter.json` (the card, whose `adapter.kind` says which
+ * tensors to expect) and `adapter.safetensors` (float32; `linear.weight` [Dl, Dv] and `linear.bias` [Dl]
+ * for the linear kind, docs/adapter.md for the others).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -10,7 +11,8 @@ import type { OnnxSessionOptions } from "../runtime/onnx-session.js";
 import { writeFilesAtomic } from "../util/fs.js";
 import { type AdapterCard, type AdapterCardInput, buildAdapterCard, parseAdapterCard } from "./card.js";
 import { type CompatibilityExpectations, checkCompatibility } from "./compatibility.js";
-import { LinearAdapter } from "./linear-adapter.js";
+import { adapterFromTensors } from "./kinds/registry.js";
+import type { Adapter } from "./kinds/types.js";
 import { readSafetensors, serializeSafetensors } from "./safetensors.js";
 
 export const CARD_FILE = "adapter.json";
@@ -19,8 +21,8 @@ export const WEIGHTS_FILE = "adapter.safetensors";
 export interface LoadedAdapter {
   /** The directory it was loaded from; for one built in memory (`adapterWithCard`), the name given. Shown in messages. */
   dir: string;
-  /** The trained map from encoder patches to LLM embeddings: `[N, Dv] → [N, Dl]`. */
-  projection: LinearAdapter;
+  /** The trained map from encoder patches to LLM embeddings: `[N, Dv] → [M, Dl] (M < N for the merging kinds)`. */
+  projection: Adapter;
   card: AdapterCard;
   /** Factor to multiply adapter outputs by before feeding llama.cpp (`embeddingScaleFor`). */
   embeddingScale: number;
@@ -28,14 +30,19 @@ export interface LoadedAdapter {
 
 function checkDims(
   card: AdapterCard,
-  adapter: LinearAdapter,
+  adapter: Adapter,
   source: string,
   makeError: (m: string) => Error,
 ): void {
+  if (adapter.kind !== card.adapter.kind || adapter.factor !== card.adapter.factor) {
+    throw makeError(
+      `${source}: the card says a ${card.adapter.kind} adapter with factor ${card.adapter.factor}, but the weights are a ${adapter.kind} adapter with factor ${adapter.factor}`,
+    );
+  }
   if (adapter.inputSize !== card.encoder.hidden || adapter.outputSize !== card.llm.n_embd) {
     throw makeError(
-      `${source}: the card says encoder.hidden ${card.encoder.hidden} → llm.n_embd ${card.llm.n_embd}, so linear.weight ` +
-        `should be [${card.llm.n_embd}, ${card.encoder.hidden}], but it is [${adapter.outputSize}, ${adapter.inputSize}]`,
+      `${source}: the card says encoder.hidden ${card.encoder.hidden} → llm.n_embd ${card.llm.n_embd}, but the ` +
+        `${adapter.kind} adapter maps ${adapter.inputSize} → ${adapter.outputSize}`,
     );
   }
 }
@@ -47,10 +54,13 @@ function checkDims(
  */
 export async function saveAdapter(
   dir: string,
-  adapter: LinearAdapter,
+  adapter: Adapter,
   card: AdapterCardInput,
 ): Promise<AdapterCard> {
-  const full = buildAdapterCard(card);
+  const full = buildAdapterCard({
+    ...card,
+    adapter: card.adapter ?? { kind: adapter.kind, factor: adapter.factor },
+  });
   checkDims(full, adapter, "saveAdapter", (m) => new InvalidArgumentError(m));
   await fs.promises.mkdir(dir, { recursive: true });
   await writeFilesAtomic([
@@ -114,7 +124,13 @@ export async function loadAdapter(dir: string, options: LoadAdapterOptions = {})
   checkCompatibility(card, options, dir);
   const weightsFile = path.join(dir, WEIGHTS_FILE);
   const { tensors } = await readSafetensors(weightsFile);
-  const adapter = LinearAdapter.fromTensors(tensors, weightsFile, options.session);
+  const adapter = adapterFromTensors(
+    card.adapter.kind,
+    card.adapter.factor,
+    tensors,
+    weightsFile,
+    options.session,
+  );
   checkDims(card, adapter, dir, (m) => new ModelFormatError(m));
   return withScale(dir, adapter, card);
 }
@@ -124,13 +140,16 @@ export async function loadAdapter(dir: string, options: LoadAdapterOptions = {})
  * without a directory): completes the card and checks that the weights match its dims. `name` stands
  * for the directory in messages.
  */
-export function adapterWithCard(adapter: LinearAdapter, card: AdapterCardInput, name: string): LoadedAdapter {
-  const full = buildAdapterCard(card);
+export function adapterWithCard(adapter: Adapter, card: AdapterCardInput, name: string): LoadedAdapter {
+  const full = buildAdapterCard({
+    ...card,
+    adapter: card.adapter ?? { kind: adapter.kind, factor: adapter.factor },
+  });
   checkDims(full, adapter, name, (m) => new InvalidArgumentError(m));
   return withScale(name, adapter, full);
 }
 
-function withScale(dir: string, adapter: LinearAdapter, card: AdapterCard): LoadedAdapter {
+function withScale(dir: string, adapter: Adapter, card: AdapterCard): LoadedAdapter {
   return {
     dir,
     projection: adapter,

@@ -6,6 +6,9 @@ import fs from "node:fs";
 import { z } from "zod";
 import { InvalidArgumentError, ModelFormatError } from "../errors.js";
 import { embeddingScaleFor } from "../llm/embedding-scale.js";
+import { factorProblem } from "./kinds/registry.js";
+import { tokensPerImage } from "./kinds/token-grid.js";
+import { ADAPTER_KINDS } from "./kinds/types.js";
 
 export const CARD_FORMAT_VERSION = 1;
 
@@ -26,6 +29,31 @@ const Preprocessing = z.discriminatedUnion("kind", [
   }),
 ]);
 
+/**
+ * Where a part (the encoder or the LLM) comes from, so the adapter runs with no other argument:
+ *
+ *   { repo, revision, file? }  a hub repository (`org/name`) at a revision; `file` names the GGUF of an
+ *                              LLM repo. A registry model is recorded as its repo and revision.
+ *   { path, sha256 }           a file or directory inside the adapter's own directory (a "bundle"),
+ *                              relative to it, verified by `contentSha256` before loading.
+ *
+ * Never a URL and never a path outside the adapter directory: a card travels with the adapter, from
+ * wherever that came from, and must not make vlmkit read other files or reach other hosts.
+ */
+export const PartSourceSchema = z.union([
+  z.strictObject({
+    repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, "expected org/name"),
+    revision: z.string().min(1),
+    file: z.string().min(1).optional(),
+  }),
+  z.strictObject({
+    path: z.string().min(1),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lowercase hex digits"),
+  }),
+]);
+
+export type PartSource = z.infer<typeof PartSourceSchema>;
+
 export const AdapterCardSchema = z
   .strictObject({
     format_version: z.literal(CARD_FORMAT_VERSION),
@@ -36,6 +64,8 @@ export const AdapterCardSchema = z
       /** Dv */
       hidden: positiveInt,
       preprocessing: Preprocessing,
+      /** Where to find it; absent in cards written before vlmkit recorded it (then `--encoder` is needed). */
+      source: PartSourceSchema.optional(),
     }),
     llm: z.strictObject({
       /** GGUF `general.architecture`, e.g. "gemma3". */
@@ -48,10 +78,20 @@ export const AdapterCardSchema = z
         .string()
         .regex(/^sha256:[0-9a-f]{64}$/, "expected sha256:<64 lowercase hex digits>"),
       name: z.string(),
+      /** Where to find it; absent in cards written before vlmkit recorded it (then `--llm` is needed). */
+      source: PartSourceSchema.optional(),
     }),
+    /** The adapter kind and its merge factor; absent in cards written before kinds existed (= linear). */
+    adapter: z
+      .strictObject({
+        kind: z.enum(ADAPTER_KINDS),
+        /** r for pixel-shuffle, k for avgpool, 1 for linear and mlp. */
+        factor: positiveInt,
+      })
+      .default({ kind: "linear", factor: 1 }),
     prompt: z.strictObject({
       style: z.enum(["paligemma", "gemma-chat"]),
-      /** Embeddings per image: N for fixed resolution, "dynamic" for NaFlex. */
+      /** Embeddings per image (after merging): N for fixed resolution, "dynamic" for NaFlex. */
       image_tokens: z.union([positiveInt, z.literal("dynamic")]),
     }),
     attention: z.enum(["prefix-lm", "bidirectional-image", "causal"]),
@@ -68,6 +108,10 @@ export const AdapterCardSchema = z
         /** ISO 8601 */
         date: z.string().optional(),
         seed: z.number().int().optional(),
+        /** Share of rows held out for validation (`eval --split val` holds out the same rows). */
+        val_fraction: z.number().min(0).max(1).optional(),
+        /** The separate validation dataset's file name, when one was given instead of a split. */
+        val_file: z.string().optional(),
       })
       .optional(),
     /** e.g. "vlmkit 0.1.0" */
@@ -83,13 +127,18 @@ export const AdapterCardSchema = z
         message: `NaFlex preprocessing gives a varying number of patches; expected "dynamic", got ${tokens}`,
       });
     }
-    if (pre.kind === "fixed") {
-      const expected = Math.floor(pre.size / pre.patch_size) ** 2;
+    const { kind, factor } = card.adapter;
+    const problem = factorProblem(kind, factor);
+    if (problem) ctx.addIssue({ code: "custom", path: ["adapter", "factor"], message: problem });
+    if (pre.kind === "fixed" && !problem) {
+      const side = Math.floor(pre.size / pre.patch_size);
+      const expected = tokensPerImage(side, factor);
       if (tokens !== expected) {
+        const merge = factor > 1 ? ` merged by ${kind} ${factor}×${factor}` : "";
         ctx.addIssue({
           code: "custom",
           path: ["prompt", "image_tokens"],
-          message: `fixed ${pre.size}px images with ${pre.patch_size}px patches give ${expected} tokens, got ${JSON.stringify(tokens)}`,
+          message: `fixed ${pre.size}px images with ${pre.patch_size}px patches${merge} give ${expected} tokens, got ${JSON.stringify(tokens)}`,
         });
       }
     }
@@ -104,8 +153,15 @@ export const AdapterCardSchema = z
 
 export type AdapterCard = z.infer<typeof AdapterCardSchema>;
 
-/** What a caller provides; `saveAdapter` fills `format_version`, `embedding_scale` and `created_with`. */
-export type AdapterCardInput = Omit<AdapterCard, "format_version" | "embedding_scale" | "created_with"> & {
+/**
+ * What a caller provides; `saveAdapter` fills `format_version`, `embedding_scale` and `created_with`
+ * (and `adapter` from the adapter it saves).
+ */
+export type AdapterCardInput = Omit<
+  AdapterCard,
+  "format_version" | "embedding_scale" | "created_with" | "adapter"
+> & {
+  adapter?: AdapterCard["adapter"];
   created_with?: string;
 };
 

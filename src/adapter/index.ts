@@ -14,6 +14,8 @@ export {
   AdapterCardSchema,
   buildAdapterCard,
   CARD_FORMAT_VERSION,
+  type PartSource,
+  PartSourceSchema,
   parseAdapterCard,
   vlmkitVersion,
 } from "./card.js";
@@ -22,6 +24,21 @@ export {
   checkCompatibility,
   type EncoderIdentity,
 } from "./compatibility.js";
+export {
+  ADAPTER_KINDS,
+  type Adapter,
+  type AdapterKindName,
+  adapterFromTensors,
+  DEFAULT_FACTOR,
+  factorProblem,
+  type Grid,
+  initAdapter,
+  isAdapterKind,
+  kindSpec,
+  mergedGrid,
+  ProjectorAdapter,
+  tokensPerImage,
+} from "./kinds/index.js";
 export { BIAS_NAME, LinearAdapter, type LinearAdapterInitOptions, WEIGHT_NAME } from "./linear-adapter.js";
 export {
   MAX_HEADER_BYTES,

@@ -11,6 +11,7 @@ import { Graph, serializeModel } from "../graph/index.js";
 import { createOnnxSession, type OnnxSessionOptions } from "../runtime/onnx-session.js";
 import { assertDims, type Tensor, tensor } from "../tensor.js";
 import { SeededRandom } from "../util/random.js";
+import type { Adapter } from "./kinds/types.js";
 
 /** Tensor names in `adapter.safetensors`. */
 export const WEIGHT_NAME = "linear.weight";
@@ -36,7 +37,10 @@ export interface LinearAdapterInitOptions {
  * Owns one small onnxruntime session, opened on the first `apply` and released by `dispose`; an
  * adapter that is never applied (one being trained) holds none.
  */
-export class LinearAdapter {
+export class LinearAdapter implements Adapter {
+  readonly kind = "linear";
+  /** Maps each patch on its own: no merging. */
+  readonly factor = 1;
   /** [Dl, Dv] */
   readonly weight: Tensor;
   /** [Dl] */

@@ -7,13 +7,17 @@ import { int } from "./parse.js";
 
 export const DEFAULT_ENCODER = "siglip2-base-patch16-224";
 
-export function addEncoderOptions(cmd: Command): Command {
+export interface EncoderOptionsSpec {
+  /** Default `--encoder` to DEFAULT_ENCODER. Default true. */
+  defaultEncoder?: boolean;
+  /** Appended to the flag's help. */
+  encoderHelp?: string;
+}
+
+export function addEncoderOptions(cmd: Command, spec: EncoderOptionsSpec = {}): Command {
+  const help = `encoder: a known model id, an org/repo on the hub, or a local directory${spec.encoderHelp ? ` ${spec.encoderHelp}` : ""}`;
   return cmd
-    .option(
-      "--encoder <id|dir>",
-      "encoder: a known model id, an org/repo on the hub, or a local directory",
-      DEFAULT_ENCODER,
-    )
+    .option("--encoder <id|dir>", help, spec.defaultEncoder === false ? undefined : DEFAULT_ENCODER)
     .option("--dtype <dtype>", "ONNX weight variant (fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4)", "fp32")
     .option("--threads <n>", "onnxruntime threads (default: physical cores)", int("--threads", 1, 1024));
 }

@@ -2,14 +2,27 @@
 import type { Command } from "commander";
 import type { SamplerOptions } from "../llm/native.js";
 import { Vlm } from "../vlm.js";
-import { addEncoderOptions, type EncoderArgs, encoderDir } from "./encoder-arg.js";
-import { llmPath } from "./llm-arg.js";
-import { num } from "./parse.js";
+import { adapterParts } from "./adapter-parts.js";
+import { addEncoderOptions, type EncoderArgs } from "./encoder-arg.js";
+import { num, repeatable } from "./parse.js";
 
-export function addVlmOptions(cmd: Command): Command {
-  return addEncoderOptions(cmd)
-    .requiredOption("--adapter <dir>", "adapter directory (adapter.json + adapter.safetensors)")
-    .requiredOption("--llm <gguf|id|hf:uri>", "the LLM: a GGUF file, a known id, or an hf: URI")
+/** `withAdapter: false` leaves out `--adapter` (a command that takes the adapter positionally). */
+export function addVlmOptions(cmd: Command, { withAdapter = true } = {}): Command {
+  const withEncoder = addEncoderOptions(cmd, {
+    defaultEncoder: false,
+    encoderHelp: "(default: the adapter card's)",
+  });
+  if (withAdapter) {
+    withEncoder.requiredOption(
+      "--adapter <dir|name>",
+      "adapter or bundle: a directory (adapter.json + adapter.safetensors), or a name `vlmkit models` lists",
+    );
+  }
+  return withEncoder
+    .option(
+      "--llm <gguf|id|hf:uri>",
+      "the LLM: a GGUF file, a known id, or an hf: URI (default: the adapter card's)",
+    )
     .option("--ctx <n>", "context size in positions", num("--ctx", 256, 1 << 20, true), 4096)
     .option(
       "--gpu-layers <n>",
@@ -27,12 +40,13 @@ export function addSamplingOptions(cmd: Command): Command {
     .option("--min-p <p>", "min-p (0 = off)", num("--min-p", 0, 1))
     .option("--repeat-penalty <r>", "repetition penalty (1 = off)", num("--repeat-penalty", 0, 10))
     .option("--seed <n>", "sampling seed", num("--seed", 0, 2 ** 32 - 1, true))
-    .option("--stop <text...>", "stop strings");
+    .option("--stop <text>", "a stop string (repeatable)", repeatable("--stop"));
 }
 
-export interface VlmArgs extends EncoderArgs {
+export interface VlmArgs extends Omit<EncoderArgs, "encoder"> {
+  encoder?: string;
   adapter: string;
-  llm: string;
+  llm?: string;
   ctx: number;
   gpuLayers?: number;
 }
@@ -67,12 +81,12 @@ export function samplingOptions(args: SamplingArgs): {
   };
 }
 
+/** Loads the VLM of `--adapter`, on `--encoder` / `--llm` when given, else on the parts its card records. */
 export async function loadVlm(args: VlmArgs): Promise<Vlm> {
-  const { dir, dtype } = await encoderDir(args);
-  const llm = await llmPath(args.llm, args);
+  const { adapter, encoder, dtype, llm } = await adapterParts(args);
   return Vlm.load({
-    encoder: dir,
-    adapter: args.adapter,
+    encoder,
+    adapter,
     llm,
     encoderOptions: { dtype, threads: args.threads },
     llmOptions: { contextSize: args.ctx, gpuLayers: args.gpuLayers, threads: args.threads },

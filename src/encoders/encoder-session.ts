@@ -1,12 +1,15 @@
 /**
- * Encoder files in onnxruntime: pick the file for a dtype, open it through the session factory
- * (runtime/onnx-session.ts), and check its inputs/outputs against what the caller needs (named in the
- * error when not); build input tensors in the types the file declares.
+ * Encoder files in onnxruntime: pick the file for a dtype, rewrite it into fused ops (cached, see
+ * graph/optimize), open it through the session factory (runtime/onnx-session.ts), and check its
+ * inputs/outputs against what the caller needs (named in the error when not); build input tensors in
+ * the types the file declares.
  */
 import fs from "node:fs";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
+import { fuseGraphsDefault, vlmkitCacheDir } from "../env.js";
 import { ModelFormatError } from "../errors.js";
+import { optimizedModelFile } from "../graph/optimize/index.js";
 import { type OnnxDtype, onnxFileName } from "../hub/dtypes.js";
 import { createOnnxSession, type OnnxSessionOptions } from "../runtime/onnx-session.js";
 import { float16ToFloat32, float32ToFloat16 } from "../util/float16.js";
@@ -15,6 +18,13 @@ import { float16ToFloat32, float32ToFloat16 } from "../util/float16.js";
 export interface SessionOptions extends OnnxSessionOptions {
   /** Weight variant to load: picks `onnx/<name><suffix>.onnx`. Default `fp32`. */
   dtype?: OnnxDtype;
+  /**
+   * Run a copy of the file rewritten into onnxruntime's fused ops (Attention, SkipLayerNormalization,
+   * FastGelu; `docs/graph.md`), built once and cached under `$VLMKIT_CACHE/optimized` keyed by the
+   * file's hash. Outputs equal the original's within float rounding. Default off
+   * (`VLMKIT_FUSE_GRAPHS=1` turns it on): on the CPU provider it measured no faster (bench/RESULTS.md).
+   */
+  fuseGraph?: boolean;
 }
 
 /** `onnx/<name><suffix>.onnx` inside a model directory; throws naming the dtype files that do exist. */
@@ -33,21 +43,47 @@ export function hasOnnxFile(dir: string, name: string, dtype: OnnxDtype = "fp32"
 }
 
 export interface EncoderSession {
+  /** The encoder file as found in the model directory. */
   readonly file: string;
+  /** The file the session actually runs: `file`, or its optimized copy in the cache. */
+  readonly runs: string;
   readonly session: ort.InferenceSession;
   readonly inputs: ReadonlyMap<string, ort.InferenceSession.ValueMetadata>;
   readonly outputs: ReadonlyMap<string, ort.InferenceSession.ValueMetadata>;
 }
 
-/** Opens an encoder file; the caller releases `session` when done. */
+/**
+ * Opens an encoder file; the caller releases `session` when done. With `fuseGraph`, the fused copy is
+ * run instead; if building or loading it fails, a process warning names the reason and the original
+ * file is loaded: fusion is an optimization, never a reason not to load.
+ */
 export async function openEncoderSession(
   file: string,
   options: SessionOptions = {},
 ): Promise<EncoderSession> {
-  const session = await createOnnxSession(file, options);
+  let runs = file;
+  let session: ort.InferenceSession | undefined;
+  if (options.fuseGraph ?? fuseGraphsDefault()) {
+    try {
+      runs = (await optimizedModelFile(file, path.join(vlmkitCacheDir(), "optimized"))).file;
+      session = await createOnnxSession(runs, options);
+    } catch (error) {
+      process.emitWarning(
+        `${file}: running the unfused graph; its fused copy failed: ${(error as Error).message}`,
+      );
+      runs = file;
+    }
+  }
+  session ??= await createOnnxSession(file, options);
   const byName = (list: readonly ort.InferenceSession.ValueMetadata[]) =>
     new Map(list.map((m) => [m.name, m]));
-  return { file, session, inputs: byName(session.inputMetadata), outputs: byName(session.outputMetadata) };
+  return {
+    file,
+    runs,
+    session,
+    inputs: byName(session.inputMetadata),
+    outputs: byName(session.outputMetadata),
+  };
 }
 
 /** Throws unless every name is among the session's inputs (or outputs); the message lists both sides. */

@@ -83,7 +83,7 @@ function attributeProto(name: string, a: Attr, options: ModelOptions): Attribute
       break;
     case "graph":
       p.type = T.GRAPH;
-      p.g = graphProto(a.value, options, new Map());
+      p.g = graphProto(a.value, options);
       break;
   }
   return p;
@@ -123,13 +123,7 @@ function tensorBytes(init: InitializerData, asFloat16: boolean): { dataType: num
   };
 }
 
-/** `external` maps initializer names to their tensor bytes when they go to the side file. */
-function graphProto(
-  g: Graph,
-  options: ModelOptions,
-  external: Map<string, Uint8Array>,
-  sideFile = "",
-): GraphProto {
+function graphProto(g: Graph, options: ModelOptions): GraphProto {
   const gp = create(GraphProtoSchema, { name: g.name });
   const castNodes = [];
   for (const init of g.initializers) {
@@ -141,12 +135,7 @@ function graphProto(
       dataType,
       dims: init.dims.map((d) => BigInt(d)),
     });
-    if (sideFile && external.has(init.value.name)) {
-      t.dataLocation = TensorProto_DataLocation.EXTERNAL;
-      t.externalData = [entry("location", sideFile)]; // offset/length are filled in by saveModel
-    } else {
-      t.rawData = bytes;
-    }
+    t.rawData = bytes;
     gp.initializer.push(t);
     if (toHalf) {
       castNodes.push(
@@ -180,15 +169,6 @@ function graphProto(
 
 /** Builds the ModelProto with all tensor data inline. */
 export function toModelProto(graph: Graph, options: ModelOptions = {}): ModelProto {
-  return buildModel(graph, options, new Map(), "");
-}
-
-function buildModel(
-  graph: Graph,
-  options: ModelOptions,
-  external: Map<string, Uint8Array>,
-  sideFile: string,
-): ModelProto {
   return create(ModelProtoSchema, {
     irVersion: BigInt(options.irVersion ?? 10),
     producerName: options.producerName ?? "vlmkit",
@@ -199,7 +179,7 @@ function buildModel(
         version: BigInt(options.domainOpsets?.[domain] ?? 1),
       })),
     ],
-    graph: graphProto(graph, options, external, sideFile),
+    graph: graphProto(graph, options),
     metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => entry(key, value)),
   });
 }
@@ -219,31 +199,52 @@ export function serializeModel(graph: Graph, options: ModelOptions = {}): Uint8A
 
 /** Writes the model to `file` (and `<file>_data` when `externalData` is set); returns the paths written. */
 export async function saveModel(graph: Graph, file: string, options: SaveOptions = {}): Promise<string[]> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
+  const model = toModelProto(graph, options);
   if (!options.externalData) {
-    await writeFileAtomic(file, serializeModel(graph, options));
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await writeFileAtomic(file, toBinary(ModelProtoSchema, model));
     return [file];
   }
-  const sideFile = `${path.basename(file)}_data`;
+  return saveModelProto(model, file, { externalDataThreshold: options.externalDataThreshold });
+}
+
+/**
+ * Writes a ModelProto whose tensors are inline (`rawData`; e.g. one read by `readModel`, which pulls
+ * external data in): tensors of at least `externalDataThreshold` bytes (default 1024) go to
+ * `<file>_data` at 4096-aligned offsets, the rest stay inline. Both files are written atomically.
+ * Returns the paths written. The model's initializers are updated to point at the side file.
+ */
+export async function saveModelProto(
+  model: ModelProto,
+  file: string,
+  options: { externalDataThreshold?: number } = {},
+): Promise<string[]> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
   const threshold = options.externalDataThreshold ?? 1024;
-  const external = new Map<string, Uint8Array>();
-  for (const init of graph.initializers) {
-    const { bytes } = tensorBytes(init, !!options.float16Weights && init.value.dtype === "float32");
-    if (bytes.byteLength >= threshold) external.set(init.value.name, bytes);
-  }
-  const model = buildModel(graph, options, external, sideFile);
-  // Lay the tensors out in initializer order, each at an aligned offset.
+  const sideFile = `${path.basename(file)}_data`;
   const parts: Uint8Array[] = [];
   let offset = 0;
-  for (const t of model.graph!.initializer) {
-    if (t.dataLocation !== TensorProto_DataLocation.EXTERNAL) continue;
-    const original = t.name.endsWith("_fp16") && !external.has(t.name) ? t.name.slice(0, -5) : t.name;
-    const bytes = external.get(original)!;
+  for (const t of model.graph?.initializer ?? []) {
+    if (t.rawData.byteLength < threshold) {
+      t.dataLocation = TensorProto_DataLocation.DEFAULT;
+      t.externalData = [];
+      continue;
+    }
     const start = Math.ceil(offset / ALIGN) * ALIGN;
     if (start > offset) parts.push(new Uint8Array(start - offset));
-    parts.push(bytes);
-    t.externalData.push(entry("offset", String(start)), entry("length", String(bytes.byteLength)));
-    offset = start + bytes.byteLength;
+    parts.push(t.rawData);
+    t.dataLocation = TensorProto_DataLocation.EXTERNAL;
+    t.externalData = [
+      entry("location", sideFile),
+      entry("offset", String(start)),
+      entry("length", String(t.rawData.byteLength)),
+    ];
+    t.rawData = new Uint8Array(0);
+    offset = start + parts[parts.length - 1].byteLength;
+  }
+  if (parts.length === 0) {
+    await writeFileAtomic(file, toBinary(ModelProtoSchema, model));
+    return [file];
   }
   const dataPath = path.join(path.dirname(file), sideFile);
   await writeFileAtomic(dataPath, Buffer.concat(parts));

@@ -7,6 +7,7 @@
 import { defaultThreads } from "../env.js";
 import { InvalidArgumentError, ShapeError, throwIfAborted, VlmkitError } from "../errors.js";
 import type { Tensor } from "../tensor.js";
+import { warnOnce } from "../util/warn.js";
 import { checkGgufFile } from "./gguf-check.js";
 import {
   type AddonContext,
@@ -127,7 +128,17 @@ export class NativeModel {
   static async load(path: string, options: NativeModelOptions = {}): Promise<NativeModel> {
     checkGgufFile(path);
     const native = await loadNativeLlama(options);
-    const gpuLayers = options.gpuLayers ?? (native.llama.gpu === false ? 0 : -1);
+    let gpuLayers = options.gpuLayers ?? (native.llama.gpu === false ? 0 : -1);
+    if (gpuLayers !== 0 && native.llama.gpu === false) {
+      // Asked for GPU layers on a CPU-only node-llama-cpp build: run them on the CPU, and say how to get a GPU build.
+      warnOnce(
+        "llama-gpu",
+        `node-llama-cpp loaded a CPU-only llama.cpp here, so the ${gpuLayers === -1 ? "" : `${gpuLayers} `}GPU layers run on the CPU. ` +
+          "For CUDA: install the CUDA 12 runtime that node-llama-cpp's prebuilt @node-llama-cpp/linux-x64-cuda needs, " +
+          "or build one with `npx --no node-llama-cpp source download --gpu cuda`; `npx --no node-llama-cpp inspect gpu` shows what it detects",
+      );
+      gpuLayers = 0;
+    }
     const model = await awaitNative(() =>
       native.addon.loadModel(path, { gpuLayers, useMmap: options.useMmap ?? true }),
     );

@@ -6,6 +6,7 @@
 import * as ort from "onnxruntime-node";
 import { defaultThreads, executionProviders } from "../env.js";
 import { InvalidArgumentError, ModelFormatError } from "../errors.js";
+import { warnOnce } from "../util/warn.js";
 
 export interface OnnxSessionOptions {
   /**
@@ -59,11 +60,77 @@ export async function createOnnxSession(
   what: string = typeof model === "string" ? model : "an in-memory ONNX model",
 ): Promise<ort.InferenceSession> {
   const sessionOptions = onnxSessionOptions(options);
-  try {
-    return typeof model === "string"
-      ? await ort.InferenceSession.create(model, sessionOptions)
-      : await ort.InferenceSession.create(model, sessionOptions);
-  } catch (cause) {
-    throw new ModelFormatError(`onnxruntime could not load ${what}: ${(cause as Error).message}`, { cause });
+  const create = (o: ort.InferenceSession.SessionOptions) =>
+    typeof model === "string" ? ort.InferenceSession.create(model, o) : ort.InferenceSession.create(model, o);
+  // Providers this process could not start are left out at once (one warning each, in `usableProviders`).
+  let providers = usableProviders(sessionOptions.executionProviders as string[]);
+  quietProviderProbe(providers);
+  for (;;) {
+    try {
+      return await create({ ...sessionOptions, executionProviders: providers });
+    } catch (cause) {
+      const [first, ...rest] = providers;
+      if (rest.length > 0 && first !== "cpu" && providerFailure(cause)) {
+        unavailable.add(first);
+        warnUnavailable(first, cause);
+        providers = rest;
+        continue;
+      }
+      if (first !== "cpu" && providerFailure(cause)) {
+        const step = INSTALL_STEPS[first];
+        throw new ModelFormatError(
+          `onnxruntime could not start execution provider "${first}" for ${what}: ${(cause as Error).message}; ` +
+            `${step ? `install it (${step}) or ` : ""}add cpu after it in VLMKIT_EXECUTION_PROVIDERS (e.g. ${first},cpu)`,
+          { cause, details: { provider: first } },
+        );
+      }
+      throw new ModelFormatError(`onnxruntime could not load ${what}: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
   }
+}
+
+/** Providers that failed to start in this process: not tried again, warned about once. */
+const unavailable = new Set<string>();
+
+/** The install step that makes a provider available, for the fallback warning. */
+const INSTALL_STEPS: Record<string, string> = {
+  cuda: "ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js (CUDA 12 and cuDNN 9 must be installed)",
+  tensorrt:
+    "ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js, with TensorRT installed",
+};
+
+let firstSession = true;
+
+/**
+ * A provider that cannot start makes onnxruntime print a raw error line of its own before the error
+ * vlmkit reports with the install step. The log level is read once, when the first session creates
+ * onnxruntime's environment: with a provider other than cpu requested, keep only fatal messages there
+ * (every failure still reaches vlmkit as an error and is reported, or warned about, with its message).
+ */
+function quietProviderProbe(providers: readonly string[]): void {
+  if (!firstSession) return;
+  firstSession = false;
+  if (providers.some((p) => p !== "cpu")) ort.env.logLevel = "fatal";
+}
+
+function usableProviders(requested: readonly string[]): string[] {
+  const left = requested.filter((p) => !unavailable.has(p));
+  return left.length > 0 ? left : ["cpu"];
+}
+
+/** onnxruntime's refusal to append or start an execution provider (a missing shared library, no device). */
+function providerFailure(cause: unknown): boolean {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return /ExecutionProvider|execution provider|shared library|providers_|backend/i.test(message);
+}
+
+function warnUnavailable(provider: string, cause: unknown): void {
+  const step = INSTALL_STEPS[provider];
+  warnOnce(
+    `onnxruntime-provider:${provider}`,
+    `onnxruntime execution provider "${provider}" is not available (${(cause as Error).message.split("\n")[0]}); ` +
+      `falling back to the next one in VLMKIT_EXECUTION_PROVIDERS.${step ? ` To install it: ${step}` : ""}`,
+  );
 }

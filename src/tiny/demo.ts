@@ -7,6 +7,10 @@
  *   gemma3.gguf                         a tiny gemma3 LLM
  *   adapter/                            siglip2 → gemma3, PaliGemma prompt, prefix-LM attention
  *   adapter-chat/                       siglip2-naflex → gemma3, Gemma chat prompt, bidirectional image blocks
+ *
+ * Each adapter directory is a bundle: it also holds its encoder (`siglip2/` or `siglip2-naflex/`) and LLM (`gemma3.gguf`),
+ * hard-linked where the file system allows, and its card records them by path and sha256, so
+ * `vlmkit ask <image> <question> --adapter <dir>/adapter` runs with no other flag.
  */
 import path from "node:path";
 import { LinearAdapter, saveAdapter } from "../adapter/index.js";
@@ -15,6 +19,7 @@ import { readPreprocessorConfig } from "../image/index.js";
 import { vocabFingerprint } from "../llm/identity.js";
 import type { AttentionMode, PromptStyle } from "../prompt/index.js";
 import { cardForPairing } from "../vlm/pairing-card.js";
+import { recordPartSource } from "../vlm/part-sources.js";
 import { writeTinyGemma3Gguf } from "./gemma3.js";
 import { type TinySiglipSizes, type TinySiglipVariant, writeTinySiglip } from "./siglip.js";
 
@@ -69,15 +74,21 @@ export async function writeTinyDemo(dir: string, options: TinyDemoOptions = {}):
   for (const [name, encoder, style, attention] of pairs) {
     const encoderDir = parts[encoder];
     const config = readEncoderConfig(encoderDir);
+    const adapterDir = path.join(dir, name);
+    const sources = {
+      encoder: await recordPartSource(adapterDir, encoderDir),
+      llm: await recordPartSource(adapterDir, gguf.path),
+    };
     const card = cardForPairing({
       encoder: { dir: encoderDir, config, preprocess: await readPreprocessorConfig(encoderDir) },
       llm,
       style,
       attention,
+      sources,
     });
     const adapter = LinearAdapter.init({ inputSize: config.visionHidden, outputSize: llm.nEmbd, seed });
-    parts[name] = path.join(dir, name);
-    await saveAdapter(parts[name], adapter, card);
+    parts[name] = adapterDir;
+    await saveAdapter(adapterDir, adapter, card);
   }
   return { dir, parts };
 }

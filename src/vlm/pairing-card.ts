@@ -1,6 +1,11 @@
 /** The adapter card fields that describe an encoder + LLM pairing, filled from the loaded parts. */
 
-import type { AdapterCardInput } from "../adapter/index.js";
+import {
+  type AdapterCardInput,
+  type AdapterKindName,
+  type PartSource,
+  tokensPerImage,
+} from "../adapter/index.js";
 import type { EncoderConfig } from "../encoders/index.js";
 import { InvalidArgumentError } from "../errors.js";
 import type { PreprocessorConfig } from "../image/index.js";
@@ -14,7 +19,11 @@ export interface PairingInput {
   llm: Required<Omit<LlmIdentity, "name">> & { name: string };
   style: PromptStyle;
   attention: AttentionMode;
+  /** The adapter's kind and merge factor. Default linear (factor 1). */
+  adapter?: { kind: AdapterKindName; factor: number };
   training?: AdapterCardInput["training"];
+  /** Where the encoder and LLM can be found again (`recordPartSource`). */
+  sources?: { encoder?: PartSource; llm?: PartSource };
 }
 
 export function cardForPairing(p: PairingInput): AdapterCardInput {
@@ -24,7 +33,9 @@ export function cardForPairing(p: PairingInput): AdapterCardInput {
       `fixed-resolution preprocessing must be square, got ${pre.height}×${pre.width}`,
     );
   }
+  const adapter = p.adapter ?? { kind: "linear", factor: 1 };
   return {
+    adapter,
     encoder: {
       id: encoderId(p.encoder.dir),
       family: p.encoder.config.family,
@@ -33,6 +44,7 @@ export function cardForPairing(p: PairingInput): AdapterCardInput {
         pre.kind === "fixed"
           ? { kind: "fixed", size: pre.height, patch_size: p.encoder.config.patchSize }
           : { kind: "naflex", patch_size: pre.patchSize, max_num_patches: pre.maxNumPatches },
+      ...(p.sources?.encoder ? { source: p.sources.encoder } : {}),
     },
     llm: {
       architecture: p.llm.architecture,
@@ -40,11 +52,14 @@ export function cardForPairing(p: PairingInput): AdapterCardInput {
       n_vocab: p.llm.nVocab,
       vocab_fingerprint: p.llm.vocabFingerprint,
       name: p.llm.name,
+      ...(p.sources?.llm ? { source: p.sources.llm } : {}),
     },
     prompt: {
       style: p.style,
       image_tokens:
-        pre.kind === "fixed" ? Math.floor(pre.height / p.encoder.config.patchSize) ** 2 : "dynamic",
+        pre.kind === "fixed"
+          ? tokensPerImage(Math.floor(pre.height / p.encoder.config.patchSize), adapter.factor)
+          : "dynamic",
     },
     attention: p.attention,
     ...(p.training ? { training: p.training } : {}),

@@ -92,8 +92,8 @@ describe("saveAdapter / loadAdapter", () => {
         vocabFingerprint: vocabFingerprint(VOCAB),
       },
     });
-    expect(loaded.projection.weight).toEqual(adapter.weight);
-    expect(loaded.projection.bias).toEqual(adapter.bias);
+    expect(loaded.projection.toTensors()).toEqual(adapter.toTensors());
+    expect(loaded.card.adapter).toEqual({ kind: "linear", factor: 1 });
     expect(loaded.embeddingScale).toBe(1);
     expect(loaded.card.format_version).toBe(1);
     expect(loaded.card.embedding_scale).toEqual({ convention: "scaled-token-space", runtime_factor: 1 });
@@ -104,6 +104,7 @@ describe("saveAdapter / loadAdapter", () => {
       "format_version",
       "encoder",
       "llm",
+      "adapter",
       "prompt",
       "attention",
       "embedding_scale",
@@ -167,7 +168,9 @@ describe("saveAdapter / loadAdapter", () => {
     );
     const attempt = loadAdapter(dir);
     await expect(attempt).rejects.toThrow(ModelFormatError);
-    await expect(attempt).rejects.toThrow(/linear\.weight should be \[8, 12\], but it is \[8, 10\]/);
+    await expect(attempt).rejects.toThrow(
+      /encoder\.hidden 12 → llm\.n_embd 8, but the linear adapter maps 10 → 8/,
+    );
   });
 
   it("refuses to save a card whose dims disagree with the adapter, or an invalid card", async () => {

@@ -156,7 +156,10 @@ describe("the web page", () => {
       () => (document.querySelector("#chat-log .msg.streaming .body")?.textContent ?? "").length > 0,
       { polling: "mutation", timeout: 60_000 },
     );
-    await page.click("#chat-stop"); // throws if the button is no longer shown
+    await page.$eval("#chat-stop", (b: Dom) => {
+      if (b.hidden) throw new Error("the answer ended before the stop button was pressed");
+      b.click();
+    });
     await page.waitForFunction(() => document.querySelectorAll("#chat-log .msg.streaming").length === 0);
     expect(await page.$eval("#chat-send", (b: Dom) => b.hidden)).toBe(false);
     expect(await page.$$eval("#chat-log .msg.error", (m) => m.length)).toBe(0);

@@ -1,5 +1,5 @@
-// models/demo: what `vlmkit tiny` writes (checked byte for byte against the generators), plus the LLM of
-// adapters/shapes, the adapter trained by scripts/train-demo-adapter.ts, which must still answer colours.
+// models/demo: what `vlmkit tiny` writes (checked byte for byte against the generators), and the bundle
+// adapters/shapes trained by scripts/train-demo-adapter.ts (adapter, encoder, LLM), which must still answer colours.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -11,6 +11,7 @@ import { writeShapesDataset } from "../../src/train/data/synthetic.js";
 import { Vlm } from "../../src/vlm.js";
 
 const bundled = path.join(import.meta.dirname, "..", "..", "models", "demo");
+const shapes = path.join(import.meta.dirname, "..", "..", "adapters", "shapes");
 const fresh = fs.mkdtempSync(path.join(os.tmpdir(), "vlmkit-demo-"));
 afterAll(() => fs.rmSync(fresh, { recursive: true, force: true }));
 
@@ -26,7 +27,7 @@ describe("bundled demo models", () => {
   it("equal, byte for byte, a fresh `vlmkit tiny` (regenerate with `vlmkit tiny models/demo`)", async () => {
     await writeTinyDemo(path.join(fresh, "tiny"));
     const tinyFiles = files(path.join(fresh, "tiny"));
-    expect(files(bundled).filter((f) => !f.startsWith(`shapes${path.sep}`))).toEqual(tinyFiles);
+    expect(files(bundled)).toEqual(tinyFiles);
     for (const f of tinyFiles) {
       expect(
         fs.readFileSync(path.join(bundled, f)).equals(fs.readFileSync(path.join(fresh, "tiny", f))),
@@ -35,12 +36,16 @@ describe("bundled demo models", () => {
     }
   });
 
-  it("the shapes LLM is what its generator writes", async () => {
+  it("the shapes bundle's LLM is what its generator writes, its encoder the tiny siglip2", async () => {
     const file = path.join(fresh, "shapes-gemma3.gguf");
     await writeTinyGemma3Gguf(file, { seed: 0, type: "f32", dims: { embedding: 128, headDim: 32, ff: 256 } });
-    expect(fs.readFileSync(file).equals(fs.readFileSync(path.join(bundled, "shapes", "gemma3.gguf")))).toBe(
-      true,
-    );
+    expect(fs.readFileSync(file).equals(fs.readFileSync(path.join(shapes, "gemma3.gguf")))).toBe(true);
+    const encoder = files(path.join(bundled, "siglip2"));
+    expect(files(path.join(shapes, "siglip2"))).toEqual(encoder);
+    for (const f of encoder) {
+      const a = fs.readFileSync(path.join(bundled, "siglip2", f));
+      expect(a.equals(fs.readFileSync(path.join(shapes, "siglip2", f))), f).toBe(true);
+    }
   });
 
   it("the trained shapes adapter names the colour of new images and of the example images", async () => {
@@ -55,14 +60,14 @@ describe("bundled demo models", () => {
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l) as { image: string; prompt: string; answer: string });
-    const llm = await Llm.load(path.join(bundled, "shapes", "gemma3.gguf"), {
+    const llm = await Llm.load(path.join(shapes, "gemma3.gguf"), {
       gpu: false,
       contextSize: 512,
       threads: 1,
     });
     const vlm = await Vlm.load({
-      encoder: path.join(bundled, "siglip2"),
-      adapter: path.join(bundled, "..", "..", "adapters", "shapes"),
+      encoder: path.join(shapes, "siglip2"),
+      adapter: shapes,
       llm,
     });
     try {

@@ -5,6 +5,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TokenMerger } from "../../src/adapter/kinds/merge.js";
+import { adapterFromTensors, initAdapter, kindSpec } from "../../src/adapter/kinds/registry.js";
 import { LinearAdapter } from "../../src/adapter/linear-adapter.js";
 import { ShapeError } from "../../src/errors.js";
 import { NativeModel } from "../../src/llm/native.js";
@@ -103,8 +105,8 @@ describe("adapter loss graph", () => {
     const ex = example("what colour is the shape", "red circle", 3);
     const a = adapter(2);
     const base = await loss.run(ex, a);
-    const gw = base.gradWeight as Float32Array;
-    const gb = base.gradBias as Float32Array;
+    const gw = base.gradients?.get("linear.weight") as Float32Array;
+    const gb = base.gradients?.get("linear.bias") as Float32Array;
     expect(gw.length).toBe(64 * Dv);
     expect(gb.length).toBe(64);
 
@@ -154,8 +156,8 @@ describe("adapter loss graph", () => {
       expect(loss.bucket(ex.layout)).toEqual({ length: N + 32, outputs: 8 });
       const padded = await big.run(ex, a);
       expect(padded.loss).toBeCloseTo(small.loss, 5);
-      const gs = small.gradWeight as Float32Array;
-      const gp = padded.gradWeight as Float32Array;
+      const gs = small.gradients?.get("linear.weight") as Float32Array;
+      const gp = padded.gradients?.get("linear.weight") as Float32Array;
       const scale = Math.max(...gs.map(Math.abs));
       expect(Math.max(...gs.map((v, i) => Math.abs(v - gp[i])))).toBeLessThan(1e-4 * scale);
     } finally {
@@ -169,8 +171,8 @@ describe("adapter loss graph", () => {
     const first = await loss.run(ex, a, { gradients: false });
     for (let step = 0; step < 8; step++) {
       const r = await loss.run(ex, a);
-      const gw = r.gradWeight as Float32Array;
-      const gb = r.gradBias as Float32Array;
+      const gw = r.gradients?.get("linear.weight") as Float32Array;
+      const gb = r.gradients?.get("linear.bias") as Float32Array;
       for (let i = 0; i < gw.length; i++) a.weight.data[i] -= 0.5 * gw[i];
       for (let i = 0; i < gb.length; i++) a.bias.data[i] -= 0.5 * gb[i];
     }
@@ -186,14 +188,18 @@ describe("adapter loss graph", () => {
   });
 
   it("emits no backward nodes for the frozen LLM weights", () => {
-    const { graph, gradWeight, gradBias } = buildAdapterLossGraph(loss.spec, {
+    const { graph, gradients } = buildAdapterLossGraph(loss.spec, {
       length: N + 32,
       outputs: 4,
       featureSize: Dv,
     });
-    expect(gradWeight?.shape).toEqual([64, Dv]);
-    expect(gradBias?.shape).toEqual([64]);
-    expect(graph.outputs.map((o) => o.name).sort()).toEqual(["grad_bias", "grad_weight", "loss"]);
+    expect(gradients?.get("linear.weight")?.shape).toEqual([64, Dv]);
+    expect(gradients?.get("linear.bias")?.shape).toEqual([64]);
+    expect(graph.outputs.map((o) => o.name).sort()).toEqual([
+      "grad.linear.bias",
+      "grad.linear.weight",
+      "loss",
+    ]);
     // No node computes a tensor shaped like a frozen weight's gradient ([V, E], [ff, E], [E, ff]);
     // only the forward Transposes of the weights have such shapes.
     const { vocab: V, embedding: E, ff } = loss.spec;
@@ -204,4 +210,65 @@ describe("adapter loss graph", () => {
     );
     expect(weightShaped.map((n) => n.op)).toEqual([]);
   });
+});
+
+describe("adapter loss graph for each kind", () => {
+  for (const [kind, factor] of [
+    ["mlp", 1],
+    ["pixel-shuffle", 2],
+    ["avgpool", 2],
+  ] as const) {
+    it(`${kind}: every parameter gets a gradient that matches central differences`, async () => {
+      const merger = new TokenMerger(kindSpec(kind), factor, Dv, { threads: 1 });
+      try {
+        const tokens = await merger.merge(features(9), { rows: 4, cols: 4 }); // [M, W]
+        const M = tokens.dims[0];
+        expect(M).toBe(factor === 1 ? N : N / (factor * factor));
+        const ex: LossExample = {
+          layout: layoutExample(
+            { prompt: "what colour", answer: "red circle", imageTokens: M, style: "paligemma" },
+            tokenize,
+          ),
+          features: tokens,
+        };
+        const a = initAdapter(kind, { inputSize: Dv, outputSize: 64, factor, seed: 6 });
+        for (const [name, t] of a.toTensors()) {
+          if (t.dims.length === 1) t.data.set(new SeededRandom(name.length).normalArray(t.data.length, 0.3));
+        }
+        const base = await loss.run(ex, a);
+        const grads = base.gradients as Map<string, Float32Array>;
+        expect([...grads.keys()].sort()).toEqual([...a.toTensors().keys()].sort());
+        // Along the gradient: (L(θ + εd) − L(θ − εd)) / 2ε = ‖g‖ for d = g/‖g‖.
+        let sq = 0;
+        for (const [name, g] of grads) {
+          expect(g.length, name).toBe(a.toTensors().get(name)?.data.length);
+          for (const v of g) sq += v * v;
+        }
+        const norm = Math.sqrt(sq);
+        expect(norm).toBeGreaterThan(1e-3);
+        const eps = 1e-2;
+        const shifted = (step: number) => {
+          const params = new Map(
+            [...a.toTensors()].map(([name, t]) => {
+              const g = grads.get(name) as Float32Array;
+              return [
+                name,
+                tensor(
+                  t.data.map((v, i) => v + (step * g[i]) / norm),
+                  t.dims,
+                ),
+              ];
+            }),
+          );
+          return adapterFromTensors(kind, factor, params, "shifted");
+        };
+        const up = await loss.run(ex, shifted(eps), { gradients: false });
+        const down = await loss.run(ex, shifted(-eps), { gradients: false });
+        const directional = (up.loss - down.loss) / (2 * eps);
+        expect(Math.abs(directional - norm) / norm).toBeLessThan(0.02);
+      } finally {
+        await merger.dispose();
+      }
+    });
+  }
 });

@@ -1,14 +1,7 @@
 import type { Command } from "commander";
 import { InvalidArgumentError } from "../../errors.js";
-import { printJson } from "../output.js";
-import {
-  addSamplingOptions,
-  addVlmOptions,
-  loadVlm,
-  type SamplingArgs,
-  samplingOptions,
-  type VlmArgs,
-} from "../vlm-args.js";
+import { askOnce } from "../chat-session.js";
+import { addSamplingOptions, addVlmOptions, loadVlm, type SamplingArgs, type VlmArgs } from "../vlm-args.js";
 
 export function register(program: Command): void {
   addSamplingOptions(
@@ -28,16 +21,7 @@ export function register(program: Command): void {
     const images = positionals.slice(0, -1);
     const vlm = await loadVlm(args);
     try {
-      const controller = new AbortController();
-      process.once("SIGINT", () => controller.abort());
-      const generation = vlm.stream(images, question, {
-        ...samplingOptions(args),
-        signal: controller.signal,
-      });
-      if (!args.json) for await (const delta of generation) process.stdout.write(delta);
-      const result = await generation.result;
-      if (args.json) printJson(result);
-      else process.stdout.write("\n");
+      await askOnce(vlm, images, question, args);
     } finally {
       await vlm.dispose();
     }

@@ -1,10 +1,8 @@
 import type { Command } from "commander";
-import { readAdapterCard } from "../../adapter/index.js";
+import type { AdapterCard } from "../../adapter/index.js";
 import { InvalidArgumentError } from "../../errors.js";
-import { evaluateAdapter } from "../../train/loop/evaluate.js";
-import { encoderRefFromCard, llmEntryFromCard } from "../card-refs.js";
-import { encoderDir } from "../encoder-arg.js";
-import { llmPath, registryLlmPath } from "../llm-arg.js";
+import { type EvaluateOptions, evaluateAdapter } from "../../train/loop/evaluate.js";
+import { adapterParts } from "../adapter-parts.js";
 import { printJson, printLine, progressBar } from "../output.js";
 import { int } from "../parse.js";
 
@@ -17,6 +15,7 @@ interface EvalArgs {
   limit?: number;
   maxTokens: number;
   onBadRow: string;
+  split: string;
   allowOutsidePaths?: boolean;
   threads?: number;
   json?: boolean;
@@ -31,14 +30,13 @@ export function register(program: Command): void {
       "dataset: .jsonl, LLaVA .json, or an imagefolder with metadata.jsonl",
     )
     .requiredOption("--adapter <dir>", "adapter directory")
-    .option(
-      "--encoder <id|dir>",
-      "encoder (default: the adapter card's encoder id when it is a known id or org/repo; never read as a path or URL)",
-    )
+    .option("--encoder <id|dir>", "encoder (default: the one the adapter card records)")
     .option("--dtype <dtype>", "ONNX weight variant of the encoder", "fp32")
+    .option("--llm <gguf|id|hf:uri>", "the gemma3 GGUF (default: the one the adapter card records)")
     .option(
-      "--llm <gguf|id|hf:uri>",
-      "the gemma3 GGUF (default: the adapter card's LLM name when it is a known LLM id; never read as a path or URL)",
+      "--split <rows>",
+      "all rows, or the val / train side of the seeded split `train` made on this --data (its card's val fraction and seed)",
+      "all",
     )
     .option("--limit <n>", "answer only the first n rows (the loss uses all)", int("--limit", 1))
     .option("--max-tokens <n>", "most tokens per answer", int("--max-tokens", 1), 32)
@@ -53,18 +51,10 @@ export function register(program: Command): void {
       if (args.onBadRow !== "skip" && args.onBadRow !== "fail") {
         throw new InvalidArgumentError(`--on-bad-row "${args.onBadRow}"; expected "skip" or "fail"`);
       }
-      const card = await readAdapterCard(args.adapter);
-      // The card's names are resolved through the registry / hub only, never as paths or URLs.
-      const { dir, dtype } = await encoderDir({
-        encoder: args.encoder ?? encoderRefFromCard(card, args.adapter),
-        hubOnly: args.encoder === undefined,
-        dtype: args.dtype,
-        json: args.json,
-      });
-      const llm =
-        args.llm !== undefined
-          ? await llmPath(args.llm, { json: args.json })
-          : await registryLlmPath(llmEntryFromCard(card, args.adapter), { json: args.json });
+      if (!["all", "val", "train"].includes(args.split)) {
+        throw new InvalidArgumentError(`--split "${args.split}"; expected "all", "val" or "train"`);
+      }
+      const { card, encoder: dir, dtype, llm } = await adapterParts(args);
       const bar = progressBar("answering", { json: args.json });
       try {
         const result = await evaluateAdapter({
@@ -73,6 +63,7 @@ export function register(program: Command): void {
           encoder: dir,
           encoderDtype: dtype,
           llm,
+          split: splitOf(card, args.split),
           limit: args.limit,
           maxTokens: args.maxTokens,
           onBadRow: args.onBadRow,
@@ -90,4 +81,21 @@ export function register(program: Command): void {
         bar.stop();
       }
     });
+}
+
+/** The split `train` made, from the card: the same val fraction and seed give the same rows. */
+function splitOf(card: AdapterCard, split: string): EvaluateOptions["split"] {
+  if (split === "all") return undefined;
+  const t = card.training;
+  if (t?.val_file !== undefined) {
+    throw new InvalidArgumentError(
+      `--split ${split}: this adapter was validated on a separate file (${t.val_file}), not a split; evaluate that file with --split all`,
+    );
+  }
+  if (t?.val_fraction === undefined || t.seed === undefined) {
+    throw new InvalidArgumentError(
+      `--split ${split}: the adapter card does not record its training split (val fraction and seed); use --split all`,
+    );
+  }
+  return { side: split as "train" | "val", valFraction: t.val_fraction, seed: t.seed };
 }

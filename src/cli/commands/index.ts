@@ -7,6 +7,7 @@ export { register as embed } from "./embed.js";
 export { register as eval } from "./eval.js";
 export { register as models } from "./models.js";
 export { register as pull } from "./pull.js";
+export { register as run } from "./run.js";
 export { register as serve } from "./serve.js";
 export { register as shapes } from "./shapes.js";
 export { register as tiny } from "./tiny.js";

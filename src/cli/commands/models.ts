@@ -1,5 +1,7 @@
+import path from "node:path";
 import type { Command } from "commander";
 import { isCached, listModels, type ModelEntry } from "../../hub/index.js";
+import { type LocalAdapter, listLocalAdapters } from "../adapter-catalog.js";
 import { printJson, printLine } from "../output.js";
 
 function dimsText(m: ModelEntry): string {
@@ -8,19 +10,65 @@ function dimsText(m: ModelEntry): string {
   return `Dv ${m.dims.visionHidden}, text ${m.dims.textEmbed}, ${res}, patch ${m.dims.patchSize}`;
 }
 
+/** Rows of cells → lines with every column padded to its widest cell (the last column is not padded). */
+export function table(rows: readonly (readonly string[])[]): string[] {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) =>
+    r
+      .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd(),
+  );
+}
+
+function adapterText(a: LocalAdapter): string {
+  if (!a.card) return `unreadable: ${a.problem}`;
+  const c = a.card;
+  const parts = `${c.encoder.id} → ${c.llm.name || c.llm.architecture}, ${c.prompt.style}`;
+  return a.standalone ? parts : `${parts}; needs --encoder and --llm`;
+}
+
 export function register(program: Command): void {
   program
     .command("models")
-    .description("list known models: kind, hub repo, dimensions and whether the cache holds them (fp32)")
-    .option("--json", "print JSON: [{id, kind, repo, revision, dims, cached, verified, ...}]")
+    .description(
+      "list known models (kind, hub repo, dimensions, whether the cache holds them) and the local adapters and bundles",
+    )
+    .option(
+      "--json",
+      "print JSON: {models: [{id, kind, repo, revision, dims, cached, ...}], adapters: [{name, dir, kind, standalone}]}",
+    )
     .action(async (args: { json?: boolean }) => {
       const rows = await Promise.all(listModels().map(async (m) => ({ ...m, cached: await isCached(m) })));
-      if (args.json) return printJson(rows);
-      const width = Math.max(...rows.map((r) => r.id.length));
-      for (const r of rows) {
-        const kind = r.kind === "llm" ? "llm" : `${r.family}${r.naflex ? " naflex" : ""}`;
-        const mark = r.cached ? "cached" : "      ";
-        printLine(`${r.id.padEnd(width)}  ${mark}  ${kind.padEnd(14)}  ${r.repo}  (${dimsText(r)})`);
+      const adapters = await listLocalAdapters();
+      if (args.json) {
+        return printJson({
+          models: rows,
+          adapters: adapters.map(({ card: _card, ...a }) => a),
+        });
+      }
+      printLine("Models (vlmkit pull <id> downloads one; `cached` = fp32 files in the hub cache)");
+      const modelRows = rows.map((r) => [
+        r.id,
+        r.kind === "llm" ? "llm" : `${r.family}${r.naflex ? " naflex" : ""}`,
+        r.cached ? "cached" : "-",
+        r.repo,
+        dimsText(r),
+      ]);
+      for (const line of table([["ID", "KIND", "CACHE", "REPO", "DIMENSIONS"], ...modelRows]))
+        printLine(`  ${line}`);
+      printLine();
+      printLine("Adapters and bundles (vlmkit run <name> [image...] [prompt])");
+      if (adapters.length === 0) printLine("  none");
+      else {
+        const adapterRows = adapters.map((a) => [
+          a.name,
+          a.kind,
+          path.relative(process.cwd(), a.dir).startsWith("..") ? a.dir : path.relative(process.cwd(), a.dir),
+          adapterText(a),
+        ]);
+        for (const line of table([["NAME", "KIND", "DIRECTORY", "PARTS"], ...adapterRows]))
+          printLine(`  ${line}`);
       }
     });
 }

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { parseOnnxDtype, snapshotDownload } from "../../hub/index.js";
 import { printJson, printLine, progressBar } from "../output.js";
+import { repeatable } from "../parse.js";
 
 interface PullArgs {
   dtype: string;
@@ -17,7 +18,7 @@ export function register(program: Command): void {
     .argument("<model>", "a known model id (see `vlmkit models`) or an org/repo on the hub")
     .option("--dtype <dtype>", "ONNX weight variant (fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4)", "fp32")
     .option("--revision <rev>", "branch, tag or commit (default: the registry's, else main)")
-    .option("--file <path...>", "fetch exactly these files of the repo")
+    .option("--file <path>", "fetch exactly this file of the repo (repeatable)", repeatable("--file"))
     .option("--no-text-tower", "skip the SigLIP text tower (a VLM needs only the vision tower)")
     .option("--json", "print JSON: {dir, repo, revision, commit, files: [{path, size, fromCache}]}")
     .action(async (model: string, args: PullArgs) => {

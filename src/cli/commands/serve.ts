@@ -14,6 +14,7 @@ import { loadVlms, type VlmParts } from "../../server/load-vlms.js";
 import { createLogger } from "../../server/logging.js";
 import { createMetrics } from "../../server/metrics.js";
 import { ServedModels } from "../../server/models.js";
+import { adapterParts } from "../adapter-parts.js";
 import { llmPath } from "../llm-arg.js";
 import { int } from "../parse.js";
 
@@ -79,7 +80,7 @@ export function register(program: Command): void {
       "HTTP API and web page: OpenAI-style /v1/chat/completions, /v1/classify, /v1/embeddings, /v1/images/embeddings, /v1/models; Ollama-style /api/chat, /api/generate, /api/embed, /api/tags, /api/show, /api/ps; /health, /metrics; the page at /",
     )
     .option("--host <host>", "interface to bind", DEFAULT_HOST)
-    .option("--port <port>", "TCP port (0 picks a free one)", int("--port"), DEFAULT_PORT)
+    .option("--port <port>", "TCP port, 1-65535 (0 picks a free one)", int("--port", 0, 65535), DEFAULT_PORT)
     .option(
       "--encoder <[name=]id|dir>",
       "encoder to serve for classify and embeddings (repeatable); named by the folder or id unless name= is given. With --adapter, the first is the VLM's encoder",
@@ -90,8 +91,14 @@ export function register(program: Command): void {
       "--config <file.json>",
       'models by name: {"encoders": {name: id|dir}, "vlms": {name: {encoder, adapter, llm}}}',
     )
-    .option("--adapter <dir>", "serve a VLM: this adapter on --encoder and --llm")
-    .option("--llm <gguf|id|hf:uri>", "the VLM's LLM: a GGUF file, a known id, or an hf: URI")
+    .option(
+      "--adapter <dir>",
+      "serve a VLM: this adapter or bundle (directory or name) on its card's encoder and LLM, or on --encoder and --llm",
+    )
+    .option(
+      "--llm <gguf|id|hf:uri>",
+      "the VLM's LLM: a GGUF file, a known id, or an hf: URI (default: the adapter card's)",
+    )
     .option("--name <name>", "the VLM's model name (default: the adapter folder's name)")
     .option(
       "--parallel <n>",
@@ -224,22 +231,33 @@ export function register(program: Command): void {
         encoders[name] = spec;
       }
       if (args.adapter) {
-        if (!args.llm) throw new InvalidArgumentError("--adapter needs --llm <gguf|id|hf:uri>");
-        if (args.encoder.length === 0)
-          throw new InvalidArgumentError("--adapter needs --encoder <id|dir> (the VLM's)");
-        const name = args.name ?? path.basename(path.resolve(args.adapter));
+        // The VLM's encoder and LLM default to the ones its adapter card records; that encoder is served too.
+        const recorded = await adapterParts({
+          adapter: args.adapter,
+          encoder: args.encoder.length > 0 ? encoderSpec(args.encoder[0])[1] : undefined,
+          llm: args.llm,
+          dtype: args.dtype,
+          json: true,
+        });
+        let encoderName =
+          args.encoder.length > 0 ? encoderSpec(args.encoder[0])[0] : recorded.card.encoder.id;
+        if (args.encoder.length === 0) {
+          if (encoderName in encoders) encoderName = `${encoderName}-encoder`;
+          encoders[encoderName] = recorded.encoder;
+        }
+        const name = args.name ?? path.basename(path.resolve(recorded.adapter));
         if (name in vlms || name in encoders) {
           throw new InvalidArgumentError(
             `the VLM's name "${name}" is used twice; give another with --name, or name the encoder with --encoder other=<dir>`,
           );
         }
-        vlms[name] = { encoder: encoderSpec(args.encoder[0])[0], adapter: args.adapter, llm: args.llm };
+        vlms[name] = { encoder: encoderName, adapter: recorded.adapter, llm: args.llm ?? recorded.llm };
       } else if (args.llm || args.name) {
         throw new InvalidArgumentError(`${args.llm ? "--llm" : "--name"} needs --adapter <dir>`);
       }
       if (Object.keys(encoders).length + Object.keys(vlms).length === 0) {
         throw new InvalidArgumentError(
-          "nothing to serve: pass --encoder <id|dir>, --adapter <dir> --encoder <id|dir> --llm <gguf>, or --config <file.json>",
+          "nothing to serve: pass --encoder <id|dir>, --adapter <dir> (with --encoder and --llm when its card does not record them), or --config <file.json>",
         );
       }
       if (args.gallery && Object.keys(encoders).length === 0)

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
+import { ADAPTER_KINDS, isAdapterKind, kindSpec } from "../../adapter/index.js";
 import { InvalidArgumentError } from "../../errors.js";
 import type { AttentionMode, PromptStyle } from "../../prompt/index.js";
-import { TRAIN_DEFAULTS, type TrainEvent, trainAdapter } from "../../train/loop/trainer.js";
+import { TRAIN_DEFAULTS, type TrainEvent, type TrainResult, trainAdapter } from "../../train/loop/trainer.js";
 import { addEncoderOptions, type EncoderArgs, encoderDir } from "../encoder-arg.js";
 import { llmPath } from "../llm-arg.js";
 import { printJson, printLine, progressBar } from "../output.js";
@@ -12,6 +13,8 @@ interface TrainArgs extends EncoderArgs {
   llm: string;
   out: string;
   style: string;
+  adapterKind: string;
+  pool?: number;
   attention?: string;
   epochs: number;
   lr: number;
@@ -24,6 +27,7 @@ interface TrainArgs extends EncoderArgs {
   samples: number;
   checkpointEvery: number;
   resume?: boolean;
+  overwrite?: boolean;
   onBadRow: string;
   allowOutsidePaths?: boolean;
   seed: number;
@@ -34,7 +38,9 @@ export function register(program: Command): void {
   addEncoderOptions(
     program
       .command("train")
-      .description("train a linear adapter from an image encoder into a frozen gemma3 LLM")
+      .description(
+        "train an adapter (linear, mlp, pixel-shuffle or avgpool) from an image encoder into a frozen gemma3 LLM",
+      )
       .requiredOption(
         "--data <file|dir>",
         "dataset: .jsonl, LLaVA .json, or an imagefolder with metadata.jsonl",
@@ -42,6 +48,12 @@ export function register(program: Command): void {
       .requiredOption("--llm <gguf>", "the gemma3 GGUF the adapter feeds")
       .requiredOption("--out <dir>", "adapter directory (also gets metrics.jsonl, loss.png, checkpoints/)")
       .option("--style <style>", "prompt style: paligemma or gemma-chat", d.style)
+      .option("--adapter-kind <kind>", `adapter kind: ${ADAPTER_KINDS.join(", ")}`, "linear")
+      .option(
+        "--pool <r|k>",
+        "merge factor of pixel-shuffle (r, default 2) or avgpool (k, default 4): r² or k² patches per image token",
+        int("--pool", 2),
+      )
       .option("--attention <mode>", "prefix-lm, bidirectional-image or causal (default: the style's)")
       .option("--epochs <n>", "passes over the training rows", int("--epochs", 1), d.epochs)
       .option("--lr <rate>", "peak AdamW learning rate", num("--lr", 0, 10), d.lr)
@@ -69,6 +81,7 @@ export function register(program: Command): void {
         d.checkpointEvery,
       )
       .option("--resume", "continue from the newest checkpoint in --out")
+      .option("--overwrite", "replace the adapter and training run already in --out")
       .option("--on-bad-row <policy>", "skip or fail", "skip")
       .option(
         "--allow-outside-paths",
@@ -87,6 +100,16 @@ export function register(program: Command): void {
     }
     if (args.onBadRow !== "skip" && args.onBadRow !== "fail") {
       throw new InvalidArgumentError(`--on-bad-row "${args.onBadRow}"; expected "skip" or "fail"`);
+    }
+    if (!isAdapterKind(args.adapterKind)) {
+      throw new InvalidArgumentError(
+        `--adapter-kind "${args.adapterKind}"; expected one of ${ADAPTER_KINDS.join(", ")}`,
+      );
+    }
+    if (args.pool !== undefined && !kindSpec(args.adapterKind).merges) {
+      throw new InvalidArgumentError(
+        `--pool applies to pixel-shuffle and avgpool; a ${args.adapterKind} adapter maps each patch`,
+      );
     }
     const { dir, dtype } = await encoderDir(args);
     const llm = await llmPath(args.llm, { json: args.json });
@@ -123,6 +146,8 @@ export function register(program: Command): void {
         llm,
         out: args.out,
         style: args.style as PromptStyle,
+        adapterKind: args.adapterKind,
+        pool: args.pool,
         attention: args.attention as AttentionMode | undefined,
         epochs: args.epochs,
         lr: args.lr,
@@ -135,6 +160,7 @@ export function register(program: Command): void {
         samples: args.samples,
         checkpointEvery: args.checkpointEvery,
         resume: args.resume ?? false,
+        overwrite: args.overwrite ?? false,
         onBadRow: args.onBadRow,
         allowOutsidePaths: args.allowOutsidePaths ?? false,
         seed: args.seed,
@@ -145,13 +171,26 @@ export function register(program: Command): void {
       });
       steps.stop();
       if (args.json) return printJson(result);
-      printLine(
-        `adapter saved to ${result.adapterDir}: ${result.steps} steps, final training loss ${result.finalLoss.toFixed(4)}, ` +
-          `validation loss ${result.initialValLoss.toFixed(4)} → ${result.finalValLoss.toFixed(4)}`,
-      );
+      printLine(finalLine(result));
     } finally {
       features.stop();
       steps.stop();
     }
   });
+}
+
+/** The last line: what was done, then the three files a user looks at next. */
+function finalLine(r: TrainResult): string {
+  const files = `adapter ${r.adapterDir} (try: vlmkit ask <image> "<question>" --adapter ${r.adapterDir}), loss curve ${r.lossCurve}, metrics ${r.metrics}`;
+  if (r.alreadyFinished)
+    return `the run in ${r.adapterDir} had already finished all ${r.steps} steps; nothing to resume. ${files}`;
+  const losses = [`final training loss ${r.finalLoss.toFixed(4)}`];
+  if (Number.isFinite(r.finalValLoss)) {
+    losses.push(
+      Number.isFinite(r.initialValLoss)
+        ? `validation loss ${r.initialValLoss.toFixed(4)} → ${r.finalValLoss.toFixed(4)}`
+        : `validation loss ${r.finalValLoss.toFixed(4)}`,
+    );
+  }
+  return `trained ${r.steps} steps, ${losses.join(", ")}. Saved: ${files}`;
 }

@@ -7,7 +7,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { readSafetensors, writeSafetensors } from "../../adapter/index.js";
+import { type AdapterKindName, readSafetensors, writeSafetensors } from "../../adapter/index.js";
 import { InvalidArgumentError } from "../../errors.js";
 import type { OnnxDtype } from "../../hub/dtypes.js";
 import { tensor } from "../../tensor.js";
@@ -50,6 +50,10 @@ export interface VlmRecipe {
   maxTokens?: number;
   /** Seed of the split, the shuffle and the adapter's initial weights. Default 0. */
   seed?: number;
+  /** The adapter kind every encoder's adapter is trained as (`trainAdapter`'s `adapterKind`). Default "linear". */
+  adapterKind?: AdapterKindName;
+  /** Merge factor of pixel-shuffle / avgpool (`trainAdapter`'s `pool`). Default: the kind's. */
+  pool?: number;
 }
 
 export interface VlmRows {
@@ -139,6 +143,8 @@ export async function vlmTask(options: VlmTaskOptions): Promise<TaskOutput & { a
     lr: recipe.lr ?? VLM_DEFAULTS.lr,
     batchSize: recipe.batchSize ?? VLM_DEFAULTS.batchSize,
     seed: recipe.seed ?? 0,
+    adapterKind: recipe.adapterKind,
+    pool: recipe.pool,
     samples: 0,
     checkpointEvery: 1_000_000,
     featureCacheDir: options.featureCacheDir,
@@ -146,6 +152,8 @@ export async function vlmTask(options: VlmTaskOptions): Promise<TaskOutput & { a
     onEvent: options.onTrainEvent,
     onReport: quiet,
     signal: options.signal,
+    // The rows are written by compare itself, naming images the dataset reader already listed.
+    allowOutsidePaths: true,
   });
   const common = {
     data: rows.test,
@@ -157,6 +165,7 @@ export async function vlmTask(options: VlmTaskOptions): Promise<TaskOutput & { a
     threads: options.threads,
     onReport: quiet,
     signal: options.signal,
+    allowOutsidePaths: true,
   };
   const withImage = await evaluateAdapter({
     ...common,

@@ -2,6 +2,8 @@
  * Dataset rows → what the loss graph takes: each image's cached features (the encoder runs once per
  * image, ever, thanks to `FeatureCache`) and each row's token layout, tokenized by the LLM itself.
  */
+
+import type { Grid } from "../../adapter/kinds/types.js";
 import { throwIfAborted } from "../../errors.js";
 import type { AttentionMode, PromptStyle } from "../../prompt/index.js";
 import type { Tensor } from "../../tensor.js";
@@ -15,6 +17,11 @@ export interface PrepareOptions {
   style: PromptStyle;
   attention: AttentionMode;
   tokenize: Tokenize;
+  /**
+   * Turns an image's patch features [N, Dv] on its grid into the tokens the adapter's trainable part
+   * takes (`TokenMerger.merge` for pixel-shuffle and avgpool). Default: the features as they are.
+   */
+  merge?: (patches: Tensor, grid: Grid) => Promise<Tensor>;
   /** Images per encoder call while filling the cache. Default 8. */
   batchSize?: number;
   /** Images done (cached or computed) of the total. */
@@ -52,7 +59,8 @@ export async function prepareExamples(
       throwIfAborted(options.signal);
       let f = features.get(row.imagePath);
       if (!f) {
-        f = (await cache.get(row.imagePath)).patches; // [N, Dv]
+        const cached = await cache.get(row.imagePath); // [N, Dv] on its grid
+        f = options.merge ? await options.merge(cached.patches, cached.grid) : cached.patches; // → [M, W]
         features.set(row.imagePath, f);
       }
       const layout = layoutExample(
@@ -77,7 +85,7 @@ export async function prepareExamples(
   };
 }
 
-/** RMS over every value of the features (what `LinearAdapter.init` scales the adapter by). */
+/** RMS over every value of the features (what the adapter's initialization scales by). */
 export function featureRms(examples: readonly LossExample[]): number {
   const seen = new Set<Tensor>();
   let sum = 0;

@@ -1,6 +1,6 @@
 /**
  * Training checkpoints: `<out>/checkpoints/step-<8 digits>.safetensors`, one self-contained file each
- * (adapter weights, AdamW moments, and in the metadata the step, epoch, position in the epoch, shuffle
+ * (adapter weights, AdamW moments, and in the metadata the adapter's kind and factor, the step, epoch, position in the epoch, shuffle
  * seed and the run's identity). A file is written to a temp name, fsynced, renamed, and the folder is
  * fsynced, so a killed process leaves either the whole file or none; there is no "latest" pointer to
  * go stale: resuming scans the folder and takes the newest file that verifies (sha256 of its tensor
@@ -9,7 +9,8 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { BIAS_NAME, LinearAdapter, WEIGHT_NAME } from "../../adapter/linear-adapter.js";
+import { adapterFromTensors } from "../../adapter/kinds/registry.js";
+import type { Adapter } from "../../adapter/kinds/types.js";
 import { parseSafetensors, serializeSafetensors } from "../../adapter/safetensors.js";
 import { CheckpointError, InvalidArgumentError } from "../../errors.js";
 import { type Tensor, tensor } from "../../tensor.js";
@@ -35,7 +36,7 @@ export interface CheckpointState {
   /** Seed of the per-epoch shuffle: the whole example order follows from it (see `shuffle`). */
   seed: number;
   identity: RunIdentity;
-  adapter: LinearAdapter;
+  adapter: Adapter;
   optimizer: AdamW;
 }
 
@@ -103,16 +104,15 @@ export async function saveCheckpoint(
   }
   const opt = state.optimizer.state();
   const names = state.optimizer.groups.map((g) => g.name);
-  const tensors = new Map<string, Tensor>([
-    [WEIGHT_NAME, state.adapter.weight], // [Dl, Dv]
-    [BIAS_NAME, state.adapter.bias], // [Dl]
-  ]);
+  const tensors = new Map<string, Tensor>(state.adapter.toTensors()); // the adapter's parameters by name
   for (const [i, name] of names.entries()) {
     tensors.set(`optimizer.m.${name}`, tensor(opt.m[i], [opt.m[i].length]));
     tensors.set(`optimizer.v.${name}`, tensor(opt.v[i], [opt.v[i].length]));
   }
   const metadata = {
     format: FORMAT,
+    adapter_kind: state.adapter.kind,
+    adapter_factor: String(state.adapter.factor),
     step: String(state.step),
     epoch: String(state.epoch),
     position: String(state.position),
@@ -177,10 +177,16 @@ export async function readCheckpoint(file: string): Promise<LoadedCheckpoint> {
   const { tensors, metadata: md } = contents;
   if (md.format !== FORMAT) throw bad(`format ${JSON.stringify(md.format)}, expected "${FORMAT}"`);
   if (md.tensors_sha256 !== tensorDigest(tensors)) throw bad("its tensor data does not match its sha256");
-  const weight = tensors.get(WEIGHT_NAME);
-  const bias = tensors.get(BIAS_NAME);
-  if (!weight || !bias) throw bad(`it lacks ${WEIGHT_NAME} or ${BIAS_NAME}`);
-  const adapter = new LinearAdapter(weight, bias);
+  // Checkpoints written before adapter kinds hold a linear adapter.
+  const kind = md.adapter_kind ?? "linear";
+  const factor = Number(md.adapter_factor ?? 1);
+  const params = new Map([...tensors].filter(([name]) => !name.startsWith("optimizer.")));
+  let adapter: Adapter;
+  try {
+    adapter = adapterFromTensors(kind, factor, params, file);
+  } catch (cause) {
+    throw bad((cause as Error).message, cause);
+  }
   const json = <T>(key: string): T => {
     try {
       return JSON.parse(md[key]) as T;

@@ -4,9 +4,11 @@
  * reference answers.
  */
 
-import type { LinearAdapter } from "../../adapter/linear-adapter.js";
+import { TokenMerger } from "../../adapter/kinds/merge.js";
+import { kindSpec } from "../../adapter/kinds/registry.js";
+import type { Adapter } from "../../adapter/kinds/types.js";
 import { VisionEncoder } from "../../encoders/index.js";
-import { throwIfAborted } from "../../errors.js";
+import { InvalidArgumentError, throwIfAborted } from "../../errors.js";
 import type { OnnxDtype } from "../../hub/dtypes.js";
 import { Llm } from "../../llm/llm.js";
 import { Vlm } from "../../vlm.js";
@@ -36,7 +38,7 @@ export function answersMatch(answer: string, reference: string): boolean {
 export async function meanLoss(
   loss: AdapterLoss,
   examples: readonly LossExample[],
-  adapter: LinearAdapter,
+  adapter: Adapter,
   signal?: AbortSignal,
 ): Promise<number> {
   let sum = 0;
@@ -97,6 +99,11 @@ export interface EvaluateOptions {
   encoderDtype?: OnnxDtype;
   /** gemma3 GGUF the adapter feeds. */
   llm: string;
+  /**
+   * Evaluate one side of the seeded split training made (the same `valFraction` and `seed` give the same
+   * rows: `splitExamples`). Default: every row.
+   */
+  split?: { side: "train" | "val"; valFraction: number; seed: number };
   /** Rows answered through `Vlm` for the accuracy; the loss uses all rows. Default: all rows. */
   limit?: number;
   /** Most tokens per answer. Default 32. */
@@ -132,15 +139,23 @@ export async function evaluateAdapter(options: EvaluateOptions): Promise<Evaluat
   const dataset = await loadDataset(options.data, {
     onBadRow: options.onBadRow,
     allowOutsidePaths: options.allowOutsidePaths,
-    valFraction: 0,
+    valFraction: options.split?.valFraction ?? 0,
+    seed: options.split?.seed,
     onReport: options.onReport,
   });
+  const side = options.split?.side === "val" ? "val" : "train";
+  if (dataset[side].length === 0) {
+    throw new InvalidArgumentError(
+      `${options.data}: no rows on the ${side === "val" ? "validation" : "training"} side of the split (val fraction ${options.split?.valFraction ?? 0}, seed ${options.split?.seed ?? 0})`,
+    );
+  }
   const encoder = await VisionEncoder.load(options.encoder, {
     threads: options.threads,
     dtype: options.encoderDtype,
   });
   let llm: Llm | undefined;
   let loss: AdapterLoss | undefined;
+  let merger: TokenMerger | undefined;
   let vlm: Vlm | undefined;
   try {
     // One llama.cpp thread: short greedy answers, and no contention with onnxruntime's pool.
@@ -149,28 +164,34 @@ export async function evaluateAdapter(options: EvaluateOptions): Promise<Evaluat
     const card = vlm.adapter.card;
     const tokenizer = llm.model;
     const cache = await FeatureCache.open(encoder, { dir: options.featureCacheDir });
+    const adapter = vlm.adapter.projection;
+    merger = new TokenMerger(kindSpec(adapter.kind), adapter.factor, adapter.inputSize, {
+      threads: options.threads,
+    });
     const data = await prepareExamples(dataset, cache, {
+      merge: (patches, grid) => (merger as TokenMerger).merge(patches, grid),
       style: card.prompt.style,
       attention: card.attention,
       tokenize: (text, special) => tokenizer.tokenize(text, { parseSpecial: special }),
       signal: options.signal,
     });
     loss = await AdapterLoss.load(options.llm, { threads: options.threads, signal: options.signal });
-    const meanNll = await meanLoss(loss, data.train, vlm.adapter.projection, options.signal);
-    const rows = dataset.train.slice(0, options.limit ?? dataset.train.length);
+    const meanNll = await meanLoss(loss, data[side], adapter, options.signal);
+    const rows = dataset[side].slice(0, options.limit ?? dataset[side].length);
     const answers = await generateAnswers(vlm, rows, {
       maxTokens: options.maxTokens,
       signal: options.signal,
       onProgress: options.onProgress,
     });
     return {
-      examples: data.train.length,
+      examples: data[side].length,
       loss: meanNll,
       accuracy: accuracy(answers),
       answered: answers.length,
       answers,
     };
   } finally {
+    await merger?.dispose();
     await vlm?.dispose();
     await loss?.dispose();
     await llm?.dispose();

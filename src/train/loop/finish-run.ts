@@ -5,6 +5,7 @@
 import path from "node:path";
 import { saveAdapter } from "../../adapter/index.js";
 import { cardForPairing } from "../../vlm/pairing-card.js";
+import { recordPartSource } from "../../vlm/part-sources.js";
 import { accuracy } from "./evaluate.js";
 import { writeLossCurve } from "./loss-curve.js";
 import type { PreparedRun } from "./prepare-run.js";
@@ -20,18 +21,30 @@ export async function finishRun(
   const { settings: s, data, totalSteps } = run;
   const { last, finalLoss } = outcome;
   const records = run.metrics.read();
-  await writeLossCurve(path.join(s.out, "loss.png"), records);
+  const lossCurve = path.join(s.out, "loss.png");
+  await writeLossCurve(lossCurve, records);
+  // The card says where its encoder and LLM are, so `ask --adapter <out>` needs no other flag: a hub
+  // snapshot by repo and commit, a local part linked into `out` (a bundle) by path and sha256.
+  const sources = {
+    encoder: await recordPartSource(s.out, run.pairing.encoder.dir),
+    llm: await recordPartSource(s.out, s.llm),
+  };
+  const lastLoss = Number.isFinite(finalLoss) ? finalLoss : (records.at(-1)?.loss ?? Number.NaN);
   await saveAdapter(
     s.out,
     run.adapter,
     cardForPairing({
       ...run.pairing,
+      sources,
       training: {
         dataset: path.basename(run.dataset.source),
         steps: totalSteps,
-        final_loss: Number.isFinite(last.valLoss) ? last.valLoss : finalLoss,
+        ...(Number.isFinite(last.valLoss) || Number.isFinite(lastLoss)
+          ? { final_loss: Number.isFinite(last.valLoss) ? last.valLoss : lastLoss }
+          : {}),
         date: new Date().toISOString(),
         seed: s.seed,
+        ...(s.valFile ? { val_file: path.basename(s.valFile) } : { val_fraction: s.valFraction }),
       },
     }),
   );
@@ -42,12 +55,15 @@ export async function finishRun(
     trainExamples: data.train.length,
     valExamples: data.val.length,
     // A run resumed after its last step ran none: the last recorded step's loss.
-    finalLoss: Number.isFinite(finalLoss) ? finalLoss : (records.at(-1)?.loss ?? Number.NaN),
+    finalLoss: lastLoss,
     initialValLoss: outcome.initialValLoss,
     finalValLoss: last.valLoss,
     samples: last.samples,
     sampleAccuracy: accuracy(last.samples),
     imagesEncoded: data.computed,
     seconds: (Date.now() - started) / 1000,
+    alreadyFinished: outcome.alreadyFinished,
+    lossCurve,
+    metrics: path.join(s.out, "metrics.jsonl"),
   };
 }

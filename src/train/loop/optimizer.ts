@@ -7,8 +7,8 @@
  *   p ← p − lr · (m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε)
  */
 
-import type { LinearAdapter } from "../../adapter/linear-adapter.js";
-import { BIAS_NAME, WEIGHT_NAME } from "../../adapter/linear-adapter.js";
+import { kindSpec } from "../../adapter/kinds/registry.js";
+import type { Adapter } from "../../adapter/kinds/types.js";
 import { InvalidArgumentError, ShapeError } from "../../errors.js";
 
 export interface ParamGroup {
@@ -49,12 +49,31 @@ export interface StepResult {
   clipped: boolean;
 }
 
-/** The adapter's parameters as optimizer groups: decay on the weight [Dl·Dv], none on the bias [Dl]. */
-export function adapterParamGroups(adapter: LinearAdapter): ParamGroup[] {
-  return [
-    { name: WEIGHT_NAME, data: adapter.weight.data },
-    { name: BIAS_NAME, data: adapter.bias.data, weightDecay: 0 },
-  ];
+/**
+ * The adapter's parameters as optimizer groups, in its kind's parameter order: decay on the weights,
+ * none on biases and norm scales (`ParamSpec.decay`).
+ */
+export function adapterParamGroups(adapter: Adapter): ParamGroup[] {
+  const tensors = adapter.toTensors();
+  return kindSpec(adapter.kind)
+    .params(adapter.inputSize, adapter.outputSize, adapter.factor)
+    .map((p) => {
+      const t = tensors.get(p.name);
+      if (!t) throw new InvalidArgumentError(`the ${adapter.kind} adapter has no parameter "${p.name}"`);
+      return p.decay ? { name: p.name, data: t.data } : { name: p.name, data: t.data, weightDecay: 0 };
+    });
+}
+
+/** A loss result's gradients in `adapterParamGroups` order. */
+export function gradientsInOrder(
+  groups: readonly ParamGroup[],
+  grads: ReadonlyMap<string, Float32Array>,
+): Float32Array[] {
+  return groups.map((g) => {
+    const grad = grads.get(g.name);
+    if (!grad) throw new InvalidArgumentError(`no gradient for adapter parameter "${g.name}"`);
+    return grad;
+  });
 }
 
 /** √Σ g² over every buffer, accumulated in float64. */

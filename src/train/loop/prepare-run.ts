@@ -5,7 +5,8 @@
  * checkpoint of the same run when resuming.
  */
 import fs from "node:fs";
-import { LinearAdapter } from "../../adapter/index.js";
+import { type Adapter, initAdapter, kindSpec } from "../../adapter/index.js";
+import { TokenMerger } from "../../adapter/kinds/merge.js";
 import { VisionEncoder } from "../../encoders/index.js";
 import { Llm } from "../../llm/llm.js";
 import type { PairingInput } from "../../vlm/pairing-card.js";
@@ -23,7 +24,10 @@ import type { TrainSettings } from "./trainer.js";
 export interface PreparedRun {
   settings: TrainSettings;
   dataset: Dataset;
-  /** Training and validation examples: token layouts with their features [N, Dv]. */
+  /**
+   * Training and validation examples: token layouts with their image tokens, [N, Dv] features for the
+   * per-patch kinds, merged [M, W] tokens for pixel-shuffle and avgpool (merged once, here).
+   */
   data: PreparedData;
   encoder: VisionEncoder;
   llm: Llm;
@@ -35,7 +39,7 @@ export interface PreparedRun {
   /** Optimizer steps of the whole run. */
   totalSteps: number;
   /** The adapter being trained, updated in place by `optimizer`. */
-  adapter: LinearAdapter;
+  adapter: Adapter;
   optimizer: AdamW;
   /** Where the shuffled steps continue: the epoch and the examples of it already used. */
   from: { epoch: number; position: number };
@@ -69,7 +73,12 @@ export async function prepareRun(settings: TrainSettings): Promise<PreparedRun> 
     const llm = await Llm.load(s.llm, { contextSize: 2048, threads: s.llmThreads ?? 1 });
     owned.push(llm);
     const cache = await FeatureCache.open(encoder, { dir: s.featureCacheDir });
+    const merger = new TokenMerger(kindSpec(s.adapterKind), s.pool, encoder.hiddenSize, {
+      threads: s.threads,
+    });
+    owned.push(merger);
     const data = await prepareExamples(dataset, cache, {
+      merge: (patches, grid) => merger.merge(patches, grid),
       style: s.style,
       attention: s.attention,
       tokenize: (text, special) => llm.model.tokenize(text, { parseSpecial: special }),
@@ -86,6 +95,7 @@ export async function prepareRun(settings: TrainSettings): Promise<PreparedRun> 
       llm: `${llm.identity.architecture}:${llm.identity.nEmbd}:${llm.identity.vocabFingerprint}:${fs.statSync(s.llm).size}`,
       style: s.style,
       attention: s.attention,
+      adapter: `${s.adapterKind}:${s.pool}`,
       epochs: s.epochs,
       lr: s.lr,
       batchSize: s.batchSize,
@@ -96,7 +106,8 @@ export async function prepareRun(settings: TrainSettings): Promise<PreparedRun> 
     const checkpoint = s.resume ? await resumePoint(s, identity) : undefined;
     const adapter =
       checkpoint?.adapter ??
-      LinearAdapter.init({
+      initAdapter(s.adapterKind, {
+        factor: s.pool,
         inputSize: encoder.hiddenSize,
         outputSize: loss.spec.embedding,
         seed: s.seed,
@@ -128,7 +139,13 @@ export async function prepareRun(settings: TrainSettings): Promise<PreparedRun> 
       encoder,
       llm,
       loss,
-      pairing: { encoder, llm: llm.identity, style: s.style, attention: s.attention },
+      pairing: {
+        encoder,
+        llm: llm.identity,
+        style: s.style,
+        attention: s.attention,
+        adapter: { kind: s.adapterKind, factor: s.pool },
+      },
       identity,
       totalSteps: steps,
       adapter,

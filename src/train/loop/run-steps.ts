@@ -8,6 +8,7 @@ import { throwIfAborted, VlmkitError } from "../../errors.js";
 import { GradientAccumulator, type TrainingStep, trainingSteps } from "../data/dataset-batches.js";
 import { checkpointDue, saveCheckpoint } from "./checkpoint.js";
 import { meanLoss } from "./evaluate.js";
+import { gradientsInOrder } from "./optimizer.js";
 import type { PreparedRun } from "./prepare-run.js";
 import { learningRate } from "./schedule.js";
 import { type Validation, validate } from "./validation.js";
@@ -19,17 +20,29 @@ export interface StepsOutcome {
   finalLoss: number;
   /** The last validation (one is run at the end when no step was due for it). */
   last: Validation;
+  /** The run had already done its last step (a resumed, finished run): nothing ran. */
+  alreadyFinished: boolean;
 }
 
 export async function runSteps(run: PreparedRun): Promise<StepsOutcome> {
   const { settings: s, data, totalSteps } = run;
+  if (run.resumedFrom >= totalSteps) {
+    // Nothing left to run: report the run's last recorded validation instead of validating again.
+    const lastVal = run.metrics.read().findLast((r) => r.valLoss !== undefined)?.valLoss ?? Number.NaN;
+    return {
+      initialValLoss: Number.NaN,
+      finalLoss: Number.NaN,
+      last: { valLoss: lastVal, samples: [] },
+      alreadyFinished: true,
+    };
+  }
   const stepSize = s.batchSize * s.gradAccum;
   const perEpoch = Math.ceil(data.train.length / stepSize);
   const initialValLoss =
     run.resumedFrom === 0 && data.val.length > 0
       ? await meanLoss(run.loss, data.val, run.adapter, s.signal)
       : Number.NaN;
-  const accumulator = new GradientAccumulator([run.adapter.weight.data.length, run.adapter.bias.data.length]);
+  const accumulator = new GradientAccumulator(run.optimizer.groups.map((g) => g.data.length));
   let finalLoss = Number.NaN;
   let last: Validation | undefined;
   for (const step of trainingSteps(data.train.length, {
@@ -60,7 +73,12 @@ export async function runSteps(run: PreparedRun): Promise<StepsOutcome> {
     });
     if (checkpointDue(step.step, totalSteps, s.checkpointEvery)) await checkpoint(run, step);
   }
-  return { initialValLoss, finalLoss, last: last ?? (await validate(run, totalSteps)) };
+  return {
+    initialValLoss,
+    finalLoss,
+    last: last ?? (await validate(run, totalSteps)),
+    alreadyFinished: false,
+  };
 }
 
 /** Averages the step's gradients and updates the adapter; the mean loss and the gradient norm. */
@@ -74,9 +92,8 @@ async function optimizerStep(
   let sum = 0;
   for (const i of step.indices) {
     const r = await run.loss.run(run.data.train[i], run.adapter);
-    if (!r.gradWeight || !r.gradBias)
-      throw new VlmkitError("INTERNAL", "the adapter loss returned no gradients");
-    accumulator.add([r.gradWeight, r.gradBias]);
+    if (!r.gradients) throw new VlmkitError("INTERNAL", "the adapter loss returned no gradients");
+    accumulator.add(gradientsInOrder(run.optimizer.groups, r.gradients));
     sum += r.loss;
   }
   const { gradNorm } = run.optimizer.update(accumulator.mean(), lr);

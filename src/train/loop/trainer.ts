@@ -16,6 +16,14 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import {
+  type AdapterKindName,
+  CARD_FILE,
+  DEFAULT_FACTOR,
+  factorProblem,
+  kindSpec,
+  WEIGHTS_FILE,
+} from "../../adapter/index.js";
 import type { VisionEncoder } from "../../encoders/index.js";
 import { InvalidArgumentError } from "../../errors.js";
 import { withBlobLock } from "../../hub/blob-lock.js";
@@ -56,6 +64,13 @@ export interface TrainOptions {
   llm: string;
   /** Output directory: the adapter, metrics.jsonl, loss.png and checkpoints/. */
   out: string;
+  /** The adapter kind. Default "linear". */
+  adapterKind?: AdapterKindName;
+  /**
+   * Merge factor of pixel-shuffle (r) and avgpool (k): r² or k² patches per image token. Default 2 for
+   * pixel-shuffle, 4 for avgpool; the per-patch kinds take none (1).
+   */
+  pool?: number;
   /** Prompt style the adapter is trained for. Default "paligemma". */
   style?: PromptStyle;
   /** Attention mode. Default: the style's ("prefix-lm" for paligemma, "bidirectional-image" for gemma-chat). */
@@ -88,6 +103,11 @@ export interface TrainOptions {
   checkpointEvery?: number;
   /** Continue from the newest valid checkpoint in `out` (refused when it belongs to another run). Default false. */
   resume?: boolean;
+  /**
+   * Replace what an earlier run left in `out` (adapter, metrics, checkpoints). Default false: a run into
+   * an `out` that holds an adapter or a training run is refused unless `resume` or `overwrite`.
+   */
+  overwrite?: boolean;
   /** What a bad dataset row does. Default "skip". */
   onBadRow?: BadRowPolicy;
   /** Seed of the validation split, the shuffle and the adapter's initial weights. Default 0. */
@@ -139,11 +159,21 @@ export interface TrainResult {
   /** Images encoded in this run (the rest came from the feature cache). */
   imagesEncoded: number;
   seconds: number;
+  /** `resume` found the run's last step already done: no step ran, the adapter was saved again. */
+  alreadyFinished: boolean;
+  /** `out/loss.png` and `out/metrics.jsonl`. */
+  lossCurve: string;
+  metrics: string;
 }
 
 /** The options with every default filled in (`settingsOf`). */
 export type TrainSettings = TrainOptions &
-  Required<Pick<TrainOptions, keyof typeof TRAIN_DEFAULTS | "attention" | "onEvent" | "onReport">>;
+  Required<
+    Pick<
+      TrainOptions,
+      keyof typeof TRAIN_DEFAULTS | "attention" | "adapterKind" | "pool" | "onEvent" | "onReport"
+    >
+  >;
 
 /**
  * Trains an adapter on `options.data` for the encoder and LLM given, and saves it with its card in
@@ -156,7 +186,7 @@ export type TrainSettings = TrainOptions &
  * const result = await trainAdapter({
  *   data: "shapes/data.jsonl", // or a LLaVA .json file, or an imagefolder directory
  *   encoder: "models/demo/siglip2",
- *   llm: "models/demo/shapes/gemma3.gguf",
+ *   llm: "adapters/shapes/gemma3.gguf",
  *   out: "my-adapter",
  *   epochs: 3,
  *   onEvent: (e) => e.kind === "step" && console.log(e.step, e.loss),
@@ -173,6 +203,7 @@ export async function trainAdapter(options: TrainOptions): Promise<TrainResult> 
   return withBlobLock(
     lock,
     async () => {
+      await clearOrKeepOut(settings);
       const run = await prepareRun(settings);
       try {
         const outcome = await runSteps(run);
@@ -196,6 +227,8 @@ export function settingsOf(options: TrainOptions): TrainSettings {
     ...options,
     style,
     attention: options.attention ?? defaultAttention(style),
+    adapterKind: kindSpec(options.adapterKind ?? "linear").name,
+    pool: options.pool ?? DEFAULT_FACTOR[options.adapterKind ?? "linear"],
     epochs: options.epochs ?? d.epochs,
     lr: options.lr ?? d.lr,
     batchSize: options.batchSize ?? d.batchSize,
@@ -214,7 +247,29 @@ export function settingsOf(options: TrainOptions): TrainSettings {
   positiveInt("batchSize", settings.batchSize);
   positiveInt("gradAccum", settings.gradAccum);
   if (!(settings.lr > 0)) throw new InvalidArgumentError(`lr ${settings.lr}; expected a positive number`);
+  const factorError = factorProblem(settings.adapterKind, settings.pool);
+  if (factorError) throw new InvalidArgumentError(factorError);
   return settings;
+}
+
+/** What an earlier run leaves in `out`. */
+const RUN_FILES = [CARD_FILE, WEIGHTS_FILE, "metrics.jsonl", "loss.png", "checkpoints"];
+
+/**
+ * Refuses to train into an `out` that holds an adapter or a training run unless `resume` (keep it and
+ * continue) or `overwrite` (remove the run's files first; other files stay).
+ */
+async function clearOrKeepOut(s: TrainSettings): Promise<void> {
+  const found = RUN_FILES.filter((name) => fs.existsSync(path.join(s.out, name)));
+  if (found.length === 0 || s.resume) return;
+  if (!s.overwrite) {
+    throw new InvalidArgumentError(
+      `${s.out} already holds ${found.includes(CARD_FILE) ? "an adapter" : "a training run"} (${found.join(", ")}); ` +
+        "pass --overwrite to replace it, --resume to continue its run, or choose another --out",
+      { details: { param: "out", found } },
+    );
+  }
+  for (const name of found) await fs.promises.rm(path.join(s.out, name), { recursive: true, force: true });
 }
 
 function positiveInt(name: string, v: number): void {

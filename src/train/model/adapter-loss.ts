@@ -4,7 +4,8 @@
  * frozen LLM weights (dequantized once, shared by every session) with the adapter's current W and b.
  */
 import * as ort from "onnxruntime-node";
-import type { LinearAdapter } from "../../adapter/linear-adapter.js";
+import { kindSpec } from "../../adapter/kinds/registry.js";
+import type { Adapter } from "../../adapter/kinds/types.js";
 import { DisposedError, InvalidArgumentError, ShapeError } from "../../errors.js";
 import type { Tensor } from "../../tensor.js";
 import type { ExampleLayout } from "../data/example-layout.js";
@@ -12,13 +13,11 @@ import { attentionMask } from "./attention-mask.js";
 import type { Gemma3Spec } from "./gemma3-spec.js";
 import type { LoadWeightsOptions } from "./gemma3-weights.js";
 import {
-  ADAPTER_BIAS,
-  ADAPTER_WEIGHT,
   buildAdapterLossGraph,
   FEATURES,
-  GRAD_BIAS,
-  GRAD_WEIGHT,
+  gradOutput,
   LOSS,
+  paramInput,
   TARGET_WEIGHTS,
   TARGETS,
 } from "./loss-graph.js";
@@ -36,7 +35,10 @@ export interface AdapterLossOptions extends LoadWeightsOptions {
   threads?: number;
 }
 
-/** One example's inputs: its token layout and its image's cached features [N, Dv]. */
+/**
+ * One example's inputs: its token layout and its image's tokens [N, W]: the cached patch features
+ * [N, Dv] for the per-patch kinds, the merged tokens (`TokenMerger`) for pixel-shuffle and avgpool.
+ */
 export interface LossExample {
   layout: ExampleLayout;
   features: Tensor;
@@ -47,10 +49,8 @@ export interface LossResult {
   loss: number;
   /** Answer tokens the mean is over. */
   tokens: number;
-  /** d loss / d W [E, Dv] row-major (with gradients only). */
-  gradWeight?: Float32Array;
-  /** d loss / d b [E] (with gradients only). */
-  gradBias?: Float32Array;
+  /** d loss / d parameter, by safetensors name, each row-major in the parameter's shape (with gradients only). */
+  gradients?: Map<string, Float32Array>;
 }
 
 const TEXT_BUCKETS = [32, 64, 128, 256, 512];
@@ -107,21 +107,29 @@ export class AdapterLoss {
     };
   }
 
-  /** The session for (T, P, Dv), with or without the backward pass; built on first use. */
-  session(length: number, outputs: number, featureSize: number, withGradients: boolean) {
-    const key = `${length}x${outputs}x${featureSize}${withGradients ? "g" : ""}`;
+  /** The session for (T, P) and the adapter's kind, factor and Dv, with or without the backward pass; built on first use. */
+  session(length: number, outputs: number, adapter: Adapter, withGradients: boolean) {
+    const { kind, factor, inputSize: featureSize } = adapter;
+    const key = `${length}x${outputs}x${featureSize}:${kind}:${factor}${withGradients ? "g" : ""}`;
     return this.#sessions.get(
       key,
-      `the adapter loss graph (T ${length}, P ${outputs})`,
+      `the ${kind} adapter loss graph (T ${length}, P ${outputs})`,
       () =>
-        buildAdapterLossGraph(this.spec, { length, outputs, featureSize, gradients: withGradients }).graph,
+        buildAdapterLossGraph(this.spec, {
+          length,
+          outputs,
+          featureSize,
+          kind,
+          factor,
+          gradients: withGradients,
+        }).graph,
     );
   }
 
   /** Loss of one example under `adapter`, and its gradients unless `gradients` is false. */
   async run(
     example: LossExample,
-    adapter: LinearAdapter,
+    adapter: Adapter,
     options: { gradients?: boolean } = {},
   ): Promise<LossResult> {
     const weights = this.#weights;
@@ -130,31 +138,32 @@ export class AdapterLoss {
     const feeds = this.feeds(example, adapter);
     const [T] = feeds.tokens.dims as number[];
     const [P] = feeds.targets.dims as number[];
-    const session = await this.session(T, P, adapter.inputSize, withGradients);
+    const session = await this.session(T, P, adapter, withGradients);
     const out = await session.run({ ...Object.fromEntries(weights), ...feeds });
     const result: LossResult = {
       loss: (out[LOSS].data as Float32Array)[0],
       tokens: example.layout.targets.length,
     };
     if (withGradients) {
-      result.gradWeight = out[GRAD_WEIGHT].data as Float32Array;
-      result.gradBias = out[GRAD_BIAS].data as Float32Array;
+      result.gradients = new Map(
+        [...adapter.toTensors().keys()].map((name) => [name, out[gradOutput(name)].data as Float32Array]),
+      );
     }
     return result;
   }
 
   /** Padded input tensors of one example. */
-  private feeds(example: LossExample, adapter: LinearAdapter): Record<string, ort.Tensor> {
+  private feeds(example: LossExample, adapter: Adapter): Record<string, ort.Tensor> {
     const { layout, features } = example;
     const { embedding: E, vocab } = this.spec;
-    const Dv = adapter.inputSize;
+    const W = kindSpec(adapter.kind).tokenWidth(adapter.inputSize, adapter.factor);
     if (adapter.outputSize !== E) {
       throw new ShapeError(`adapter outputs ${adapter.outputSize} values per row; the LLM's n_embd is ${E}`);
     }
     const N = layout.imageTokens;
-    if (features.dims.length !== 2 || features.dims[0] !== N || features.dims[1] !== Dv) {
+    if (features.dims.length !== 2 || features.dims[0] !== N || features.dims[1] !== W) {
       throw new ShapeError(
-        `features [${features.dims.join(", ")}]; the layout has ${N} image rows and the adapter takes Dv = ${Dv}`,
+        `features [${features.dims.join(", ")}]; the layout has ${N} image rows and the ${adapter.kind} adapter takes tokens of width ${W}`,
       );
     }
     const L = layout.tokens.length;
@@ -170,8 +179,8 @@ export class AdapterLoss {
     if (!Number.isInteger(start) || start < 0 || start + N > L) {
       throw new InvalidArgumentError(`image block [${start}, ${start + N}) is outside the ${L} rows`);
     }
-    const feats = new Float32Array(T * Dv); // [T, Dv], zeros outside the image block
-    feats.set(features.data, start * Dv);
+    const feats = new Float32Array(T * W); // [T, W], zeros outside the image block
+    feats.set(features.data, start * W);
     const useEmbeds = new Uint8Array(T).fill(1, start, start + N);
     const positions = BigInt64Array.from({ length: T }, (_, i) => BigInt(i)); // padding rows are masked
     const outputPositions = new BigInt64Array(P);
@@ -191,10 +200,12 @@ export class AdapterLoss {
       targets[i] = BigInt(id);
       targetWeights[i] = 1 / count;
     }
+    const params: Record<string, ort.Tensor> = {};
+    for (const [name, t] of adapter.toTensors())
+      params[paramInput(name)] = new ort.Tensor("float32", t.data, t.dims);
     return {
-      [FEATURES]: new ort.Tensor("float32", feats, [T, Dv]),
-      [ADAPTER_WEIGHT]: new ort.Tensor("float32", adapter.weight.data, [E, Dv]),
-      [ADAPTER_BIAS]: new ort.Tensor("float32", adapter.bias.data, [E]),
+      ...params,
+      [FEATURES]: new ort.Tensor("float32", feats, [T, W]),
       tokens: new ort.Tensor("int64", tokens, [T]),
       use_embeds: new ort.Tensor("bool", useEmbeds, [T, 1]),
       positions: new ort.Tensor("int64", positions, [T]),
