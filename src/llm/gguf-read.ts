@@ -5,7 +5,7 @@
  */
 import fs from "node:fs/promises";
 import { type GgufFileInfo, readGgufFileInfo } from "node-llama-cpp";
-import { InvalidArgumentError, ModelFormatError, throwIfAborted, VlmkitError } from "../errors.js";
+import { InvalidArgumentError, ModelFormatError, throwIfAborted } from "../errors.js";
 import { type Tensor, tensor } from "../tensor.js";
 import { checkGgufFile } from "./gguf-check.js";
 import { type GgmlTypeInfo, ggmlRowBytes, ggmlTypeById } from "./quant.js";

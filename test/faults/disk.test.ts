@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { loadAdapter, saveAdapter } from "../../src/adapter/adapter-files.js";
 import type { AdapterCardInput } from "../../src/adapter/card.js";
 import { LinearAdapter } from "../../src/adapter/linear-adapter.js";
