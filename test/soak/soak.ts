@@ -112,9 +112,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       statuses: {} as Record<string, number>,
     };
     const latencies: number[] = [];
-    // Warm-up: the same load for a fifth of the run (10 to 30 s) before the first RSS reading, so that
+    // Warm-up: the same load for a fifth of the run (20 to 30 s) before the first RSS reading, so that
     // buffers sized by concurrency (KV cache pages, sockets, thread pools) are already there.
-    const warmupMs = Math.min(30_000, Math.max(10_000, options.seconds * 200));
+    const warmupMs = Math.min(30_000, Math.max(20_000, options.seconds * 200));
     let rssStart = 0;
     const warm = setTimeout(() => {
       rssStart = rssOf(server.pid);
