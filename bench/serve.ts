@@ -102,6 +102,7 @@ await models.loading(() =>
   ),
 );
 const { app } = createApp({ models, logger: pino({ level: "silent" }) });
+const engine = models.servedVlms()[0].vlm.llm.engine;
 const server = await listen(app, { host: "127.0.0.1", port: 0 });
 
 interface Sample {
@@ -265,6 +266,36 @@ async function run(clients: number, send: (i: number) => Promise<Sample>, offset
 
 type Row = Awaited<ReturnType<typeof run>>;
 
+/** Where the engine's token steps spent their time during `work`: per step, in ms. */
+async function profiled<T>(work: () => Promise<T>): Promise<{ result: T; step: StepSplit }> {
+  const before = engine.stepProfile;
+  const result = await work();
+  const after = engine.stepProfile;
+  const steps = after.steps - before.steps;
+  const per = (key: "decodeMs" | "sampleMs" | "betweenMs") =>
+    Number(((after[key] - before[key]) / Math.max(steps, 1)).toFixed(2));
+  return {
+    result,
+    step: {
+      steps,
+      rowsPerStep: Number(((after.rows - before.rows) / Math.max(steps, 1)).toFixed(2)),
+      sampledPerStep: Number(((after.sampled - before.sampled) / Math.max(steps, 1)).toFixed(2)),
+      decodeMs: per("decodeMs"),
+      sampleMs: per("sampleMs"),
+      betweenMs: per("betweenMs"),
+    },
+  };
+}
+
+interface StepSplit {
+  steps: number;
+  rowsPerStep: number;
+  sampledPerStep: number;
+  decodeMs: number;
+  sampleMs: number;
+  betweenMs: number;
+}
+
 function printRows(name: string, rows: Row[]) {
   console.log(`${name}\nclients  requests  tokens  seconds  tokens/s  TTFT p50 ms  TTFT p99 ms  load avg`);
   for (const r of rows) {
@@ -280,9 +311,12 @@ const peer = await startLlamaServer(await llamaTool("llama-server"));
 await llamaServerRequest(peer.url, 0, promptTokens);
 const ours: Row[] = [];
 const theirs: Row[] = [];
+const steps: Record<number, StepSplit> = {};
 // Taking turns per client count, so a change in the machine's load hits both alike.
 for (const clients of [1, 4, 8]) {
-  ours.push(await run(clients, vlmkitRequest, 100 * clients));
+  const { result, step } = await profiled(() => run(clients, vlmkitRequest, 100 * clients));
+  ours.push(result);
+  steps[clients] = step;
   theirs.push(await run(clients, (i) => llamaServerRequest(peer.url, i, promptTokens), 100 * clients));
 }
 peer.child.kill("SIGTERM");
@@ -303,6 +337,12 @@ await models.dispose();
 printRows(`vlmkit (prompt ${promptTokens} tokens: image rows + text)`, ours);
 printRows(`llama-server --parallel ${PARALLEL} (token prompt of ${promptTokens})`, theirs);
 if (loaded) printRows("vlmkit, 8 clients, one busy-looping process beside it", [loaded]);
+console.log("vlmkit token steps (per step, ms): decode of the batch; sampling + streaming; JS between steps");
+console.log("clients  steps  rows/step  sampled/step  decode  sample  between");
+for (const [clients, s] of Object.entries(steps))
+  console.log(
+    `${clients.padStart(7)}  ${String(s.steps).padStart(5)}  ${s.rowsPerStep.toFixed(2).padStart(9)}  ${s.sampledPerStep.toFixed(2).padStart(12)}  ${s.decodeMs.toFixed(2).padStart(6)}  ${s.sampleMs.toFixed(2).padStart(6)}  ${s.betweenMs.toFixed(2).padStart(7)}`,
+  );
 const at = (rows: Row[], clients: number) => rows.find((r) => r.clients === clients)!;
 const r3 = (x: number) => Number(x.toFixed(3));
 const build = llamaToolsBuildInfo();
@@ -329,6 +369,7 @@ console.log(
     cpus: os.cpus().length,
     peer: { llamaCpp: build?.commit.slice(0, 12), cmakeFlags: build?.cmakeFlags },
     vlmkit: ours,
+    vlmkitSteps: steps,
     llamaServer: theirs,
     ...(loaded && { loaded }),
   }),

@@ -99,6 +99,7 @@ Sampler::Sampler(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sampler>(inf
     // The chain owns the stages already added, so a throw here frees them with the handle.
     api.llama_sampler_chain_add(h->chain, MakeStage(env, objects[i], types[i], name, h->model->nVocab));
   }
+  h->greedyOnly = n == 1 && types[0] == "greedy";
   handle_ = std::move(h);
 }
 
@@ -117,6 +118,17 @@ Napi::Value Sampler::Sample(const Napi::CallbackInfo& info) {
     ThrowInvalid(env, "the sampler and the context belong to different models");
   Context::CheckOutputRow(env, *c, info[1]);
   const int32_t row = info[1].As<Napi::Number>().Int32Value();
+  if (s.greedyOnly) {
+    // What llama.cpp's greedy stage selects (the first highest logit), without first copying the row
+    // into an n_vocab array of candidates: with a 262k vocabulary that copy dominated a greedy step's
+    // sampling, and it runs on the JS thread. The greedy stage keeps no history, so nothing is accepted.
+    const float* logits = Llama().llama_get_logits_ith(c->ctx, row);
+    if (logits == nullptr) Throw(env, "NATIVE", "llama_get_logits_ith(" + std::to_string(row) + ") returned no logits");
+    int32_t best = 0;
+    for (int32_t i = 1; i < s.model->nVocab; i++)
+      if (logits[i] > logits[best]) best = i;
+    return Napi::Number::New(env, best);
+  }
   return Napi::Number::New(env, Llama().llama_sampler_sample(s.chain, c->ctx, row));
 }
 

@@ -13,6 +13,8 @@ namespace vlmkit {
 struct SamplerHandle {
   std::shared_ptr<ModelHandle> model;
   llama_sampler* chain = nullptr;
+  /** The chain is greedy alone: sample by scanning the row's logits, without llama.cpp's n_vocab candidate array. */
+  bool greedyOnly = false;
   ~SamplerHandle();
 };
 

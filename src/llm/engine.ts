@@ -92,6 +92,22 @@ interface Job {
   reject: (e: unknown) => void;
 }
 
+/** Cumulative timings of the engine's token steps (see `GenerationEngine.stepProfile`). */
+export interface StepProfile {
+  /** Token steps decoded. */
+  steps: number;
+  /** Batch rows decoded by them (generated tokens and prompt tokens). */
+  rows: number;
+  /** Tokens sampled (rows with logits). */
+  sampled: number;
+  /** Time awaiting the decodes. */
+  decodeMs: number;
+  /** Time sampling, detokenizing and handing the tokens to their streams. */
+  sampleMs: number;
+  /** Time between a step's end and the next step's decode (admission, aborts, other JS), while busy. */
+  betweenMs: number;
+}
+
 export class GenerationEngine {
   readonly #model: NativeModel;
   readonly #ctx: NativeContext;
@@ -109,6 +125,9 @@ export class GenerationEngine {
   readonly #toRemove: number[] = [];
   /** Resolvers of `idle()`, called when the last request ends. */
   readonly #idleWaiters: Array<() => void> = [];
+  readonly #profile: StepProfile = { steps: 0, rows: 0, sampled: 0, decodeMs: 0, sampleMs: 0, betweenMs: 0 };
+  /** When the previous token step finished (for `betweenMs`); undefined after an image block or idle. */
+  #lastStepEnd?: number;
 
   constructor(model: NativeModel, context: NativeContext, options: EngineOptions = {}) {
     this.#model = model;
@@ -129,6 +148,15 @@ export class GenerationEngine {
   /** Requests being decoded and waiting. */
   get load(): { active: number; queued: number } {
     return { active: this.#active.size, queued: this.#waiting.length };
+  }
+
+  /**
+   * Where token steps spent their time since the engine started (cumulative; take differences across a
+   * run): the decode of the step's rows, sampling and streaming the sampled tokens, and the JS work
+   * between one step's end and the next step's decode.
+   */
+  get stepProfile(): Readonly<StepProfile> {
+    return { ...this.#profile };
   }
 
   /** Resolves once no request is being decoded or waiting: at once when none is, else when the last one ends. */
@@ -388,7 +416,10 @@ export class GenerationEngine {
         const emb = [...this.#active].find(
           (j) => j.chunk < j.chunks.length && j.chunks[j.chunk].kind === "embeddings",
         );
-        if (emb) await this.#decodeEmbeddings(emb);
+        if (emb) {
+          await this.#decodeEmbeddings(emb);
+          this.#lastStepEnd = undefined;
+        }
         this.#dropAborted();
         await this.#tokenStep();
       } catch (error) {
@@ -509,13 +540,24 @@ export class GenerationEngine {
       }
     }
     if (tokens.length === 0) return;
+    const p = this.#profile;
+    const t0 = performance.now();
+    if (this.#lastStepEnd !== undefined) p.betweenMs += t0 - this.#lastStepEnd;
     await this.#decode([...new Set([...owners, ...prefilling])], {
       tokens,
       positions,
       seqIds,
       logits: logitRows,
     });
+    const t1 = performance.now();
     for (const [k, job] of owners.entries()) this.#afterDecode(job, logitRows[k]);
+    const t2 = performance.now();
+    p.steps++;
+    p.rows += tokens.length;
+    p.sampled += owners.length;
+    p.decodeMs += t1 - t0;
+    p.sampleMs += t2 - t1;
+    this.#lastStepEnd = this.#active.size > 0 ? t2 : undefined;
   }
 
   /** Samples the next token from `row`, unless the request ended or was aborted meanwhile. */

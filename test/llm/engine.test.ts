@@ -144,6 +144,34 @@ describe("GenerationEngine", () => {
     if (r.usage.completionTokens === 2) expect(r.finishReason).toBe("length");
   });
 
+  it("profiles its token steps: every sampled token and decoded row is counted, with timings", async () => {
+    const before = llm.engine.stepProfile;
+    const prompts = PROMPTS.slice(0, 3).map((p) => llm.model.tokenize(p, { addSpecial: true }));
+    const results = await Promise.all(
+      prompts.map(
+        (tokens) =>
+          llm.engine.submit([{ kind: "tokens", tokens }], {
+            maxTokens: 4,
+            sampling: { temperature: 1, seed: 3 },
+          }).result,
+      ),
+    );
+    const after = llm.engine.stepProfile;
+    // Each request samples one token per completion token, plus one that ended it early (end of generation).
+    const sampled = results.reduce(
+      (n, r) => n + r.usage.completionTokens + (r.finishReason === "stop" ? 1 : 0),
+      0,
+    );
+    expect(after.sampled - before.sampled).toBe(sampled);
+    // Rows: every prompt token, then each sampled token fed back except the last of each request.
+    const fedBack = results.reduce((n, r) => n + Math.max(r.usage.completionTokens - 1, 0), 0);
+    const promptRows = prompts.reduce((n, t) => n + t.length, 0);
+    expect(after.rows - before.rows).toBe(promptRows + fedBack);
+    expect(after.steps - before.steps).toBeGreaterThanOrEqual(4); // 3 requests batched: ≥ one step per token
+    expect(after.decodeMs).toBeGreaterThan(before.decodeMs);
+    expect(after.sampleMs).toBeGreaterThanOrEqual(before.sampleMs);
+  });
+
   it("an abort frees the sequence; the next requests are served", async () => {
     const controller = new AbortController();
     const gen = llm.engine.submit(tokensChunk(PROMPTS[1]), { maxTokens: 200, signal: controller.signal });

@@ -286,6 +286,11 @@ describe("sampling", () => {
       const logits = ctx.logits(last);
       const greedy = model.createSampler();
       expect(greedy.sample(ctx, last)).toBe(argmax(logits));
+      // greedy alone scans the logits itself; through llama.cpp's chain (a no-op temperature stage
+      // first) the same row selects the same token
+      const chained = model.createSampler([{ type: "temperature", temperature: 1 }, { type: "greedy" }]);
+      expect(chained.sample(ctx, last)).toBe(greedy.sample(ctx, last));
+      chained.dispose();
       // a penalty on the argmax token (accepted as history) moves the greedy choice away from it
       const penalized = model.createSampler({ repeatPenalty: 1e6, repeatLastN: 8 });
       penalized.accept(argmax(logits));
