@@ -109,5 +109,7 @@ export function serverEnv() {
   return {
     apiKey: env("VLMKIT_API_KEY"),
     logLevel: (env("VLMKIT_LOG_LEVEL") ?? "info") as "debug" | "info" | "warn" | "error" | "silent",
+    /** Colour in terminal logs unless `NO_COLOR` is set (no-color.org). */
+    color: env("NO_COLOR") === undefined,
   };
 }

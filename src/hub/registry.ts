@@ -3,8 +3,9 @@
  * stages check against. Runtime code still reads dims from the downloaded `config.json` / GGUF header;
  * the numbers here let `vlmkit models` answer without a download and let adapters be planned ahead.
  *
- * `verified` says whether the repo name, file names and dims were checked against the published repo
- * (tree listing and config.json) when the entry was written; `note` says what was not.
+ * `verified` says whether the repo name and its files were seen in the published repo's file listing
+ * (and the dims in a config.json or GGUF header); `note` says what was not. Where each fact was seen:
+ * docs/hub.md#where-each-fact-was-seen.
  */
 import { InvalidArgumentError } from "../errors.js";
 import { externalDataName, type OnnxDtype, onnxFileName } from "./dtypes.js";
@@ -40,6 +41,11 @@ export interface VisionEncoderEntry extends BaseEntry {
   family: "siglip" | "siglip2";
   naflex: boolean;
   dims: VisionEncoderDims;
+  /**
+   * The published repo was seen without `onnx/text_model*.onnx`: the text tower is fetched when present
+   * and skipped otherwise (zero-shot scores and text embeddings then need another export). Default false.
+   */
+  textTowerMayBeMissing?: boolean;
 }
 
 export interface LlmDims {
@@ -87,12 +93,12 @@ function siglip(
 }
 
 const ONNX_COMMUNITY_UNCONFIRMED =
-  "repo name follows the onnx-community/siglip2-*-ONNX pattern seen for sibling sizes; not confirmed";
+  "repo named with its siblings by published download code (onnx/{vision,text}_model<suffix>.onnx); its file listing not seen";
 const DIMS_FROM_SIZE = "dims from the model size class (base 768, large 1024, so400m 1152)";
 
 export const MODELS: readonly ModelEntry[] = [
-  // SigLIP 1: Xenova/* tree listings show onnx/{vision,text}_model{,_fp16,_quantized}.onnx and no
-  // external data for the towers; config.json hidden sizes confirmed.
+  // SigLIP 1: Xenova/* onnx/ listings show {vision,text}_model{,_fp16,_quantized}.onnx and no external
+  // data for the towers.
   siglip(
     "siglip-base-patch16-224",
     "Xenova/siglip-base-patch16-224",
@@ -126,7 +132,7 @@ export const MODELS: readonly ModelEntry[] = [
     },
     {
       verified: false,
-      note: "dims confirmed from google/siglip-so400m-patch14-384 config.json; the ONNX repo name was not found",
+      note: "dims seen in a published table of the google checkpoint; the repo is only named by third-party code, its file listing not seen",
     },
   ),
   // SigLIP 2, fixed resolution.
@@ -140,8 +146,8 @@ export const MODELS: readonly ModelEntry[] = [
       patchSize: 16,
     },
     {
-      verified: true,
-      note: "repo and onnx/{vision,text}_model_fp16.onnx confirmed through a published mirror of it",
+      verified: false,
+      note: "repo named by published download code as the onnx-community default; its file listing not seen",
     },
   ),
   siglip(
@@ -153,7 +159,10 @@ export const MODELS: readonly ModelEntry[] = [
       imageSize: 256,
       patchSize: 16,
     },
-    { verified: true },
+    {
+      verified: true,
+      note: "root listing seen on the hub; onnx/{vision,text}_model.onnx (no external data) in a downloaded copy",
+    },
   ),
   siglip(
     "siglip2-base-patch16-384",
@@ -164,7 +173,10 @@ export const MODELS: readonly ModelEntry[] = [
       imageSize: 384,
       patchSize: 16,
     },
-    { verified: true },
+    {
+      verified: false,
+      note: "repo page seen (base model google/siglip2-base-patch16-384); its file listing not seen",
+    },
   ),
   siglip(
     "siglip2-base-patch16-512",
@@ -259,7 +271,10 @@ export const MODELS: readonly ModelEntry[] = [
       imageSize: 256,
       patchSize: 16,
     },
-    { verified: true },
+    {
+      verified: false,
+      note: "repo and onnx/model_fp16.onnx seen on the hub; the tower files' listing not seen",
+    },
   ),
   siglip(
     "siglip2-so400m-patch16-384",
@@ -284,7 +299,10 @@ export const MODELS: readonly ModelEntry[] = [
       imageSize: 512,
       patchSize: 16,
     },
-    { verified: true },
+    {
+      verified: false,
+      note: "root listing seen on the hub (config.json, tokenizer.json, onnx/); the onnx/ listing not seen",
+    },
   ),
   siglip(
     "siglip2-giant-opt-patch16-256",
@@ -326,23 +344,9 @@ export const MODELS: readonly ModelEntry[] = [
     },
     {
       naflex: true,
+      textTowerMayBeMissing: true,
       verified: false,
-      note: ONNX_COMMUNITY_UNCONFIRMED,
-    },
-  ),
-  siglip(
-    "siglip2-so400m-patch16-naflex",
-    "onnx-community/siglip2-so400m-patch16-naflex-ONNX",
-    {
-      visionHidden: 1152,
-      textEmbed: 1152,
-      patchSize: 16,
-      maxPatches: 256,
-    },
-    {
-      naflex: true,
-      verified: false,
-      note: ONNX_COMMUNITY_UNCONFIRMED,
+      note: "a downloaded copy holds onnx/vision_model.onnx + .onnx_data (and _fp16, _q4, _q4f16) but no text_model; pull it with --no-text-tower for a VLM",
     },
   ),
   // Gemma 3 GGUF (llama.cpp). 270M dims read from a published GGUF header (token_embd [640, 262144],
@@ -356,8 +360,8 @@ export const MODELS: readonly ModelEntry[] = [
     source: "google/gemma-3-270m-it",
     file: "gemma-3-270m-it-Q8_0.gguf",
     dims: { nEmbd: 640, nLayer: 18, nVocab: 262144 },
-    verified: false,
-    note: "repo exists (unsloth); the exact file name gemma-3-270m-it-Q8_0.gguf follows its sibling repos",
+    verified: true,
+    note: "file seen in published download links and manifests (291545600 bytes); dims from a published GGUF header of the same model",
   },
   {
     id: "gemma-3-1b-it",
@@ -381,7 +385,7 @@ export const MODELS: readonly ModelEntry[] = [
     file: "gemma-3-4b-it-Q4_K_M.gguf",
     dims: { nEmbd: 2560, nLayer: 34, nVocab: 262208 },
     verified: true,
-    note: "file listing confirmed; dims from the HF config (vocab 262208), not read from this GGUF",
+    note: "file listing seen (Q4_K_M, Q8_0, f16, and mmproj-model-f16.gguf, which vlmkit does not use); dims from the HF config (vocab 262208), not read from this GGUF",
   },
 ];
 
@@ -427,7 +431,7 @@ export function modelFiles(entry: ModelEntry, options: ModelFileOptions = {}): F
   const towers = options.textTower === false ? ["vision_model"] : ["vision_model", "text_model"];
   for (const tower of towers) {
     const onnx = onnxFileName(`onnx/${tower}`, dtype);
-    files.push({ path: onnx, optional: false });
+    files.push({ path: onnx, optional: tower === "text_model" && entry.textTowerMayBeMissing === true });
     // Towers over 2 GB keep their weights in a sibling file; which ones do varies per repo and dtype.
     files.push({ path: externalDataName(onnx), optional: true });
   }

@@ -199,12 +199,41 @@ export interface ResolveModelDirOptions extends SnapshotDownloadOptions {
  * const model = await Siglip.load(dir);
  * ```
  */
+/** A value no hub repo id can be: relative (./, ../), absolute, home-relative or with more than one "/". */
+function looksLikePath(value: string): boolean {
+  return (
+    value.startsWith(".") ||
+    value.startsWith("~") ||
+    path.isAbsolute(value) ||
+    value.includes("\\") ||
+    value.split("/").length > 2
+  );
+}
+
+async function isDirectory(dir: string): Promise<boolean> {
+  return (await fs.stat(dir).catch(() => undefined))?.isDirectory() ?? false;
+}
+
+function notADirectory(value: string, problem: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `"${value}": ${problem}; expected a model directory, a known id (see \`vlmkit models\`) or an org/repo on the hub`,
+    {
+      details: { model: value },
+    },
+  );
+}
+
 export async function resolveModelDir(
   idOrDirOrRepo: string,
   options: ResolveModelDirOptions = {},
 ): Promise<string> {
-  const stat = options.localDir === false ? undefined : await fs.stat(idOrDirOrRepo).catch(() => undefined);
+  const local = options.localDir !== false;
+  const stat = local ? await fs.stat(idOrDirOrRepo).catch(() => undefined) : undefined;
   if (stat?.isDirectory()) return path.resolve(idOrDirOrRepo);
+  if (stat) throw notADirectory(idOrDirOrRepo, "is a file, not a model directory");
+  if (local && looksLikePath(idOrDirOrRepo) && !findModel(idOrDirOrRepo)) {
+    throw notADirectory(idOrDirOrRepo, "no such directory");
+  }
   const settings = resolveHubSettings(options);
   const t = target(idOrDirOrRepo, options.revision);
   if (t.entry && !options.files) {
@@ -214,6 +243,13 @@ export async function resolveModelDir(
   } else if (!options.files) {
     const dir = await snapshotPath(t.repo, t.revision, settings);
     if (dir) return dir;
+  }
+  // "models/nope" beside an existing models/ folder is a mistyped path far more often than a hub repo.
+  if (local && !t.entry && (await isDirectory(path.dirname(idOrDirOrRepo)))) {
+    throw notADirectory(
+      idOrDirOrRepo,
+      `no such directory (${path.dirname(idOrDirOrRepo)}/ exists here); for the hub repo of that name, run \`vlmkit pull ${idOrDirOrRepo}\` first`,
+    );
   }
   if (options.download === false && !settings.offline) {
     throw new HubError(

@@ -62,7 +62,7 @@ async function readUrl(url: URL, options: ResolvedLoadImageOptions): Promise<Enc
     if (!options.allowRemote) {
       throw new ImageError(
         "IMAGE_SOURCE_NOT_ALLOWED",
-        `remote image from ${label} refused: remote sources are disabled (set allowRemote to fetch http(s) URLs)`,
+        `remote image from ${label} refused: http(s) URLs are not fetched here; download the image and pass its path (a server fetches them when started with --allow-remote-images; the library, with loadImage's allowRemote option)`,
         { details: { host: url.host } },
       );
     }

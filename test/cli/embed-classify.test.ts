@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { scoreText } from "../../src/cli/commands/classify.js";
 
 const run = promisify(execFile);
 const ROOT = path.join(import.meta.dirname, "..", "..");
@@ -116,6 +117,25 @@ describe("vlmkit classify with directories and --labels-file", () => {
       "green, pointy triangle",
       "red circle",
     ]);
+  });
+
+  it("prints scores that differ visibly: 4 significant digits and the logit", async () => {
+    const { stdout } = await vlmkit(
+      "classify",
+      EXAMPLES,
+      "--labels",
+      "red circle,blue square,green triangle",
+    );
+    const scores = [...stdout.matchAll(/^ {2}(\S+) +logit +(-?\d+\.\d\d) {2}(.+)$/gm)];
+    expect(scores).toHaveLength(9);
+    for (const [, score, logit] of scores) {
+      // The logit of the printed score, to the printed digits.
+      expect(Math.log(Number(score) / (1 - Number(score)))).toBeCloseTo(Number(logit), 1);
+    }
+    // The random-weight demo encoder gives scores near 1e-5: still distinct per image.
+    expect(new Set(scores.slice(0, 3).map((m) => m[1])).size).toBe(3);
+    expect(scoreText(0.93121)).toBe("0.9312    logit   2.61");
+    expect(scoreText(1.289e-5)).toBe("1.289e-5  logit -11.26");
   });
 
   it("says what is wrong with an empty directory or missing labels", async () => {

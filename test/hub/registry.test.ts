@@ -37,7 +37,6 @@ describe("registry", () => {
       "siglip2-so400m-patch14-384",
       "siglip2-giant-opt-patch16-256",
       "siglip2-base-patch16-naflex",
-      "siglip2-so400m-patch16-naflex",
       "gemma-3-270m-it",
       "gemma-3-1b-it",
       "gemma-3-4b-it",
@@ -50,6 +49,16 @@ describe("registry", () => {
       expect(m.naflex ? m.dims.maxPatches : m.dims.imageSize).toBeGreaterThan(0);
       if (!m.naflex) expect(m.id).toContain(`patch${m.dims.patchSize}-${m.dims.imageSize}`);
     }
+  });
+
+  it("fetches the text tower of a repo seen without one only when it is there", () => {
+    const naflex = modelFiles(findModel("siglip2-base-patch16-naflex")!, { dtype: "fp16" });
+    expect(naflex).toContainEqual({ path: "onnx/vision_model_fp16.onnx", optional: false });
+    expect(naflex).toContainEqual({ path: "onnx/text_model_fp16.onnx", optional: true });
+    const fixed = modelFiles(findModel("siglip2-base-patch16-224")!);
+    expect(fixed).toContainEqual({ path: "onnx/text_model.onnx", optional: false });
+    // No so400m NaFlex export is published; the id is not offered.
+    expect(findModel("siglip2-so400m-patch16-naflex")).toBeUndefined();
   });
 
   it("finds a model by id or by repo, case-insensitively", () => {

@@ -124,6 +124,33 @@ describe("snapshotDownload", () => {
     expect(await fs.readFile(path.join(dir, "config.json"))).toEqual(encoderFiles["config.json"]);
   });
 
+  it("resolveModelDir says a mistyped path is no such directory, without asking the hub", async () => {
+    const here = await fs.mkdtemp(path.join(os.tmpdir(), "vlmkit-paths-"));
+    await fs.mkdir(path.join(here, "models"));
+    await fs.writeFile(path.join(here, "file.txt"), "x");
+    const cwd = process.cwd();
+    process.chdir(here);
+    try {
+      for (const value of ["./models/nope", path.join(here, "nope"), "~/nope", "a/b/c"]) {
+        await expect(resolveModelDir(value, opts())).rejects.toMatchObject({
+          code: "INVALID_ARGUMENT",
+          message: `"${value}": no such directory; expected a model directory, a known id (see \`vlmkit models\`) or an org/repo on the hub`,
+        });
+      }
+      // org/repo-shaped, but its first part is a folder here: a path, unless that repo is cached.
+      await expect(resolveModelDir("models/nope", opts())).rejects.toThrow(
+        /^"models\/nope": no such directory \(models\/ exists here\); for the hub repo of that name, run `vlmkit pull models\/nope` first/,
+      );
+      await expect(resolveModelDir("file.txt", opts())).rejects.toThrow(
+        /"file.txt": is a file, not a model directory/,
+      );
+      expect(hub.requests).toEqual([]);
+    } finally {
+      process.chdir(cwd);
+      await fs.rm(here, { recursive: true, force: true });
+    }
+  });
+
   it("picks the single GGUF of a repo outside the registry from the hub's file listing", async () => {
     const snap = await snapshotDownload("acme/tiny-gguf", opts());
     expect(snap.files.map((f) => path.basename(f.path))).toEqual(["tiny-Q8_0.gguf"]);

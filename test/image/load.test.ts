@@ -68,7 +68,7 @@ describe("loadImage: sources", () => {
     await expectImageError(
       loadImage("https://example.com/cat.png"),
       "IMAGE_SOURCE_NOT_ALLOWED",
-      /host example\.com refused: remote sources are disabled/,
+      /host example\.com refused: http\(s\) URLs are not fetched here; download the image and pass its path \(a server fetches them when started with --allow-remote-images/,
     );
     await expectImageError(loadImage("ftp://example.com/cat.png"), "IMAGE_SOURCE_NOT_ALLOWED", /"ftp:"/);
   });

@@ -43,7 +43,7 @@ export function register(program: Command): void {
       if (args.json) return printJson(rows);
       for (const row of rows) {
         printLine(row.path);
-        for (const r of row.results) printLine(`  ${r.score.toFixed(4)}  ${r.label}`);
+        for (const r of row.results) printLine(`  ${scoreText(r.score)}  ${r.label}`);
       }
     } finally {
       bar.stop();
@@ -69,4 +69,14 @@ function readLabels(args: ClassifyArgs): string[] {
     .filter(Boolean);
   if (labels.length === 0) throw new InvalidArgumentError(`--labels "${args.labels}" holds no label`);
   return labels;
+}
+
+/**
+ * A sigmoid score to 4 significant digits with its logit, so that small scores (an untrained or
+ * random-weight model gives 1e-5) still differ visibly: `1.289e-5  logit -11.26`, `0.9312  logit 2.61`.
+ */
+export function scoreText(score: number): string {
+  const logit = Math.log(score) - Math.log1p(-score);
+  const shown = score >= 0.001 ? score.toFixed(4) : score.toExponential(3);
+  return `${shown.padEnd(9)} logit ${logit.toFixed(2).padStart(6)}`;
 }

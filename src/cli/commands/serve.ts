@@ -11,7 +11,7 @@ import { DEFAULT_DRAIN_TIMEOUT_MS, ServerLifecycle } from "../../server/lifecycl
 import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, type ServerLimits } from "../../server/limits.js";
 import { listen } from "../../server/listen.js";
 import { loadVlms, type VlmParts } from "../../server/load-vlms.js";
-import { createLogger } from "../../server/logging.js";
+import { createLogger, LOG_FORMATS, type LogFormat, logWarnings, routeList } from "../../server/logging.js";
 import { createMetrics } from "../../server/metrics.js";
 import { ServedModels } from "../../server/models.js";
 import { adapterParts } from "../adapter-parts.js";
@@ -44,6 +44,7 @@ interface ServeArgs {
   maxConnections?: number;
   drainTimeoutMs: number;
   logLevel?: string;
+  logFormat: string;
   adapter?: string;
   llm?: string;
   name?: string;
@@ -212,6 +213,7 @@ export function register(program: Command): void {
       DEFAULT_DRAIN_TIMEOUT_MS,
     )
     .option("--log-level <level>", "debug, info, warn, error or silent (default: $VLMKIT_LOG_LEVEL or info)")
+    .option("--log-format <format>", "auto (text on a terminal, JSON lines otherwise), json or text", "auto")
     .action(async (args: ServeArgs) => {
       if (args.apiKey !== undefined && args.apiKeyFile !== undefined)
         throw new InvalidArgumentError("give the API key once: --api-key-file or --api-key, not both");
@@ -280,7 +282,14 @@ export function register(program: Command): void {
         maxConnections: args.maxConnections,
       };
 
-      const logger = createLogger({ level: args.logLevel });
+      if (!(LOG_FORMATS as readonly string[]).includes(args.logFormat)) {
+        throw new InvalidArgumentError(
+          `--log-format "${args.logFormat}"; expected ${LOG_FORMATS.join(", ")}`,
+        );
+      }
+      const logger = createLogger({ level: args.logLevel, format: args.logFormat as LogFormat });
+      // GPU-fallback warnings come out as log lines, in the log's format.
+      const restoreWarnings = logWarnings(logger);
       const models = new ServedModels();
       const { app, context } = createApp({
         models,
@@ -297,7 +306,16 @@ export function register(program: Command): void {
       });
       // Listen first so /health can answer 503 while the models load.
       const running = await listen(app, { host: args.host, port: args.port, limits: context.limits });
-      logger.info({ url: running.url, host: running.host, port: running.port }, "listening");
+      logger.info(
+        {
+          url: running.url,
+          host: running.host,
+          port: running.port,
+          page: `${running.url}/`,
+          routes: routeList(app),
+        },
+        "listening",
+      );
 
       const lifecycle = new ServerLifecycle(running, models, {
         logger,
@@ -342,6 +360,7 @@ export function register(program: Command): void {
         throw error;
       }
       const drained = await stopped;
+      restoreWarnings();
       if (!drained) process.exitCode = 1;
     });
 }
