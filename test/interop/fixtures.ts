@@ -83,11 +83,11 @@ export function testImage(width = IMAGE_SIZE, height = IMAGE_SIZE): RgbImage {
   return { data, width, height };
 }
 
-/** vlmkit's image embeddings of `image`: encoder → adapter. [M, Dl] */
+/** vlmkit's image embeddings of `image` (pixels or a file): encoder → adapter. [M, Dl] */
 export async function vlmkitEmbeddings(
   encoderDir: string,
   adapterDir: string,
-  image: RgbImage,
+  image: RgbImage | string,
 ): Promise<Tensor> {
   const encoder = await VisionEncoder.load(encoderDir, { threads: 1 });
   const { projection } = await loadAdapter(adapterDir);
