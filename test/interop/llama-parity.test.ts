@@ -10,10 +10,11 @@ import { promisify } from "node:util";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RgbImage } from "../../src/image/index.js";
-import { exportMmproj } from "../../src/interop/index.js";
+import { exportMmproj, importMmproj } from "../../src/interop/index.js";
 import { GEMMA3_CHAT_TEMPLATE, writeTinyGemma3Gguf } from "../../src/tiny/gemma3.js";
 import { Vlm } from "../../src/vlm.js";
 import { llamaTool } from "../helpers/llama-tools.js";
+import { randomHfProjector, writeConverterMmproj } from "./converter-fixture.js";
 import {
   DL,
   difference,
@@ -109,6 +110,19 @@ describe("image embeddings: vlmkit vs llama.cpp's mtmd on the exported mmproj", 
       expect(d.max).toBeLessThan(TOLERANCE);
     });
   }
+
+  it("an mmproj written as llama.cpp's converter writes it, imported, gives mtmd's embeddings", async () => {
+    const file = path.join(dir, "converter-style.gguf");
+    await writeConverterMmproj(file, parts.encoder, randomHfProjector(21));
+    const imported = await importMmproj(file, { out: path.join(dir, "imported-converter"), llm: parts.llm });
+    const image = testImage();
+    const d = difference(
+      (await vlmkitEmbeddings(imported.encoderDir, imported.adapterDir, image)).data,
+      (await mtmdEmbeddings(file, image)).data,
+    );
+    report("converter-style gemma3 mmproj, imported", d);
+    expect(d.max).toBeLessThan(TOLERANCE);
+  });
 
   it("avgpool with an f16 mmproj (as llama.cpp's converter writes)", async () => {
     const { adapter } = exported.avgpool;

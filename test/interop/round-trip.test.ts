@@ -8,6 +8,7 @@ import { readAdapterCard } from "../../src/adapter/index.js";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { exportMmproj, importMmproj, readMmproj } from "../../src/interop/index.js";
 import { writeTinySiglip } from "../../src/tiny/siglip.js";
+import { spawnCli } from "../helpers/spawn-cli.js";
 import {
   DL,
   DV,
@@ -82,6 +83,40 @@ describe("round trip: import(export(x))", () => {
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect(error.message).toMatch(/avgpool \(gemma3\), pixel-shuffle \(idefics3\), mlp \(mlp\)/);
     expect(fs.existsSync(path.join(dir, "x.gguf"))).toBe(false);
+  });
+
+  it("works from the CLI, and refuses linear there too", async () => {
+    const adapter = path.join(dir, "adapter-avgpool");
+    const out = path.join(dir, "cli.gguf");
+    const ok = await spawnCli([
+      "export",
+      "mmproj",
+      "--encoder",
+      parts.encoder,
+      "--adapter",
+      adapter,
+      "--out",
+      out,
+      "--type",
+      "f16",
+      "--json",
+    ]).exited;
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ projector: "gemma3", tokens: 4 });
+    expect((await readMmproj(out)).projector).toBe("gemma3");
+    const linear = path.join(dir, "adapter-linear");
+    const refused = await spawnCli([
+      "export",
+      "mmproj",
+      "--encoder",
+      parts.encoder,
+      "--adapter",
+      linear,
+      "--out",
+      path.join(dir, "no.gguf"),
+    ]).exited;
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/the kinds that export are avgpool \(gemma3\)/);
   });
 
   it("refuses NaFlex encoders", async () => {
