@@ -99,8 +99,12 @@ export interface TowerSizes {
 
 const V = "vision_model";
 
-/** The tower tensors llama.cpp's SigLIP graph reads, in file order; `post_ln` last. */
-export function towerTensors(s: TowerSizes): TensorMapping[] {
+/**
+ * The tower tensors llama.cpp's SigLIP graph reads, in file order; `post_ln` last. `swapped`: fc1 is
+ * stored as `ffn_down` and fc2 as `ffn_up` (old files; and what llama.cpp assumes whenever F = D, so an
+ * exported file with F = D must be written so). Default: F = D.
+ */
+export function towerTensors(s: TowerSizes, swapped = s.ffn === s.width): TensorMapping[] {
   const out: TensorMapping[] = [];
   const add = (gguf: string, vlmkit: string, ggufDims: number[], transpose = false) =>
     out.push({ gguf, vlmkit, ggufDims, transpose, part: "tower" });
@@ -108,8 +112,6 @@ export function towerTensors(s: TowerSizes): TensorMapping[] {
   add("v.patch_embd.weight", `${V}.embeddings.patch_embedding.weight`, [D, 3, s.patch, s.patch]);
   add("v.patch_embd.bias", `${V}.embeddings.patch_embedding.bias`, [D]);
   add("v.position_embd.weight", `${V}.embeddings.position_embedding.weight`, [s.positions, D]);
-  // llama.cpp reads ffn_down as fc1 when its ne[0] is D, which with F = D is always (see file comment).
-  const swapped = F === D;
   for (let i = 0; i < s.blocks; i++) {
     const b = `v.blk.${i}`;
     const l = `${V}.encoder.layers.${i}`;

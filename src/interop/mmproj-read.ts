@@ -272,8 +272,10 @@ async function readOpen(reader: GgufReader, file: string): Promise<Mmproj> {
   if (projectionDim !== 0 && projectionDim !== dl) {
     c.fail(`"${KEY.projectionDim}" is ${projectionDim} but the projector outputs ${dl}`);
   }
+  // llama.cpp's is_ffn_swapped: fc1 is in ffn_down when that tensor's ggml ne[0] is the width D.
+  const swapped = reader.tensors.get("v.blk.0.ffn_down.weight")?.ggmlDims[0] === width;
   const mappings = [
-    ...towerTensors({ width, ffn, blocks, patch, positions: side * side }),
+    ...towerTensors({ width, ffn, blocks, patch, positions: side * side }, swapped),
     ...projectorTensors(projector, width, dl, factor),
   ];
   const tower = new Map<string, Tensor>();

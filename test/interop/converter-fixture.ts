@@ -37,6 +37,8 @@ export interface ConverterOptions {
   tensors?: Record<string, GgufTensorSpec | null>;
   /** Also write a gemma3 LLM's identity (vocabulary, embedding length, token_embd) as a model GGUF would. */
   withLlm?: boolean;
+  /** Store fc1 as `ffn_down` and fc2 as `ffn_up`, as old converters did (llama.cpp swaps them back). */
+  legacyFfnNames?: boolean;
 }
 
 /** Writes the converter-style mmproj for the encoder at `encoderDir` and `projector`. */
@@ -87,8 +89,8 @@ export async function writeConverterMmproj(
       ["attn_k", "self_attn.k_proj"],
       ["attn_v", "self_attn.v_proj"],
       ["attn_out", "self_attn.out_proj"],
-      ["ffn_up", "mlp.fc1"],
-      ["ffn_down", "mlp.fc2"],
+      [options.legacyFfnNames ? "ffn_down" : "ffn_up", "mlp.fc1"],
+      [options.legacyFfnNames ? "ffn_up" : "ffn_down", "mlp.fc2"],
     ]) {
       const w = linear(`${l}.${h}.weight`);
       tensors.push(f32(`v.blk.${i}.${g}.weight`, w.dims, w.data));

@@ -104,6 +104,18 @@ describe("import of a converter-written Gemma 3 mmproj", () => {
     expect(d.max).toBe(0);
   });
 
+  it("reads old files with fc1/fc2 stored as ffn_down/ffn_up as llama.cpp does", async () => {
+    const image = testImage();
+    const [plain, legacy] = [await converterFile(), await converterFile({ legacyFfnNames: true })];
+    const a = await importMmproj(plain, { out: path.join(dir, "imp-plain"), llm: parts.llm });
+    const b = await importMmproj(legacy, { out: path.join(dir, "imp-legacy"), llm: parts.llm });
+    const d = difference(
+      (await vlmkitEmbeddings(a.encoderDir, a.adapterDir, image)).data,
+      (await vlmkitEmbeddings(b.encoderDir, b.adapterDir, image)).data,
+    );
+    expect(d.max).toBe(0);
+  });
+
   it("takes the LLM identity from a model GGUF that carries v.*/mm.* itself", async () => {
     const file = await converterFile({ withLlm: true });
     const imported = await importMmproj(file, { out: path.join(dir, "imp-model") });

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RgbImage } from "../../src/image/index.js";
 import { exportMmproj, importMmproj } from "../../src/interop/index.js";
 import { GEMMA3_CHAT_TEMPLATE, writeTinyGemma3Gguf } from "../../src/tiny/gemma3.js";
+import { writeTinySiglip } from "../../src/tiny/siglip.js";
 import { Vlm } from "../../src/vlm.js";
 import { llamaTool } from "../helpers/llama-tools.js";
 import { randomHfProjector, writeConverterMmproj } from "./converter-fixture.js";
@@ -121,6 +122,26 @@ describe("image embeddings: vlmkit vs llama.cpp's mtmd on the exported mmproj", 
       (await mtmdEmbeddings(file, image)).data,
     );
     report("converter-style gemma3 mmproj, imported", d);
+    expect(d.max).toBeLessThan(TOLERANCE);
+  });
+
+  it("a tower whose FFN width equals its width (llama.cpp then swaps ffn_up/ffn_down back)", async () => {
+    const encoder = path.join(dir, "siglip2-square-ffn");
+    await writeTinySiglip(encoder, {
+      variant: "siglip2",
+      towers: ["vision"],
+      seed: 9,
+      sizes: { imageSize: IMAGE_SIZE, patch: 8, mlp: 32 },
+    });
+    const { adapter } = exported.avgpool;
+    const mmproj = path.join(dir, "square-ffn.gguf");
+    await exportMmproj({ encoder, adapter, out: mmproj });
+    const image = testImage();
+    const d = difference(
+      (await vlmkitEmbeddings(encoder, adapter, image)).data,
+      (await mtmdEmbeddings(mmproj, image)).data,
+    );
+    report("avgpool, F = D tower", d);
     expect(d.max).toBeLessThan(TOLERANCE);
   });
 
