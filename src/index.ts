@@ -60,6 +60,16 @@ export {
   type RgbImage,
   readPreprocessorConfig,
 } from "./image/index.js";
+export {
+  type ExportMmprojOptions,
+  type ExportMmprojResult,
+  exportMmproj,
+  type ImportMmprojOptions,
+  type ImportMmprojResult,
+  importMmproj,
+  type Mmproj,
+  readMmproj,
+} from "./interop/index.js";
 export { embeddingScaleFor } from "./llm/embedding-scale.js";
 export type {
   FinishReason,

@@ -6,8 +6,11 @@
  *   … <start_of_turn>model\n                      (generation prompt)
  *
  * Content is trimmed (string content as a whole, each text part on its own). Each image becomes
- * "\n\n<start_of_image>" + its embeddings + "<end_of_image>\n\n"; the embeddings of one image attend to
- * each other fully, everything else is causal.
+ * "<start_of_image>" + its embeddings + "<end_of_image>", with no newlines around: the layout llama.cpp's
+ * mtmd builds for gemma3 (tools/mtmd/mtmd.cpp wraps the media marker in exactly these two tokens), so an
+ * adapter exported as an mmproj sees the same sequence in llama-server as in vlmkit. transformers'
+ * Gemma3Processor writes "\n\n" before and after; llama.cpp does not, and vlmkit follows llama.cpp
+ * (docs/prompts.md). The embeddings of one image attend to each other fully, everything else is causal.
  */
 import { InvalidArgumentError } from "../errors.js";
 import { assertImageCount, checkImageTokens, countPlaceholders, IMAGE_PLACEHOLDER } from "./images.js";
@@ -149,11 +152,11 @@ function build(options: GemmaChatPromptOptions, training: boolean): TrainingLayo
         list.plain(piece.text);
         continue;
       }
-      list.plain("\n\n").control("<start_of_image>");
+      list.control("<start_of_image>");
       imageRanges.push({ start: list.length, end: list.length + 1 });
       list.image(nextImage, imageTokens[nextImage]);
       nextImage++;
-      list.control("<end_of_image>").plain("\n\n");
+      list.control("<end_of_image>");
     }
     list.control("<end_of_turn>");
     if (answer) labels.end = list.length;

@@ -104,6 +104,11 @@ export interface TinyGemma3Options {
   zeroResiduals?: boolean;
   /** Model name in `general.name`; default "vlmkit-tiny-gemma3". */
   name?: string;
+  /**
+   * `tokenizer.chat_template` (llama.cpp's chat tools need one: `GEMMA3_CHAT_TEMPLATE`). Default none,
+   * which keeps the file byte-identical to earlier tiny models.
+   */
+  chatTemplate?: string;
   /** Cancels the write. */
   signal?: AbortSignal;
   /** Progress per tensor written. */
@@ -119,6 +124,21 @@ export interface TinyGemma3Result {
   special: Readonly<Record<TinyGemma3Special, number>>;
   bytes: number;
 }
+
+/**
+ * Gemma 3's turn format as a chat template: `<start_of_turn>{user|model}\n{trimmed content}<end_of_turn>\n`,
+ * image parts as `<start_of_image>`, and `<start_of_turn>model\n` as the generation prompt. llama.cpp
+ * recognises it as its built-in "gemma" template (llama-mtmd-cli) and renders it with Jinja (llama-server).
+ */
+export const GEMMA3_CHAT_TEMPLATE =
+  "{{ bos_token }}{% for message in messages %}" +
+  "{% set role = 'model' if message['role'] == 'assistant' else message['role'] %}" +
+  "{{ '<start_of_turn>' + role + '\n' }}" +
+  "{% if message['content'] is string %}{{ message['content'] | trim }}{% else %}" +
+  "{% for item in message['content'] %}{% if item['type'] == 'image' %}{{ '<start_of_image>' }}" +
+  "{% elif item['type'] == 'text' %}{{ item['text'] | trim }}{% endif %}{% endfor %}{% endif %}" +
+  "{{ '<end_of_turn>\n' }}{% endfor %}" +
+  "{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}";
 
 /** llama.cpp token types (llama_token_type / gguf TokenType). */
 const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
@@ -266,6 +286,9 @@ export async function writeTinyGemma3Gguf(
     "tokenizer.ggml.add_bos_token": kv.bool(true),
     "tokenizer.ggml.add_eos_token": kv.bool(false),
     "tokenizer.ggml.add_space_prefix": kv.bool(false),
+    ...(options.chatTemplate !== undefined
+      ? { "tokenizer.chat_template": kv.str(options.chatTemplate) }
+      : {}),
   };
 
   const E = dims.embedding;

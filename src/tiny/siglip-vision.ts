@@ -27,6 +27,12 @@ export interface VisionOutputs {
   pooled: Value;
 }
 
+/**
+ * How `pooled` is made: "map", the attention pooling head of SigLIP checkpoints; "mean", the mean of
+ * the patch features, for towers that come without a head (those of llama.cpp mmproj files).
+ */
+export type VisionPooling = "map" | "mean";
+
 const P = "vision_model";
 
 function tower(
@@ -35,15 +41,25 @@ function tower(
   embeddings: Value,
   mask: Value | null,
   s: VisionSizes,
+  pooling: VisionPooling = "map",
 ): VisionOutputs {
   const hidden = encoder(g, w, `${P}.encoder`, embeddings, mask, s.layers, s);
   const lastHiddenState = layerNorm(g, w, `${P}.post_layernorm`, hidden, s);
-  const pooled = attentionPoolingHead(g, w, `${P}.head`, lastHiddenState, mask, s);
+  const pooled =
+    pooling === "map"
+      ? attentionPoolingHead(g, w, `${P}.head`, lastHiddenState, mask, s)
+      : g.reduceMean(lastHiddenState, [1], false); // [B, N, D] → [B, D]
   return { lastHiddenState, pooled };
 }
 
 /** pixel_values [B, 3, H, W] → last_hidden_state [B, N, D], pooled [B, D] */
-export function fixedVision(g: Graph, w: WeightFactory, pixelValues: Value, s: VisionSizes): VisionOutputs {
+export function fixedVision(
+  g: Graph,
+  w: WeightFactory,
+  pixelValues: Value,
+  s: VisionSizes,
+  pooling: VisionPooling = "map",
+): VisionOutputs {
   const grid = s.imageSize / s.patch;
   const convW = w.normal(
     `${P}.embeddings.patch_embedding.weight`,
@@ -54,7 +70,7 @@ export function fixedVision(g: Graph, w: WeightFactory, pixelValues: Value, s: V
   const patches = g.conv(pixelValues, convW, convB, { strides: [s.patch, s.patch] }); // [B, D, G, G]
   const seq = g.transpose(g.reshape(patches, [0, 0, -1]), [0, 2, 1]); // [B, N, D]
   const pos = w.normal(`${P}.embeddings.position_embedding.weight`, [grid * grid, s.hidden], 0.2);
-  return tower(g, w, g.add(seq, pos), null, s);
+  return tower(g, w, g.add(seq, pos), null, s, pooling);
 }
 
 /**

@@ -6,7 +6,8 @@
  *   1  image, graph, hub, runtime           formats, the hub cache, the onnxruntime session factory
  *   2  encoders, llm, prompt, adapter       the model stages
  *   3  vlm                                  the stages composed (src/vlm.ts, src/vlm/)
- *   4  train, compare, server, tiny         applications of a Vlm; writers of tiny test models
+ *   4  train, compare, server, tiny,        applications of a Vlm; writers of tiny test models;
+ *      interop                              llama.cpp mmproj import/export (builds towers with tiny's graph)
  *   5  cli                                  the command line
  *   6  index, entries                       public entry points (`vlmkit`, `vlmkit/server`, …)
  *
@@ -25,7 +26,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["image", "graph", "hub", "runtime"],
   ["encoders", "llm", "prompt", "adapter"],
   ["vlm"],
-  ["train", "compare", "server", "tiny"],
+  ["train", "compare", "server", "tiny", "interop"],
   ["cli"],
   ["index", "entries"],
 ];

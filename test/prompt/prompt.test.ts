@@ -26,8 +26,9 @@ function mismatch(fn: () => unknown): VlmkitError {
   throw new Error("expected a PROMPT_MISMATCH error");
 }
 
-const BOI = "\n\n<start_of_image>";
-const EOI = "<end_of_image>\n\n";
+// As llama.cpp's mtmd wraps a gemma3 image: no newlines around.
+const BOI = "<start_of_image>";
+const EOI = "<end_of_image>";
 const img = (n: number) => `${BOI}${"<image_soft_token>".repeat(n)}${EOI}`;
 
 describe("paligemmaPrompt", () => {

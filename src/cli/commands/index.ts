@@ -5,6 +5,8 @@ export { register as classify } from "./classify.js";
 export { register as compare } from "./compare.js";
 export { register as embed } from "./embed.js";
 export { register as eval } from "./eval.js";
+export { register as exportCommand } from "./export.js";
+export { register as importCommand } from "./import.js";
 export { register as models } from "./models.js";
 export { register as pull } from "./pull.js";
 export { register as run } from "./run.js";
