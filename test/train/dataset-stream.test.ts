@@ -37,7 +37,12 @@ beforeAll(async () => {
     lines.push(
       i % BAD_EVERY === 7
         ? JSON.stringify({ id: `r${i}`, image: `img/${i % 4}.png` })
-        : JSON.stringify({ id: `r${i}`, image: `img/${i % 4}.png`, prompt: "what colour?", answer: `c${i % 4}` }),
+        : JSON.stringify({
+            id: `r${i}`,
+            image: `img/${i % 4}.png`,
+            prompt: "what colour?",
+            answer: `c${i % 4}`,
+          }),
     );
     if (lines.length === 50_000) {
       fs.writeSync(out, `${lines.join("\n")}\n`);
@@ -84,7 +89,12 @@ describe("a dataset larger than memory", () => {
 });
 
 /** The split as it was decided with every example in memory: the reference the streaming plan must equal. */
-function referenceSplit(examples: readonly TrainExample[], valFraction: number, seed: number, byImage: boolean) {
+function referenceSplit(
+  examples: readonly TrainExample[],
+  valFraction: number,
+  seed: number,
+  byImage: boolean,
+) {
   const keyOf = (e: TrainExample) => (byImage ? e.imagePath : e.id);
   const hashes = new Map<string, number>();
   for (const e of examples) if (!hashes.has(keyOf(e))) hashes.set(keyOf(e), splitHash(keyOf(e), seed));
@@ -143,7 +153,12 @@ describe("JsonArraySplitter", () => {
     const whole = splitJsonArray(bytes, "t.json");
     expect(whole.map((e) => e.line)).toEqual([2, 3, 4, 4]);
     for (const e of whole) {
-      expect(bytes.subarray(e.offset, e.offset + e.length).toString().trim()).toBe(e.text);
+      expect(
+        bytes
+          .subarray(e.offset, e.offset + e.length)
+          .toString()
+          .trim(),
+      ).toBe(e.text);
     }
     for (const size of [1, 2, 3, 7]) {
       const splitter = new JsonArraySplitter("t.json");
