@@ -187,7 +187,9 @@ describe("vlmkit CLI", () => {
       (await vlmkit("eval", "--data", made.file, "--adapter", out, "--split", "val", "--json")).stdout,
     );
     expect(evaluated.examples).toBe(held.length);
-    expect(evaluated.answers.map((a: { id: string }) => a.id)).toEqual(held.map((e) => e.id));
+    expect(evaluated.answers.map((a: { id: string }) => a.id)).toEqual(
+      (await held.toArray()).map((e) => e.id),
+    );
   }, 480_000); // seven CLI runs, training twice
 
   it("models --json lists known models with their cache state, and the local adapters and bundles", async () => {

@@ -17,7 +17,7 @@ import { type EncoderSpec, parseEncoderList } from "./encoder-spec.js";
 import { pooledFeatures, resolveEncoderDir } from "./encoders.js";
 import type { Predictions, TaskOutput } from "./measured.js";
 import { type EncoderFigures, pairRows, resultRows } from "./pairs.js";
-import { writeReport } from "./report/write.js";
+import { checkWritableDir, writeReport } from "./report/write.js";
 import { knnTask } from "./tasks/knn.js";
 import { linearProbeTask } from "./tasks/linear-probe.js";
 import { retrievalTask } from "./tasks/retrieval.js";
@@ -153,6 +153,8 @@ export async function runComparison(options: CompareOptions): Promise<Comparison
       ? [...data.train, ...data.test].map((s) => s.imagePath)
       : [...new Set(data.rows.map((r) => r.imagePath))];
 
+  // A folder that cannot be written fails now, not after the encoders have run.
+  if (options.out) await checkWritableDir(options.out);
   const workRoot = options.out
     ? path.resolve(options.out)
     : await fs.promises.mkdtemp(path.join(os.tmpdir(), "vlmkit-compare-"));

@@ -7,6 +7,7 @@ export {
   type BadRowPolicy,
   Dataset,
   type DatasetFormat,
+  type DatasetSide,
   type EvaluateOptions,
   type EvaluationResult,
   evaluateAdapter,

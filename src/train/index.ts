@@ -3,6 +3,7 @@ export {
   badRowSummary,
   Dataset,
   type DatasetFormat,
+  DatasetSide,
   detectFormat,
   type LoadDatasetOptions,
   loadDataset,
@@ -18,7 +19,13 @@ export {
   trainingSteps,
 } from "./data/dataset-batches.js";
 export { type BadRow, DEFAULT_CAPTION_PROMPT, type TrainExample } from "./data/dataset-rows.js";
-export { type SplitBy, type SplitOptions, splitExamples, splitHash } from "./data/dataset-split.js";
+export {
+  type SplitBy,
+  type SplitOptions,
+  SplitPlan,
+  splitExamples,
+  splitHash,
+} from "./data/dataset-split.js";
 export {
   type CachedFeatures,
   encoderIdentity,

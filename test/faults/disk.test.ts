@@ -14,6 +14,8 @@ import { isVlmkitError } from "../../src/errors.js";
 import { downloadFile } from "../../src/hub/download.js";
 import { loadLatestCheckpoint, saveCheckpoint } from "../../src/train/loop/checkpoint.js";
 import { AdamW, adapterParamGroups } from "../../src/train/loop/optimizer.js";
+import { writeColourFolder } from "../compare/helpers.js";
+import { spawnCli } from "../helpers/spawn-cli.js";
 import { FakeHub } from "../hub/fake-hub.js";
 
 const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), "vlmkit-small-fs-"));
@@ -42,6 +44,27 @@ function fill(leave: number): void {
   const free = bavail * bsize;
   if (free > leave) fs.writeFileSync(path.join(mountPoint, "filler"), Buffer.alloc(free - leave));
 }
+
+/** `vlmkit compare --task knn --seed <seed>` of the two demo encoders into `out`; its exit code and stderr. */
+async function compareInto(out: string, data: string, seed = "1") {
+  const demo = path.resolve("models/demo");
+  const run = await spawnCli(
+    ["compare", "--encoders", `siglip=${demo}/siglip,siglip2=${demo}/siglip2`, "--data", data].concat([
+      "--task",
+      "knn",
+      "--seed",
+      seed,
+      "--out",
+      out,
+    ]),
+    { VLMKIT_CACHE: path.join(outside, "cache") },
+  ).exited;
+  return { code: run.code, stderr: run.stderr };
+}
+
+/** A folder off the small file system (datasets, caches). */
+const outside = fs.mkdtempSync(path.join(os.tmpdir(), "vlmkit-faults-"));
+afterAll(() => fs.rmSync(outside, { recursive: true, force: true }));
 
 function readOnly(): void {
   execFileSync("mount", ["-o", "remount,ro", mountPoint]);
@@ -135,6 +158,35 @@ describe.skipIf(!mounted)("a full or read-only disk (1 MiB tmpfs)", () => {
     expect(resumed?.step).toBe(1);
     await Promise.all([small.dispose(), big.dispose(), resumed?.adapter.dispose()]);
   });
+
+  it("vlmkit compare --out: WRITE_FAILED naming the file, the previous report intact (all three files)", async () => {
+    const data = await writeColourFolder(path.join(outside, "data"), 24);
+    const out = path.join(mountPoint, "report");
+    const first = await compareInto(out, data.classes);
+    expect(first.code, first.stderr).toBe(0);
+    const before = snapshot(out);
+    expect(Object.keys(before).sort()).toEqual(["report.html", "results.csv", "results.json"]);
+    // One free page: each file alone fits but not all three at once. Written one by one, results.json
+    // and results.csv of the new run would replace the old ones before report.html fails.
+    fill(4096);
+    const full = await compareInto(out, data.classes, "2");
+    expect(full.code).not.toBe(0);
+    expect(full.stderr).toMatch(
+      /cannot write .*(results\.json|results\.csv|report\.html): no space left on the device \(ENOSPC\)/,
+    );
+    expect(full.stderr).not.toMatch(/^\s+at /m); // a message, not a stack
+    expect(snapshot(out)).toEqual(before);
+
+    fs.rmSync(path.join(mountPoint, "filler"));
+    readOnly();
+    const ro = await compareInto(out, data.classes);
+    expect(ro.code).not.toBe(0);
+    expect(ro.stderr).toMatch(/cannot write .*report.*: the file system is read-only \(EROFS\)/);
+    expect(snapshot(out)).toEqual(before);
+    // A new folder on the read-only file system: refused before any encoder runs.
+    const fresh = await compareInto(path.join(mountPoint, "new-report"), data.classes);
+    expect(fresh.stderr).toMatch(/cannot write .*new-report.*read-only \(EROFS\); nothing was written/);
+  }, 120_000);
 
   it("a download: a named error, the blob already in the cache intact", async () => {
     const hub = await new FakeHub().start();

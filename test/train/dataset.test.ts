@@ -52,11 +52,11 @@ describe("plain JSONL", () => {
       onReport: (m) => reports.push(m),
     });
     expect(ds.format).toBe("jsonl");
-    expect(ds.train.map((e) => [e.id, e.prompt, e.answer, e.line])).toEqual([
+    expect((await ds.train.toArray()).map((e) => [e.id, e.prompt, e.answer, e.line])).toEqual([
       ["data.jsonl:1", "caption en", "a red square", 1],
       ["q1", "what color?", "red", 2],
     ]);
-    expect(ds.train[0].imagePath).toBe(path.join(root, "img", "0.png"));
+    expect((await ds.train.toArray())[0].imagePath).toBe(path.join(root, "img", "0.png"));
     expect(ds.badRows.map((b) => b.line)).toEqual([4, 5, 6, 7]);
     expect(ds.badRows[1].reason).toContain('"img/missing.png" not found');
     expect(ds.badRows[2].reason).toContain("expected non-empty text");
@@ -80,7 +80,7 @@ describe("plain JSONL", () => {
   it("takes images from imagesRoot when given", async () => {
     const file = write("rooted/data.jsonl", JSON.stringify({ image: "5.png", answer: "a" }));
     const ds = await loadDataset(file, { imagesRoot: path.join(root, "img"), valFraction: 0, ...quiet });
-    expect(ds.train[0].imagePath).toBe(path.join(root, "img", "5.png"));
+    expect((await ds.train.toArray())[0].imagePath).toBe(path.join(root, "img", "5.png"));
   });
 });
 
@@ -129,7 +129,7 @@ describe("image paths stay inside the dataset folder", () => {
       ].join("\n"),
     );
     const ds = await loadDataset(file, { ...quiet, valFraction: 0, allowOutsidePaths: true });
-    expect(ds.train.map((e) => e.imagePath)).toEqual([
+    expect((await ds.train.toArray()).map((e) => e.imagePath)).toEqual([
       path.join(root, "img", "4.png"),
       path.join(root, "img", "5.png"),
     ]);
@@ -176,7 +176,7 @@ describe("LLaVA JSON", () => {
     const file = write("llava/chat.json", text);
     const ds = await loadDataset(file, { imagesRoot: path.join(root, "img"), valFraction: 0, ...quiet });
     expect(ds.format).toBe("llava");
-    expect(ds.train.map((e) => [e.id, e.prompt, e.answer, e.line])).toEqual([
+    expect((await ds.train.toArray()).map((e) => [e.id, e.prompt, e.answer, e.line])).toEqual([
       ["a", "What is this?", "a square", 2],
       ["a#2", "What color?", "red", 2],
     ]);
@@ -209,7 +209,7 @@ describe("LLaVA JSON", () => {
     };
     const file = write("llava/broken.json", `[\n{"id": tru},\n${JSON.stringify(good)}\n]`);
     const ds = await loadDataset(file, { imagesRoot: path.join(root, "img"), valFraction: 0, ...quiet });
-    expect(ds.train.map((e) => e.id)).toEqual(["g"]);
+    expect((await ds.train.toArray()).map((e) => e.id)).toEqual(["g"]);
     expect(ds.badRows).toEqual([
       expect.objectContaining({ line: 2, reason: expect.stringContaining("not valid JSON") }),
     ]);
@@ -230,7 +230,7 @@ describe("hostile values in rows (found by npm run fuzz)", () => {
       ].join("\n"),
     );
     const ds = await loadDataset(file, { ...inRoot, valFraction: 0 });
-    expect(ds.train.map((e) => e.answer)).toEqual(["ok"]);
+    expect((await ds.train.toArray()).map((e) => e.answer)).toEqual(["ok"]);
     expect(ds.badRows.map((b) => b.line)).toEqual([1, 2, 3]);
     expect(ds.badRows[0].reason).toContain("a deeply nested array");
     for (const b of ds.badRows) expect(b.reason.length).toBeLessThan(400);
@@ -246,7 +246,7 @@ describe("hostile values in rows (found by npm run fuzz)", () => {
       `[\n${record(deep)},\n${record(`[{"from": ${deep}, "value": "q"}, {"from": "gpt", "value": "a"}]`)},\n${good}\n]`,
     );
     const ds = await loadDataset(file, { imagesRoot: path.join(root, "img"), valFraction: 0, ...quiet });
-    expect(ds.train.map((e) => e.id)).toEqual(["g"]);
+    expect((await ds.train.toArray()).map((e) => e.id)).toEqual(["g"]);
     expect(ds.badRows.map((b) => b.reason)).toEqual([
       expect.stringContaining("a deeply nested array"),
       expect.stringContaining("a deeply nested array"),
@@ -268,11 +268,11 @@ describe("imagefolder", () => {
     );
     expect(detectFormat(dir)).toBe("imagefolder");
     const ds = await loadDataset(dir, { valFraction: 0, ...quiet });
-    expect(ds.train.map((e) => [e.prompt, e.answer])).toEqual([
+    expect((await ds.train.toArray()).map((e) => [e.prompt, e.answer])).toEqual([
       ["caption en", "a red square"],
       ["what color?", "red"],
     ]);
-    expect(ds.train[0].imagePath).toBe(path.join(dir, "train", "0.png"));
+    expect((await ds.train.toArray())[0].imagePath).toBe(path.join(dir, "train", "0.png"));
   });
 
   it("explains what it expected from an unknown path", () => {
@@ -292,11 +292,11 @@ describe("validation split", () => {
     const file = write("split/data.jsonl", rows(36, 3));
     const a = await loadDataset(file, inRoot);
     const b = await loadDataset(file, inRoot);
-    expect(a.val.map((e) => e.id)).toEqual(b.val.map((e) => e.id));
+    expect((await a.val.toArray()).map((e) => e.id)).toEqual((await b.val.toArray()).map((e) => e.id));
     expect(a.val.length).toBeGreaterThanOrEqual(1);
     expect(a.train.length + a.val.length).toBe(36);
-    const valImages = new Set(a.val.map((e) => e.imagePath));
-    expect(a.train.some((e) => valImages.has(e.imagePath))).toBe(false);
+    const valImages = new Set((await a.val.toArray()).map((e) => e.imagePath));
+    expect((await a.train.toArray()).some((e) => valImages.has(e.imagePath))).toBe(false);
     const other = await loadDataset(file, { ...inRoot, seed: 7 });
     expect(other.val.length + other.train.length).toBe(36);
   });
@@ -307,7 +307,9 @@ describe("validation split", () => {
     fs.appendFileSync(big, `\n${JSON.stringify({ id: "extra", image: "img/0.png", answer: "z" })}`);
     const a = await loadDataset(small, { ...inRoot, splitBy: "id", valFraction: 0.3 });
     const b = await loadDataset(big, { ...inRoot, splitBy: "id", valFraction: 0.3 });
-    expect(b.val.map((e) => e.id).filter((id) => id !== "extra")).toEqual(a.val.map((e) => e.id));
+    expect((await b.val.toArray()).map((e) => e.id).filter((id) => id !== "extra")).toEqual(
+      (await a.val.toArray()).map((e) => e.id),
+    );
   });
 
   it("holds out roughly valFraction of many groups", () => {
@@ -329,7 +331,7 @@ describe("validation split", () => {
     const valFile = write("split/val.jsonl", JSON.stringify({ image: "img/11.png", answer: "v" }));
     const ds = await loadDataset(file, { ...inRoot, valFile });
     expect(ds.train).toHaveLength(12);
-    expect(ds.val.map((e) => e.answer)).toEqual(["v"]);
+    expect((await ds.val.toArray()).map((e) => e.answer)).toEqual(["v"]);
   });
 
   it("drops rows of unreadable images through reject, or fails under fail", async () => {
@@ -340,14 +342,14 @@ describe("validation split", () => {
       imagesRoot: root,
       onReport: (m) => reports.push(m),
     });
-    ds.reject([{ imagePath: path.join(root, "img", "3.png"), reason: "image is corrupt" }]);
-    expect(ds.train.map((e) => e.id)).not.toContain("r3");
+    await ds.reject([{ imagePath: path.join(root, "img", "3.png"), reason: "image is corrupt" }]);
+    expect((await ds.train.toArray()).map((e) => e.id)).not.toContain("r3");
     expect(ds.train).toHaveLength(11);
     expect(ds.badRows).toEqual([expect.objectContaining({ line: 4, reason: "image is corrupt" })]);
     expect(reports.at(-1)).toContain("line 4: image is corrupt");
     const strict = await loadDataset(file, { valFraction: 0, onBadRow: "fail", ...inRoot });
-    expect(() => strict.reject([{ imagePath: path.join(root, "img", "3.png"), reason: "corrupt" }])).toThrow(
-      /line 4: corrupt/,
-    );
+    await expect(
+      strict.reject([{ imagePath: path.join(root, "img", "3.png"), reason: "corrupt" }]),
+    ).rejects.toThrow(/line 4: corrupt/);
   });
 });

@@ -36,9 +36,13 @@ describe("writeShapesDataset", () => {
     const ds = await loadDataset(result.file, { valFraction: 0.25, onReport: () => {} });
     expect(ds.badRows).toEqual([]);
     expect(ds.train.length + ds.val.length).toBe(36);
-    const byPrompt = new Set([...ds.train, ...ds.val].map((e) => e.prompt));
+    const byPrompt = new Set(
+      [...(await ds.train.toArray()), ...(await ds.val.toArray())].map((e) => e.prompt),
+    );
     expect(byPrompt).toEqual(new Set(["what color is the shape?", "what shape is this?", "caption en"]));
-    const first = [...ds.train, ...ds.val].find((e) => e.id === "shape-0-caption")!;
+    const first = [...(await ds.train.toArray()), ...(await ds.val.toArray())].find(
+      (e) => e.id === "shape-0-caption",
+    )!;
     expect(first.answer).toBe(`a ${result.images[0].color} ${result.images[0].shape}`);
   });
 

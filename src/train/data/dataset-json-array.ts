@@ -1,22 +1,20 @@
 /**
  * Splits a top-level JSON array into its elements without parsing the whole document at once, so
  * that each element gets the line it starts on (for bad-row reports), one broken element does not
- * lose the rest, and files beyond V8's string limit (LLaVA mixes are ~1 GB) still load.
+ * lose the rest, and files larger than memory (LLaVA mixes are ~1 GB) stream through in chunks: only
+ * the element being read is held.
  * Works on UTF-8 bytes: every structural character is ASCII, and no byte of a multi-byte sequence is.
  */
 import { DatasetError } from "../../errors.js";
-
-export interface ArrayElement {
-  /** 1-based line of the element's first character. */
-  line: number;
-  /** The element's JSON text. */
-  text: string;
-}
+import type { RowElement } from "./dataset-rows.js";
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const NEWLINE = 0x0a;
 const COMMA = 0x2c;
+const BOM = [0xef, 0xbb, 0xbf];
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
 const OPEN = new Set([0x5b, 0x7b]); // [ {
 const CLOSE = new Set([0x5d, 0x7d]); // ] }
 
@@ -24,55 +22,113 @@ function isSpace(b: number): boolean {
   return b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d;
 }
 
-export function splitJsonArray(bytes: Uint8Array, file: string): ArrayElement[] {
-  const fail = (what: string, line: number): never => {
-    throw new DatasetError(`${file} line ${line}: ${what}; expected a JSON array of objects`, {
-      details: { line },
+/**
+ * The splitter's state between chunks: `push` each chunk in file order (it returns the elements that
+ * ended in it), then `end` checks that the array was closed.
+ */
+export class JsonArraySplitter {
+  private readonly decoder = new TextDecoder("utf-8");
+  private pos = 0; // bytes seen before the current chunk
+  private line = 1;
+  private begun = false; // the opening `[` was read
+  private done = false; // the closing `]` was read
+  private count = 0;
+  private depth = 0; // nesting inside the current element
+  private inString = false;
+  private escaped = false;
+  private start = -1; // file offset of the current element, or -1 between elements
+  private startLine = 0;
+  private pieces: Uint8Array[] = []; // the current element's bytes from earlier chunks
+  private bom = 0; // bytes of a byte order mark read so far, -1 when the file has none
+
+  constructor(private readonly file: string) {}
+
+  private fail(what: string): never {
+    throw new DatasetError(`${this.file} line ${this.line}: ${what}; expected a JSON array of objects`, {
+      details: { line: this.line },
     });
-  };
-  let i = 0;
-  let line = 1;
-  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) i = 3; // UTF-8 byte order mark
-  while (i < bytes.length && isSpace(bytes[i])) line += bytes[i++] === NEWLINE ? 1 : 0;
-  if (bytes[i] !== 0x5b)
-    fail(`the document starts with ${JSON.stringify(String.fromCharCode(bytes[i] ?? 32))}`, line);
-  i++;
-  const elements: ArrayElement[] = [];
-  const decoder = new TextDecoder("utf-8");
-  let depth = 0; // nesting inside the current element
-  let start = -1;
-  let startLine = 0;
-  let inString = false;
-  for (; i < bytes.length; i++) {
-    const b = bytes[i];
-    if (b === NEWLINE) line++;
-    if (inString) {
-      if (b === BACKSLASH) i++;
-      else if (b === QUOTE) inString = false;
-      continue;
-    }
-    if (start < 0) {
-      if (isSpace(b) || (b === COMMA && elements.length > 0)) continue;
-      if (b === 0x5d) return elements; // end of the top-level array
-      start = i;
-      startLine = line;
-    }
-    if (b === QUOTE) {
-      inString = true;
-    } else if (OPEN.has(b)) {
-      depth++;
-    } else if (CLOSE.has(b) && depth > 0) {
-      depth--;
-      if (depth === 0) {
-        elements.push({ line: startLine, text: decoder.decode(bytes.subarray(start, i + 1)) });
-        start = -1;
-      }
-    } else if (depth === 0 && (b === COMMA || b === 0x5d)) {
-      // The end of a scalar element: a comma, or the `]` closing the array.
-      elements.push({ line: startLine, text: decoder.decode(bytes.subarray(start, i)).trim() });
-      start = -1;
-      if (b === 0x5d) return elements;
-    }
   }
-  return fail("the array is not closed (the file ends early)", line);
+
+  private finish(chunk: Uint8Array, endInChunk: number, trim: boolean): RowElement {
+    const from = Math.max(0, this.start - this.pos);
+    const tail = chunk.subarray(from, endInChunk);
+    const bytes = this.pieces.length > 0 ? Buffer.concat([...this.pieces, tail]) : tail;
+    this.pieces = [];
+    const text = this.decoder.decode(bytes);
+    const element = {
+      line: this.startLine,
+      offset: this.start,
+      length: bytes.length,
+      text: trim ? text.trim() : text,
+    };
+    this.start = -1;
+    this.count++;
+    return element;
+  }
+
+  push(chunk: Uint8Array): RowElement[] {
+    const out: RowElement[] = [];
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i];
+      // A UTF-8 byte order mark at the start (it may arrive split over chunks).
+      if (this.bom >= 0 && this.bom < 3 && this.pos + i === this.bom) {
+        if (b === BOM[this.bom]) {
+          this.bom++;
+          continue;
+        }
+        this.bom = -1;
+      }
+      if (b === NEWLINE) this.line++;
+      if (this.done) break; // what follows the closing `]` is ignored
+      if (!this.begun) {
+        if (isSpace(b)) continue;
+        if (b !== OPEN_ARRAY) this.fail(`the document starts with ${JSON.stringify(String.fromCharCode(b))}`);
+        this.begun = true;
+        continue;
+      }
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (b === BACKSLASH) this.escaped = true;
+        else if (b === QUOTE) this.inString = false;
+        continue;
+      }
+      if (this.start < 0) {
+        if (isSpace(b) || (b === COMMA && this.count > 0)) continue;
+        if (b === CLOSE_ARRAY) {
+          this.done = true;
+          continue;
+        }
+        this.start = this.pos + i;
+        this.startLine = this.line;
+      }
+      if (b === QUOTE) {
+        this.inString = true;
+      } else if (OPEN.has(b)) {
+        this.depth++;
+      } else if (CLOSE.has(b) && this.depth > 0) {
+        this.depth--;
+        if (this.depth === 0) out.push(this.finish(chunk, i + 1, false));
+      } else if (this.depth === 0 && (b === COMMA || b === CLOSE_ARRAY)) {
+        // The end of a scalar element: a comma, or the `]` closing the array.
+        out.push(this.finish(chunk, i, true));
+        if (b === CLOSE_ARRAY) this.done = true;
+      }
+    }
+    if (this.start >= 0) this.pieces.push(chunk.slice(Math.max(0, this.start - this.pos)));
+    this.pos += chunk.length;
+    return out;
+  }
+
+  end(): void {
+    if (!this.begun) this.fail('the document starts with " "');
+    if (!this.done) this.fail("the array is not closed (the file ends early)");
+  }
+}
+
+/** Every element of a JSON array held in memory. */
+export function splitJsonArray(bytes: Uint8Array, file: string): RowElement[] {
+  const splitter = new JsonArraySplitter(file);
+  const elements = splitter.push(bytes);
+  splitter.end();
+  return elements;
 }

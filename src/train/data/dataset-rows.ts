@@ -43,9 +43,15 @@ export interface RawRow {
   answer: unknown;
 }
 
-export interface RowResult {
-  examples: TrainExample[];
-  bad: BadRow[];
+/** One JSONL line or one element of a JSON array, where it is in its file, and its text. */
+export interface RowElement {
+  /** 1-based line of the element's first character. */
+  line: number;
+  /** Byte offset of the element's first character. */
+  offset: number;
+  /** Bytes of the element's text. */
+  length: number;
+  text: string;
 }
 
 function describe(v: unknown): string {
@@ -63,11 +69,76 @@ export interface ImagePathPolicy {
   allowOutsidePaths?: boolean;
   /** Largest image file in bytes, checked from its stat before it is read. Default 64 MiB. */
   maxImageBytes?: number;
+  /**
+   * What the file system said about recently checked images, so that the rows of one image ask it
+   * once (a dataset names a few images many times). Default: none, every row asks.
+   */
+  facts?: ImageFactsCache;
 }
 
+/** A file's stat and real path, as `toExample` needs them. */
+interface ImageFacts {
+  isFile: boolean;
+  size: number;
+  /** Real path (symlinks resolved) when it is a file. */
+  real: string;
+}
+
+/** Facts of recently checked image paths, forgotten when more than `limit` are held. */
+export class ImageFactsCache {
+  private readonly facts = new Map<string, ImageFacts>();
+  private readonly roots = new Map<string, string>();
+  private readonly resolved = new Map<string, string>();
+  constructor(private readonly limit = 4096) {}
+
+  /** `path.resolve(root, image)`, remembered. */
+  resolve(root: string, image: string): string {
+    const key = `${root}\0${image}`;
+    let p = this.resolved.get(key);
+    if (p === undefined) {
+      p = path.resolve(root, image);
+      if (this.resolved.size >= this.limit) this.resolved.clear();
+      this.resolved.set(key, p);
+    }
+    return p;
+  }
+
+  of(imagePath: string): ImageFacts {
+    let f = this.facts.get(imagePath);
+    if (!f) {
+      f = readFacts(imagePath);
+      if (this.facts.size >= this.limit) this.facts.clear();
+      this.facts.set(imagePath, f);
+    }
+    return f;
+  }
+
+  root(root: string): string {
+    let r = this.roots.get(root);
+    if (r === undefined) {
+      r = realRoot(root);
+      this.roots.set(root, r);
+    }
+    return r;
+  }
+}
+
+function readFacts(imagePath: string): ImageFacts {
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(imagePath);
+  } catch {
+    stat = undefined;
+  }
+  if (!stat?.isFile()) return { isFile: false, size: 0, real: imagePath };
+  return { isFile: true, size: stat.size, real: fs.realpathSync(imagePath) };
+}
+
+/** Whether `p` is `root` or below it (both absolute and normalized). */
 function isInside(root: string, p: string): boolean {
-  const rel = path.relative(root, p);
-  return rel === "" || (!rel.startsWith(`..${path.sep}`) && rel !== ".." && !path.isAbsolute(rel));
+  if (p === root) return true;
+  const prefix = root.endsWith(path.sep) ? root : root + path.sep;
+  return p.startsWith(prefix);
 }
 
 /** The real path of `root` (symlinks in the root's own path are fine), or root when it does not exist. */
@@ -79,40 +150,49 @@ function realRoot(root: string): string {
   }
 }
 
+function badRow(raw: RawRow, source: string, reason: string): BadRow {
+  return { line: raw.line, reason, source };
+}
+
+function outsideReason(image: string): string {
+  return `image "${image}" is outside the dataset folder; pass --allow-outside-paths (allowOutsidePaths) to use it`;
+}
+
 /**
  * Checks one row: answer a non-empty string, prompt a string when given, image a file inside the
  * images root (unless allowed elsewhere) no larger than the limit. A path that leaves the root is
  * refused before the file system is asked about it, so the reason never tells whether it exists.
  */
 export function toExample(raw: RawRow, source: string, policy: ImagePathPolicy): TrainExample | BadRow {
-  const { imagesRoot, allowOutsidePaths = false, maxImageBytes = DEFAULT_MAX_DATASET_IMAGE_BYTES } = policy;
-  const bad = (reason: string): BadRow => ({ line: raw.line, reason, source });
+  const {
+    imagesRoot,
+    allowOutsidePaths = false,
+    maxImageBytes = DEFAULT_MAX_DATASET_IMAGE_BYTES,
+    facts = new ImageFactsCache(1),
+  } = policy;
   if (typeof raw.image !== "string" || raw.image.trim() === "") {
-    return bad(`image is ${describe(raw.image)}; expected a file path`);
+    return badRow(raw, source, `image is ${describe(raw.image)}; expected a file path`);
   }
   if (typeof raw.answer !== "string" || raw.answer.trim() === "") {
-    return bad(`answer is ${describe(raw.answer)}; expected non-empty text`);
+    return badRow(raw, source, `answer is ${describe(raw.answer)}; expected non-empty text`);
   }
   if (raw.prompt !== undefined && raw.prompt !== null && typeof raw.prompt !== "string") {
-    return bad(`prompt is ${describe(raw.prompt)}; expected text`);
+    return badRow(raw, source, `prompt is ${describe(raw.prompt)}; expected text`);
   }
-  const imagePath = path.resolve(imagesRoot, raw.image);
-  const outside = () =>
-    bad(
-      `image "${raw.image}" is outside the dataset folder; pass --allow-outside-paths (allowOutsidePaths) to use it`,
-    );
-  if (!allowOutsidePaths && !isInside(imagesRoot, imagePath)) return outside();
-  let stat: fs.Stats | undefined;
-  try {
-    stat = fs.statSync(imagePath);
-  } catch {
-    stat = undefined;
-  }
-  if (!stat?.isFile()) return bad(`image "${raw.image}" not found (looked for ${imagePath})`);
+  const imagePath = facts.resolve(imagesRoot, raw.image);
+  if (!allowOutsidePaths && !isInside(facts.resolve(imagesRoot, "."), imagePath))
+    return badRow(raw, source, outsideReason(raw.image));
+  const stat = facts.of(imagePath);
+  if (!stat.isFile) return badRow(raw, source, `image "${raw.image}" not found (looked for ${imagePath})`);
   // A symlink inside the folder may still lead out of it.
-  if (!allowOutsidePaths && !isInside(realRoot(imagesRoot), fs.realpathSync(imagePath))) return outside();
+  if (!allowOutsidePaths && !isInside(facts.root(imagesRoot), stat.real))
+    return badRow(raw, source, outsideReason(raw.image));
   if (stat.size > maxImageBytes) {
-    return bad(`image "${raw.image}" is ${stat.size} bytes; the limit is maxImageBytes = ${maxImageBytes}`);
+    return badRow(
+      raw,
+      source,
+      `image "${raw.image}" is ${stat.size} bytes; the limit is maxImageBytes = ${maxImageBytes}`,
+    );
   }
   const prompt = typeof raw.prompt === "string" && raw.prompt.trim() !== "" ? raw.prompt.trim() : undefined;
   return {
@@ -125,7 +205,8 @@ export function toExample(raw: RawRow, source: string, policy: ImagePathPolicy):
   };
 }
 
-export function isBadRow(x: TrainExample | BadRow): x is BadRow {
+/** Whether a row result is a bad row (neither examples nor rows carry a `reason`). */
+export function isBadRow<T extends object>(x: T | BadRow): x is BadRow {
   return "reason" in x;
 }
 

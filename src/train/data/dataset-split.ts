@@ -1,6 +1,8 @@
 /**
  * The validation split: a seeded hash of each example's group key decides its side, so the split is
- * the same on every run and does not move when rows are added or removed elsewhere in the file.
+ * the same on every run and does not move when rows are added or removed elsewhere in the file. It is
+ * decided in one pass with constant memory (`SplitPlan`), so a dataset larger than memory splits the
+ * same way as a small one.
  */
 import crypto from "node:crypto";
 import type { TrainExample } from "./dataset-rows.js";
@@ -26,25 +28,86 @@ export interface SplitOptions {
   splitBy?: SplitBy;
 }
 
+/** Groups are ordered by (hash, key): the key breaks the (astronomically rare) ties. */
+function before(h: number, key: string, other: { h: number; key: string }): boolean {
+  return h < other.h || (h === other.h && key < other.key);
+}
+
+/** Hashes of recently seen keys (rows of one image repeat its key); cleared when it grows past this. */
+const HASH_MEMO_LIMIT = 4096;
+
 /**
- * Splits examples into train and validation. With 10 or more examples and `valFraction` > 0 the
- * validation side holds at least one group (the one with the smallest hash), and training keeps at
- * least one.
+ * The split of a stream of examples. Every example is `observe`d once, then `isVal` says its side:
+ * a group is held out when its hash is below `valFraction`, except that with 10 or more examples,
+ * `valFraction` > 0 and more than one group the validation side holds at least one group (the one
+ * with the smallest hash), and training always keeps at least one group (the one with the largest).
+ * The state is a few numbers, whatever the number of rows.
  */
+export class SplitPlan {
+  readonly valFraction: number;
+  readonly seed: number;
+  readonly splitBy: SplitBy;
+  private count = 0;
+  private anyHeld = false;
+  private anyKept = false;
+  private firstKey: string | undefined;
+  private manyGroups = false;
+  private min: { h: number; key: string } | undefined;
+  private max: { h: number; key: string } | undefined;
+  private readonly memo = new Map<string, number>();
+
+  constructor(options: SplitOptions = {}) {
+    this.valFraction = options.valFraction ?? 0.1;
+    this.seed = options.seed ?? 0;
+    this.splitBy = options.splitBy ?? "image";
+  }
+
+  private keyOf(e: Pick<TrainExample, "id" | "imagePath">): string {
+    return this.splitBy === "image" ? e.imagePath : e.id;
+  }
+
+  private hash(key: string): number {
+    let h = this.memo.get(key);
+    if (h === undefined) {
+      if (this.memo.size >= HASH_MEMO_LIMIT) this.memo.clear();
+      h = splitHash(key, this.seed);
+      this.memo.set(key, h);
+    }
+    return h;
+  }
+
+  observe(e: Pick<TrainExample, "id" | "imagePath">): void {
+    const key = this.keyOf(e);
+    const h = this.hash(key);
+    this.count++;
+    if (h < this.valFraction) this.anyHeld = true;
+    else this.anyKept = true;
+    if (this.firstKey === undefined) this.firstKey = key;
+    else if (key !== this.firstKey) this.manyGroups = true;
+    if (!this.min || before(h, key, this.min)) this.min = { h, key };
+    if (!this.max || before(this.max.h, this.max.key, { h, key })) this.max = { h, key };
+  }
+
+  /** Whether an observed example belongs to the validation side. */
+  isVal(e: Pick<TrainExample, "id" | "imagePath">): boolean {
+    const key = this.keyOf(e);
+    if (!this.anyHeld) {
+      return this.valFraction > 0 && this.count >= 10 && this.manyGroups && key === this.min?.key;
+    }
+    if (!this.anyKept) return this.manyGroups && key !== this.max?.key;
+    return this.hash(key) < this.valFraction;
+  }
+}
+
+/** Splits examples held in memory into train and validation, exactly as `SplitPlan` does. */
 export function splitExamples(
   examples: readonly TrainExample[],
   options: SplitOptions = {},
 ): { train: TrainExample[]; val: TrainExample[] } {
-  const { valFraction = 0.1, seed = 0, splitBy = "image" } = options;
-  const keyOf = (e: TrainExample) => (splitBy === "image" ? e.imagePath : e.id);
-  const hashes = new Map<string, number>();
-  for (const e of examples) if (!hashes.has(keyOf(e))) hashes.set(keyOf(e), splitHash(keyOf(e), seed));
-  const held = new Set([...hashes].filter(([, h]) => h < valFraction).map(([k]) => k));
-  const sorted = [...hashes].sort((a, b) => a[1] - b[1]);
-  if (valFraction > 0 && held.size === 0 && examples.length >= 10) held.add(sorted[0][0]);
-  if (held.size === hashes.size && hashes.size > 1) held.delete(sorted[sorted.length - 1][0]);
+  const plan = new SplitPlan(options);
+  for (const e of examples) plan.observe(e);
   const train: TrainExample[] = [];
   const val: TrainExample[] = [];
-  for (const e of examples) (held.has(keyOf(e)) ? val : train).push(e);
+  for (const e of examples) (plan.isVal(e) ? val : train).push(e);
   return { train, val };
 }

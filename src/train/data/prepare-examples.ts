@@ -8,7 +8,7 @@ import { throwIfAborted } from "../../errors.js";
 import type { AttentionMode, PromptStyle } from "../../prompt/index.js";
 import type { Tensor } from "../../tensor.js";
 import type { LossExample } from "../model/adapter-loss.js";
-import type { Dataset } from "./dataset.js";
+import type { Dataset, DatasetSide } from "./dataset.js";
 import type { TrainExample } from "./dataset-rows.js";
 import { layoutExample, type Tokenize } from "./example-layout.js";
 import type { FeatureCache } from "./feature-cache.js";
@@ -29,9 +29,38 @@ export interface PrepareOptions {
   signal?: AbortSignal;
 }
 
+/** Merged image features kept in memory at most (the least recently used are dropped and read again from the cache). */
+export const FEATURES_IN_MEMORY = 1024;
+
+/**
+ * One side's examples as the loss graph takes them, laid out when asked for from rows read from the
+ * dataset file, so that memory does not grow with the number of rows.
+ */
+export class PreparedExamples implements AsyncIterable<LossExample> {
+  constructor(
+    readonly rows: DatasetSide,
+    private readonly prepare: (row: TrainExample) => Promise<LossExample>,
+  ) {}
+
+  get length(): number {
+    return this.rows.length;
+  }
+
+  /** The example at position `i` of the side. */
+  get(i: number): Promise<LossExample> {
+    return this.prepare(this.rows.at(i));
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<LossExample> {
+    for await (const row of this.rows) yield await this.prepare(row);
+  }
+}
+
 export interface PreparedData {
-  train: LossExample[];
-  val: LossExample[];
+  train: PreparedExamples;
+  val: PreparedExamples;
+  /** RMS over every value of the training images' features (what the adapter's initialization scales by). */
+  inputRms(): Promise<number>;
   /** Images encoded now (the rest came from the cache). */
   computed: number;
   cached: number;
@@ -39,7 +68,7 @@ export interface PreparedData {
 
 /**
  * Fills the feature cache for every image of the dataset (unreadable images become bad rows through
- * `Dataset.reject`), then lays out every row.
+ * `Dataset.reject`); rows are laid out when they are used.
  */
 export async function prepareExamples(
   dataset: Dataset,
@@ -51,50 +80,49 @@ export async function prepareExamples(
     onProgress: options.onProgress,
     signal: options.signal,
   });
-  dataset.reject(result.failed);
-  const features = new Map<string, Tensor>();
-  const prepare = async (rows: readonly TrainExample[]) => {
-    const out: LossExample[] = [];
-    for (const row of rows) {
-      throwIfAborted(options.signal);
-      let f = features.get(row.imagePath);
-      if (!f) {
-        const cached = await cache.get(row.imagePath); // [N, Dv] on its grid
-        f = options.merge ? await options.merge(cached.patches, cached.grid) : cached.patches; // → [M, W]
-        features.set(row.imagePath, f);
-      }
-      const layout = layoutExample(
-        {
-          prompt: row.prompt,
-          answer: row.answer,
-          imageTokens: f.dims[0],
-          style: options.style,
-          attention: options.attention,
-        },
-        options.tokenize,
-      );
-      out.push({ layout, features: f });
+  await dataset.reject(result.failed);
+  const memo = new Map<string, Tensor>(); // image path → merged features, least recently used first
+  const featuresOf = async (imagePath: string): Promise<Tensor> => {
+    let f = memo.get(imagePath);
+    if (f) {
+      memo.delete(imagePath);
+    } else {
+      const cached = await cache.get(imagePath); // [N, Dv] on its grid
+      f = options.merge ? await options.merge(cached.patches, cached.grid) : cached.patches; // → [M, W]
+      if (memo.size >= FEATURES_IN_MEMORY) memo.delete(memo.keys().next().value as string);
     }
-    return out;
+    memo.set(imagePath, f);
+    return f;
+  };
+  const prepare = async (row: TrainExample): Promise<LossExample> => {
+    throwIfAborted(options.signal);
+    const f = await featuresOf(row.imagePath);
+    const layout = layoutExample(
+      {
+        prompt: row.prompt,
+        answer: row.answer,
+        imageTokens: f.dims[0],
+        style: options.style,
+        attention: options.attention,
+      },
+      options.tokenize,
+    );
+    return { layout, features: f };
   };
   return {
-    train: await prepare(dataset.train),
-    val: await prepare(dataset.val),
+    train: new PreparedExamples(dataset.train, prepare),
+    val: new PreparedExamples(dataset.val, prepare),
+    inputRms: async () => {
+      let sum = 0;
+      let count = 0;
+      for (const image of dataset.imagePaths("train")) {
+        const { data } = await featuresOf(image);
+        for (const v of data) sum += v * v;
+        count += data.length;
+      }
+      return count > 0 ? Math.sqrt(sum / count) : 1;
+    },
     computed: result.computed,
     cached: result.cached,
   };
-}
-
-/** RMS over every value of the features (what the adapter's initialization scales by). */
-export function featureRms(examples: readonly LossExample[]): number {
-  const seen = new Set<Tensor>();
-  let sum = 0;
-  let count = 0;
-  for (const { features } of examples) {
-    if (seen.has(features)) continue;
-    seen.add(features);
-    for (const v of features.data) sum += v * v;
-    count += features.data.length;
-  }
-  return count > 0 ? Math.sqrt(sum / count) : 1;
 }

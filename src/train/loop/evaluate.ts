@@ -37,16 +37,18 @@ export function answersMatch(answer: string, reference: string): boolean {
 /** Mean over examples of each example's mean answer-token loss; NaN for no examples. */
 export async function meanLoss(
   loss: AdapterLoss,
-  examples: readonly LossExample[],
+  examples: Iterable<LossExample> | AsyncIterable<LossExample>,
   adapter: Adapter,
   signal?: AbortSignal,
 ): Promise<number> {
   let sum = 0;
-  for (const ex of examples) {
+  let count = 0;
+  for await (const ex of examples) {
     throwIfAborted(signal);
     sum += (await loss.run(ex, adapter, { gradients: false })).loss;
+    count++;
   }
-  return examples.length > 0 ? sum / examples.length : Number.NaN;
+  return count > 0 ? sum / count : Number.NaN;
 }
 
 export interface AnswerOptions {
@@ -60,11 +62,11 @@ export interface AnswerOptions {
 /** Greedy answers of `vlm` to the examples, in order. */
 export async function generateAnswers(
   vlm: Vlm,
-  examples: readonly TrainExample[],
+  examples: (Iterable<TrainExample> | AsyncIterable<TrainExample>) & { readonly length: number },
   options: AnswerOptions = {},
 ): Promise<SampleAnswer[]> {
   const out: SampleAnswer[] = [];
-  for (const ex of examples) {
+  for await (const ex of examples) {
     throwIfAborted(options.signal);
     // `Vlm.ask` lays the prompt out as training did (same builder, same placeholder rule).
     const result = await vlm.ask([ex.imagePath], ex.prompt, {
@@ -177,7 +179,7 @@ export async function evaluateAdapter(options: EvaluateOptions): Promise<Evaluat
     });
     loss = await AdapterLoss.load(options.llm, { threads: options.threads, signal: options.signal });
     const meanNll = await meanLoss(loss, data[side], adapter, options.signal);
-    const rows = dataset[side].slice(0, options.limit ?? dataset[side].length);
+    const rows = options.limit === undefined ? dataset[side] : await dataset[side].take(options.limit);
     const answers = await generateAnswers(vlm, rows, {
       maxTokens: options.maxTokens,
       signal: options.signal,

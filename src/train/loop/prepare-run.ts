@@ -13,7 +13,7 @@ import type { PairingInput } from "../../vlm/pairing-card.js";
 import { type Dataset, loadDataset } from "../data/dataset.js";
 import { totalSteps } from "../data/dataset-batches.js";
 import { FeatureCache } from "../data/feature-cache.js";
-import { featureRms, type PreparedData, prepareExamples } from "../data/prepare-examples.js";
+import { type PreparedData, prepareExamples } from "../data/prepare-examples.js";
 import { AdapterLoss } from "../model/adapter-loss.js";
 import { fileSha256, type LoadedCheckpoint, loadLatestCheckpoint, type RunIdentity } from "./checkpoint.js";
 import { MetricsLog } from "./metrics.js";
@@ -112,7 +112,7 @@ export async function prepareRun(settings: TrainSettings): Promise<PreparedRun> 
         outputSize: loss.spec.embedding,
         seed: s.seed,
         targetRms: loss.tokenEmbeddingRms(),
-        inputRms: featureRms(data.train) || 1,
+        inputRms: (await data.inputRms()) || 1,
       });
     owned.push(adapter); // sample answers apply it through Vlm, which leaves a passed-in adapter to us
     const optimizer = new AdamW(adapterParamGroups(adapter), {

@@ -91,7 +91,7 @@ async function optimizerStep(
   accumulator.reset();
   let sum = 0;
   for (const i of step.indices) {
-    const r = await run.loss.run(run.data.train[i], run.adapter);
+    const r = await run.loss.run(await run.data.train.get(i), run.adapter);
     if (!r.gradients) throw new VlmkitError("INTERNAL", "the adapter loss returned no gradients");
     accumulator.add(gradientsInOrder(run.optimizer.groups, r.gradients));
     sum += r.loss;

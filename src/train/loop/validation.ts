@@ -19,7 +19,7 @@ export async function validate(run: PreparedRun, step: number): Promise<Validati
   const { settings, dataset } = run;
   const valLoss = await meanLoss(run.loss, run.data.val, run.adapter, settings.signal);
   const rows = dataset.val.length > 0 ? dataset.val : dataset.train;
-  const samples = await sampleAnswers(run, rows.slice(0, settings.samples));
+  const samples = await sampleAnswers(run, await rows.take(settings.samples));
   settings.onEvent({ kind: "validation", step, valLoss, samples });
   return { valLoss, samples };
 }

@@ -10,7 +10,7 @@ import { type FuzzFormat, fileSeeds, withMember } from "../harness/format.js";
 export const adapterCard: FuzzFormat = {
   name: "adapter-card",
   target: "loadAdapter (adapter.json schema, compatibility, weights, projection session)",
-  suiteCases: 300,
+  suiteCases: 100,
   timeoutMs: 10_000,
   async prepare(dir) {
     fs.cpSync("models/demo/adapter", path.join(dir, "adapter"), { recursive: true });

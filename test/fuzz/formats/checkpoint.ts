@@ -23,7 +23,7 @@ const NEWEST = "checkpoints/step-00000002.safetensors";
 export const checkpoint: FuzzFormat = {
   name: "checkpoint",
   target: "readCheckpoint, then loadLatestCheckpoint's fallback to the previous file",
-  suiteCases: 300,
+  suiteCases: 150,
   timeoutMs: 10_000,
   async prepare(dir) {
     const adapter = LinearAdapter.init({ inputSize: 6, outputSize: 4, seed: 1 });

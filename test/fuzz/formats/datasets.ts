@@ -38,7 +38,7 @@ async function load(input: FuzzInput, work: string): Promise<void> {
 export const jsonl: FuzzFormat = {
   name: "dataset-jsonl",
   target: "loadDataset on a JSONL file (rows, columns, image paths, split)",
-  suiteCases: 300,
+  suiteCases: 150,
   timeoutMs: 10_000,
   async prepare(dir) {
     await writeImages(dir);
@@ -58,7 +58,7 @@ export const jsonl: FuzzFormat = {
 export const llava: FuzzFormat = {
   name: "dataset-llava",
   target: "loadDataset on a LLaVA JSON array (conversations, turns, image paths)",
-  suiteCases: 300,
+  suiteCases: 100,
   timeoutMs: 10_000,
   async prepare(dir) {
     await writeImages(dir);
@@ -93,7 +93,7 @@ export const llava: FuzzFormat = {
 export const imagefolder: FuzzFormat = {
   name: "dataset-imagefolder",
   target: "loadDataset on an imagefolder (metadata.jsonl with file_name)",
-  suiteCases: 300,
+  suiteCases: 100,
   timeoutMs: 10_000,
   async prepare(dir) {
     await writeImages(path.join(dir, "imagefolder"));

@@ -38,7 +38,7 @@ async function loadAndEncode(input: FuzzInput, work: string): Promise<void> {
 export const onnx: FuzzFormat = {
   name: "onnx",
   target: "readModel (protobuf) + VisionEncoder.load (onnxruntime session) + encode",
-  suiteCases: 150,
+  suiteCases: 60,
   timeoutMs: 20_000,
   prepare,
   async seeds(dir) {
@@ -62,7 +62,7 @@ export const onnx: FuzzFormat = {
 export const config: FuzzFormat = {
   name: "config",
   target: "config.json through VisionEncoder.load + encode",
-  suiteCases: 200,
+  suiteCases: 80,
   timeoutMs: 20_000,
   prepare,
   async seeds(dir) {
@@ -74,7 +74,7 @@ export const config: FuzzFormat = {
 export const preprocessor: FuzzFormat = {
   name: "preprocessor",
   target: "preprocessor_config.json through VisionEncoder.load + encode",
-  suiteCases: 200,
+  suiteCases: 150,
   timeoutMs: 20_000,
   prepare,
   async seeds(dir) {

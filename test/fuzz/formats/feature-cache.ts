@@ -26,7 +26,7 @@ async function open(dir: string) {
 export const featureCache: FuzzFormat = {
   name: "feature-cache",
   target: "FeatureCache.get on a mutated entry (read, or recompute when invalid)",
-  suiteCases: 300,
+  suiteCases: 120,
   timeoutMs: 10_000,
   async prepare(dir) {
     fs.cpSync("models/demo/siglip2", path.join(dir, "siglip2"), { recursive: true });

@@ -17,7 +17,7 @@ const FILES = ["f32.gguf", "q8_0.gguf"];
 export const gguf: FuzzFormat = {
   name: "gguf",
   target: "GgufReader.open + readTensor/readRows, then Llm.load (llama.cpp) + tokenize",
-  suiteCases: 150,
+  suiteCases: 60,
   timeoutMs: 20_000,
   async prepare(dir) {
     await writeTinyGemma3Gguf(path.join(dir, "f32.gguf"), { seed: 1, dims: DIMS });

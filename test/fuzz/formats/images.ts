@@ -13,7 +13,7 @@ const FORMATS = ["jpeg", "png", "webp", "gif", "tiff", "avif"] as const;
 export const image: FuzzFormat = {
   name: "image",
   target: "decodeImage (sharp) on JPEG, PNG, WebP, GIF, TIFF and AVIF",
-  suiteCases: 300,
+  suiteCases: 200,
   timeoutMs: 10_000,
   async prepare(dir) {
     const w = 24;

@@ -17,7 +17,7 @@ const FILE = "adapter.safetensors";
 export const safetensors: FuzzFormat = {
   name: "safetensors",
   target: "parseSafetensors + LinearAdapter.fromTensors (onnxruntime session) + apply",
-  suiteCases: 300,
+  suiteCases: 200,
   timeoutMs: 10_000,
   async prepare(dir) {
     fs.copyFileSync(path.join("models/demo/adapter", FILE), path.join(dir, FILE));

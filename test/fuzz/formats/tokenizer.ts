@@ -12,7 +12,7 @@ const TEXTS = ["a photo of a red circle", "word ".repeat(2000)];
 export const tokenizer: FuzzFormat = {
   name: "tokenizer",
   target: "SiglipTextTokenizer.load (tokenizer.json, tokenizer_config.json) + encode",
-  suiteCases: 200,
+  suiteCases: 150,
   timeoutMs: 10_000,
   async prepare(dir) {
     for (const f of ["siglip", "siglip2"]) {

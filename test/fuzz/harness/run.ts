@@ -53,7 +53,41 @@ export interface FuzzReport {
 const WORKER = path.join(import.meta.dirname, "worker.ts");
 const STARTUP_MS = 120_000;
 
-export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
+function forkWorker(heapMb: number): ChildProcess {
+  return fork(WORKER, [], {
+    execArgv: ["--import", "tsx", `--max-old-space-size=${heapMb}`],
+    stdio: ["ignore", "ignore", "pipe", "ipc"],
+    env: { ...process.env, VLMKIT_THREADS: "1" },
+  });
+}
+
+/**
+ * Workers kept between campaigns: a worker that ran its cases to the end without failing is handed
+ * back and runs the next campaign (any format), so a run over many formats pays the worker's start-up
+ * (~2 s of module loading) once instead of once per format. A worker that crashed, hung or grew
+ * past the memory bound is never reused. `close` kills the idle ones.
+ */
+export class WorkerPool {
+  private readonly idle: ChildProcess[] = [];
+
+  take(heapMb: number): ChildProcess {
+    for (let c = this.idle.pop(); c; c = this.idle.pop()) {
+      if (c.exitCode === null && c.signalCode === null && c.connected) return c;
+    }
+    return forkWorker(heapMb);
+  }
+
+  give(child: ChildProcess): void {
+    this.idle.push(child);
+  }
+
+  close(): void {
+    for (const c of this.idle.splice(0)) if (c.exitCode === null) c.kill("SIGKILL");
+  }
+}
+
+/** Runs one campaign; with a `pool`, its workers come from and go back to it. */
+export async function runFuzz(options: FuzzOptions, pool?: WorkerPool): Promise<FuzzReport> {
   const format = formatByName(options.format);
   const seed = options.seed ?? 1;
   const from = options.from ?? 0;
@@ -89,6 +123,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       next = await runWorker(
         { format: format.name, seedDir, seed, from: next, to },
         options.heapMb ?? 512,
+        pool,
         format.timeoutMs,
         (m) => {
           report.cases++;
@@ -133,20 +168,18 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
 function runWorker(
   task: WorkerTask,
   heapMb: number,
+  pool: WorkerPool | undefined,
   timeoutMs: number,
   onDone: (m: Extract<WorkerMessage, { type: "done" }>) => "continue" | "restart",
   onFailure: (index: number, kind: "crash" | "hang", detail: string) => void,
 ): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child: ChildProcess = fork(WORKER, [], {
-      execArgv: ["--import", "tsx", `--max-old-space-size=${heapMb}`],
-      stdio: ["ignore", "ignore", "pipe", "ipc"],
-      env: { ...process.env, VLMKIT_THREADS: "1" },
-    });
+    const child = pool ? pool.take(heapMb) : forkWorker(heapMb);
     let stderr = "";
-    child.stderr!.on("data", (d: Buffer) => {
+    const onStderr = (d: Buffer) => {
       stderr = (stderr + d.toString("utf8")).slice(-2000);
-    });
+    };
+    child.stderr!.on("data", onStderr);
     let current: number | undefined;
     let ready = false;
     let finished = false;
@@ -155,11 +188,15 @@ function runWorker(
       clearTimeout(timer);
       timer = setTimeout(() => fail("hang", what), ms);
     };
-    const finish = (nextIndex: number) => {
+    const finish = (nextIndex: number, reusable = false) => {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
-      if (child.exitCode === null) child.kill("SIGKILL");
+      child.off("message", onMessage);
+      child.off("close", onClose);
+      child.stderr!.off("data", onStderr);
+      if (reusable && pool) pool.give(child);
+      else if (child.exitCode === null) child.kill("SIGKILL");
       resolve(nextIndex);
     };
     const fail = (kind: "crash" | "hang", detail: string) => {
@@ -168,7 +205,7 @@ function runWorker(
       onFailure(index, kind, detail);
       finish(index + 1);
     };
-    child.on("message", (m: WorkerMessage) => {
+    const onMessage = (m: WorkerMessage) => {
       if (m.type === "ready") {
         ready = true;
         return clearTimeout(timer);
@@ -180,10 +217,10 @@ function runWorker(
       clearTimeout(timer);
       current = undefined;
       if (onDone(m) === "restart") return finish(m.index + 1);
-      if (m.index + 1 >= task.to) finish(task.to);
-    });
+      if (m.index + 1 >= task.to) finish(task.to, true);
+    };
     // "close", not "exit": it comes after the IPC channel has delivered every message.
-    child.on("close", (code, signal) => {
+    const onClose = (code: number | null, signal: NodeJS.Signals | null) => {
       if (finished) return;
       if (!ready) {
         finished = true;
@@ -203,7 +240,9 @@ function runWorker(
         "crash",
         `worker exited (${signal ?? `code ${code}`}): ${stderr.trim().split("\n").slice(-6).join(" | ")}`,
       );
-    });
+    };
+    child.on("message", onMessage);
+    child.on("close", onClose);
     child.send(task);
   });
 }

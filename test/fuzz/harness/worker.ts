@@ -1,6 +1,7 @@
 /**
  * A fuzz worker: a child process that runs cases `from..to` of one format and reports each over IPC
- * before and after it runs, so the parent can name the case that crashed, hung or grew memory.
+ * before and after it runs, so the parent can name the case that crashed, hung or grew memory. It then
+ * waits for the next task (of any format), so that a campaign over many formats starts few workers.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -31,7 +32,10 @@ export type WorkerMessage =
 
 const send = (m: WorkerMessage) => process.send!(m);
 
-process.once("message", async (task: WorkerTask) => {
+process.on("message", async (task: WorkerTask) => {
+  // Unreferenced while cases run: a case whose promise never settles empties the event loop and the
+  // worker exits, which the parent reports. Referenced again while it waits for the next task.
+  process.channel?.unref();
   const format = formatByName(task.format);
   const seeds = await format.seeds(task.seedDir);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `vlmkit-fuzz-${task.format}-`));
@@ -56,7 +60,7 @@ process.once("message", async (task: WorkerTask) => {
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
-  process.disconnect();
+  process.channel?.ref();
 });
 
 function describe(error: unknown): string {
