@@ -278,7 +278,9 @@ describe("imagefolder", () => {
   it("explains what it expected from an unknown path", () => {
     fs.mkdirSync(path.join(root, "empty"), { recursive: true });
     expect(() => detectFormat(path.join(root, "empty"))).toThrow(/has no metadata.jsonl/);
-    expect(() => detectFormat(write("x.csv", ""))).toThrow(/\.jsonl file, a LLaVA \.json file/);
+    expect(() => detectFormat(write("x.csv", ""))).toThrow(
+      /\.jsonl file, a LLaVA \.json file.*rename the file to end in \.jsonl or \.json/,
+    );
   });
 });
 

@@ -197,7 +197,7 @@ export function detectFormat(source: string): DatasetFormat {
   if (source.endsWith(".jsonl")) return "jsonl";
   if (source.endsWith(".json")) return "llava";
   throw new DatasetError(
-    `cannot tell the format of ${source} from its name; expected a .jsonl file, a LLaVA .json file or an imagefolder directory (or pass format)`,
+    `cannot tell the format of ${source} from its name; expected a .jsonl file, a LLaVA .json file or an imagefolder directory: rename the file to end in .jsonl or .json (the library's loadDataset also takes a format option)`,
   );
 }
 
