@@ -6,7 +6,7 @@
  * tensor's presence, dims and type. A file that fails any check is a `ModelFormatError` naming the
  * file and what is wrong; nothing it declares is trusted before that.
  */
-import { IncompatibleModelError, ModelFormatError } from "../errors.js";
+import { IncompatibleModelError, ModelFormatError, quoteValue } from "../errors.js";
 import { GgufReader } from "../llm/gguf-read.js";
 import { vocabFingerprint } from "../llm/identity.js";
 import { type Tensor, tensor } from "../tensor.js";
@@ -86,6 +86,18 @@ function metaGet(node: unknown, key: string): unknown {
   return undefined;
 }
 
+/**
+ * A metadata value or key for an error message: a GGUF string may be megabytes long and an array
+ * millions of values, and 64-bit integers arrive as bigints (which JSON cannot write). At most the
+ * first 8 values of an array, each cut to 40 characters; the whole cut as `quoteValue` does.
+ */
+function quote(v: unknown): string {
+  const one = (x: unknown) => (typeof x === "bigint" ? String(x) : quoteValue(x, 40));
+  if (!Array.isArray(v)) return typeof v === "bigint" ? String(v) : quoteValue(v);
+  const head = v.slice(0, 8).map(one).join(", ");
+  return `[${head}${v.length > 8 ? `, … (${v.length} values)` : ""}]`;
+}
+
 const DECODABLE = new Set(["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K"]);
 
 class Checker {
@@ -106,11 +118,11 @@ class Checker {
     const v = this.raw(key);
     if (v === undefined) {
       if (fallback !== undefined) return fallback;
-      this.fail(`metadata "${key}" is missing`);
+      this.fail(`metadata ${quote(key)} is missing`);
     }
     const n = typeof v === "bigint" ? Number(v) : v;
     if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
-      this.fail(`metadata "${key}" is ${String(v)}; expected an integer in ${min}..${max}`);
+      this.fail(`metadata ${quote(key)} is ${quote(v)}; expected an integer in ${min}..${max}`);
     }
     return n;
   }
@@ -118,7 +130,7 @@ class Checker {
   float(key: string, min: number, max: number): number {
     const v = this.raw(key);
     if (typeof v !== "number" || !Number.isFinite(v) || v <= min || v >= max) {
-      this.fail(`metadata "${key}" is ${String(v)}; expected a number in (${min}, ${max})`);
+      this.fail(`metadata ${quote(key)} is ${quote(v)}; expected a number in (${min}, ${max})`);
     }
     return v;
   }
@@ -131,7 +143,7 @@ class Checker {
       v.every((x) => typeof x === "number" && Number.isFinite(x) && (!positive || x > 0));
     if (!ok)
       this.fail(
-        `metadata "${key}" must be an array of at least 3 finite${positive ? " positive" : ""} numbers`,
+        `metadata ${quote(key)} is ${quote(v)}; expected an array of at least 3 finite${positive ? " positive" : ""} numbers`,
       );
     return [v[0], v[1], v[2]];
   }
@@ -139,14 +151,14 @@ class Checker {
   bool(key: string): boolean | undefined {
     const v = this.raw(key);
     if (v === undefined) return undefined;
-    if (typeof v !== "boolean") this.fail(`metadata "${key}" is ${String(v)}; expected a boolean`);
+    if (typeof v !== "boolean") this.fail(`metadata ${quote(key)} is ${quote(v)}; expected a boolean`);
     return v;
   }
 
   string(key: string): string | undefined {
     const v = this.raw(key);
     if (v === undefined) return undefined;
-    if (typeof v !== "string") this.fail(`metadata "${key}" is not a string`);
+    if (typeof v !== "string") this.fail(`metadata ${quote(key)} is ${quote(v)}; expected a string`);
     return v;
   }
 }
@@ -188,7 +200,7 @@ async function readOpen(reader: GgufReader, file: string): Promise<Mmproj> {
   }
   if (!(PROJECTOR_TYPES as string[]).includes(type)) {
     c.fail(
-      `projector type "${type}" is not supported; vlmkit imports ${PROJECTOR_TYPES.map((p) => `"${p}"`).join(", ")} (SigLIP towers)`,
+      `projector type ${quote(type)} is not supported; vlmkit imports ${PROJECTOR_TYPES.map((p) => `"${p}"`).join(", ")} (SigLIP towers)`,
     );
   }
   const projector = type as ProjectorType;
@@ -246,7 +258,7 @@ async function readOpen(reader: GgufReader, file: string): Promise<Mmproj> {
       const list = Array.isArray(feature) ? feature.map(Number) : [Number(feature)];
       if (list.length !== 1 || !Number.isInteger(list[0]) || list[0] < 1 || list[0] > blocks) {
         c.fail(
-          `"${KEY.featureLayer}" is ${JSON.stringify(feature)}; vlmkit takes one feature layer in 1..${blocks} (several are concatenated, as Granite does, which it does not)`,
+          `"${KEY.featureLayer}" is ${quote(feature)}; vlmkit takes one feature layer in 1..${blocks} (several are concatenated, as Granite does, which it does not)`,
         );
       }
       layers = list[0];

@@ -15,7 +15,7 @@
  *   long as `tokenizer.ggml.tokens`, of the types llama.cpp reads, and special token ids in range.
  */
 import fs from "node:fs";
-import { ModelFormatError, VlmkitError } from "../errors.js";
+import { ModelFormatError, quoteValue, VlmkitError } from "../errors.js";
 
 /** `GGUF` read as a little-endian u32. */
 const MAGIC = 0x46554747;
@@ -187,7 +187,7 @@ function checkLayout(c: Cursor): GgufLayout {
     const key = c.keptString(`metadata key ${i}`, MAX_KEY_BYTES);
     if (key === undefined || key.length === 0)
       c.fail(`metadata key ${i} is empty or longer than ${MAX_KEY_BYTES} bytes`);
-    if (metadata.has(key)) c.fail(`has the metadata key "${key}" twice`);
+    if (metadata.has(key)) c.fail(`has the metadata key ${quoteValue(key)} twice`);
     metadata.set(key, readValue(c, key));
   }
 
@@ -290,26 +290,27 @@ function checkVocabulary(c: Cursor, metadata: ReadonlyMap<string, GgufCheckedVal
 }
 
 function readValue(c: Cursor, key: string): GgufCheckedValue {
-  const type = c.valueType(`value of "${key}"`);
+  const name = quoteValue(key); // a key may be 64 KiB long
+  const type = c.valueType(`value of ${name}`);
   if (type === ValueType.ARRAY) {
-    const itemType = c.valueType(`items of "${key}"`);
-    if (itemType === ValueType.ARRAY) c.fail(`"${key}" is an array of arrays, which GGUF does not allow`);
+    const itemType = c.valueType(`items of ${name}`);
+    if (itemType === ValueType.ARRAY) c.fail(`${name} is an array of arrays, which GGUF does not allow`);
     const itemBytes = itemType === ValueType.STRING ? 8 : FIXED_BYTES[itemType]!;
-    const count = c.count(`length of "${key}"`, itemBytes);
+    const count = c.count(`length of ${name}`, itemBytes);
     if (itemType === ValueType.STRING) {
-      for (let i = 0; i < count; i++) c.skip(c.length(`"${key}"[${i}]`), `"${key}"[${i}]`);
+      for (let i = 0; i < count; i++) c.skip(c.length(`${name}[${i}]`), `${name}[${i}]`);
     } else {
-      c.skip(count * itemBytes, `"${key}"`);
+      c.skip(count * itemBytes, name);
     }
     return { type: "array", itemType: TYPE_NAMES[itemType], count };
   }
   if (type === ValueType.STRING) {
-    const bytes = c.length(`"${key}"`);
+    const bytes = c.length(name);
     if (bytes > MAX_KEPT_STRING) {
-      c.skip(bytes, `"${key}"`);
+      c.skip(bytes, name);
       return { type: "string", bytes };
     }
-    return { type: "scalar", valueType: "string", value: c.take(bytes, `"${key}"`).toString("utf8") };
+    return { type: "scalar", valueType: "string", value: c.take(bytes, name).toString("utf8") };
   }
   const valueType = TYPE_NAMES[type];
   switch (type) {

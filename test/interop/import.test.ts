@@ -253,3 +253,69 @@ describe("malformed and unsupported files are refused by name", () => {
     expect(await readMmproj(file).catch((e) => e)).toBeInstanceOf(ModelFormatError);
   });
 });
+
+// Found by `npm run fuzz -- --format mmproj`: errors quoted a file's values whole (a 100 000-character
+// string, every element of an array), and a 64-bit feature layer made the message itself throw.
+describe("errors quote a file's values briefly", () => {
+  const long = "x".repeat(100_000);
+  const cases: [string, ConverterOptions, RegExp][] = [
+    [
+      "a 64-bit feature layer out of range",
+      {
+        metadata: {
+          "clip.projector_type": kv.str("mlp"),
+          "clip.vision.feature_layer": kv.u64(5_000_000_000n),
+        },
+      },
+      /"clip.vision.feature_layer" is 5000000000; vlmkit takes one feature layer in 1..2/,
+    ],
+    [
+      "an array of 64-bit feature layers",
+      {
+        metadata: {
+          "clip.projector_type": kv.str("mlp"),
+          "clip.vision.feature_layer": kv.arr(
+            "int64",
+            Array.from({ length: 50_000 }, (_, i) => BigInt(i)),
+          ),
+        },
+      },
+      /"clip.vision.feature_layer" is \[0, 1, 2, .*\(50000 values\)/,
+    ],
+    [
+      "a long string for a boolean",
+      { metadata: { "clip.use_gelu": kv.str(long) } },
+      /"clip.use_gelu" is "xxx/,
+    ],
+    [
+      "a long projector type",
+      { metadata: { "clip.projector_type": kv.str(long) } },
+      /projector type "xxx.*is not supported/,
+    ],
+    [
+      "an array for an integer",
+      {
+        metadata: {
+          "clip.vision.block_count": kv.arr(
+            "uint32",
+            Array.from({ length: 100_000 }, (_, i) => i),
+          ),
+        },
+      },
+      /"clip.vision.block_count" is \[0, 1, 2, .*\(100000 values\)\]; expected an integer/,
+    ],
+    [
+      "a long architecture in a model GGUF",
+      { withLlm: true, metadata: { "general.architecture": kv.str(long) } },
+      /metadata "xxx.*is missing/,
+    ],
+  ];
+  for (const [what, options, message] of cases) {
+    it(what, async () => {
+      const error = await readMmproj(await converterFile(options)).catch((e) => e);
+      expect(error).toBeInstanceOf(ModelFormatError);
+      expect(error.message).toMatch(message);
+      expect(error.message.length).toBeLessThan(400);
+    });
+  }
+});

@@ -94,6 +94,23 @@ describe("checkGgufFile", () => {
     refused(patched("type", itemIndex, 9n), /array of arrays/);
   });
 
+  it("quotes a long metadata key briefly (found by the mmproj fuzzer)", async () => {
+    const key = "k".repeat(20_000);
+    const file = path.join(dir, "long-key.gguf");
+    await writeGguf(file, { metadata: { [key]: kv.u32(1) }, tensors: [] });
+    const b = fs.readFileSync(file);
+    b.writeUInt32LE(13, 24 + 8 + key.length); // the value type after the first key
+    refused(b, /unknown type 13 for the value of "kkk.*\(20002 characters\)/);
+    const message = (() => {
+      try {
+        checkGgufFile(write("case.gguf", b));
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+    expect(message?.length).toBeLessThan(300);
+  });
+
   it("refuses tensor dims, types and offsets outside the file", () => {
     refused(patched("dim", 0, 0n), /dims must be positive/);
     refused(patched("dim", 0, 1n << 40n), /needs \d+ bytes, more than the file's/);

@@ -8,6 +8,7 @@ import { config, onnx, preprocessor } from "./encoder-files.js";
 import { featureCache } from "./feature-cache.js";
 import { gguf } from "./gguf.js";
 import { image } from "./images.js";
+import { mmproj } from "./mmproj.js";
 import { safetensors } from "./safetensors.js";
 import { tokenizer } from "./tokenizer.js";
 
@@ -25,6 +26,7 @@ export const FORMATS: readonly FuzzFormat[] = [
   checkpoint,
   featureCache,
   image,
+  mmproj,
 ];
 
 export function formatByName(name: string): FuzzFormat {
