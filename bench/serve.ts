@@ -14,7 +14,10 @@
  * (vlmkit 8 clients ÷ 1 client).
  * `--background-load` also runs vlmkit's 8 clients while one busy-looping process competes for the
  * CPU and reports `loadedRatio` (that aggregate ÷ the unloaded one, goal ≥ 0.5) and how many requests
- * went past the request deadline (120 s).
+ * went past the request deadline (120 s). It also runs a second vlmkit server whose ggml threads are
+ * pinned (`adaptiveThreads: false`) for one quiet and one loaded 8-client run: `pinnedLoadedRatio` and
+ * `adaptiveVsPinnedLoaded` (adaptive ÷ pinned tokens/s under the load) show what the thread governor
+ * (src/llm/thread-governor.ts) buys.
  * `--threads <n>` sets llama.cpp/onnxruntime threads for both servers. Default: the library's default,
  * physical cores (`defaultThreads()`), as `vlmkit serve` runs.
  */
@@ -90,20 +93,25 @@ const images = (await writeSyntheticJpegs(path.join(root, "images"), 8)).map(
   (f) => `data:image/jpeg;base64,${fs.readFileSync(f).toString("base64")}`,
 );
 
-const models = new ServedModels();
-await models.loading(() =>
-  loadVlms(
-    models,
-    { demo: { encoder: encoderDir, adapter: adapterDir, llm: gguf } },
-    {
-      llm: { gpu: false, sequences: PARALLEL, contextSize: 4096, threads },
-      encoder: { threads, allowSpinning: false }, // as `vlmkit serve`
-    },
-  ),
-);
-const { app } = createApp({ models, logger: pino({ level: "silent" }) });
-const engine = models.servedVlms()[0].vlm.llm.engine;
-const server = await listen(app, { host: "127.0.0.1", port: 0 });
+/** A vlmkit server as `vlmkit serve --parallel 8` runs it; `adaptiveThreads: false` pins ggml's threads. */
+async function startVlmkit(adaptiveThreads: boolean) {
+  const models = new ServedModels();
+  await models.loading(() =>
+    loadVlms(
+      models,
+      { demo: { encoder: encoderDir, adapter: adapterDir, llm: gguf } },
+      {
+        llm: { gpu: false, sequences: PARALLEL, contextSize: 4096, threads, adaptiveThreads },
+        encoder: { threads, allowSpinning: false }, // as `vlmkit serve`
+      },
+    ),
+  );
+  const { app } = createApp({ models, logger: pino({ level: "silent" }) });
+  const engine = models.servedVlms()[0].vlm.llm.engine;
+  const server = await listen(app, { host: "127.0.0.1", port: 0 });
+  return { models, engine, server };
+}
+const { models, engine, server } = await startVlmkit(true);
 
 interface Sample {
   ttftMs: number;
@@ -116,9 +124,9 @@ interface Sample {
 }
 
 /** One streaming request: time to the first content delta, and the completion tokens from usage. */
-async function vlmkitRequest(i: number): Promise<Sample> {
+async function vlmkitRequest(i: number, url = server.url): Promise<Sample> {
   const t0 = performance.now();
-  const res = await fetch(`${server.url}/v1/chat/completions`, {
+  const res = await fetch(`${url}/v1/chat/completions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
@@ -283,6 +291,7 @@ async function profiled<T>(work: () => Promise<T>): Promise<{ result: T; step: S
       decodeMs: per("decodeMs"),
       sampleMs: per("sampleMs"),
       betweenMs: per("betweenMs"),
+      fewerThreads: after.fewerThreads - before.fewerThreads,
     },
   };
 }
@@ -294,6 +303,8 @@ interface StepSplit {
   decodeMs: number;
   sampleMs: number;
   betweenMs: number;
+  /** Steps the adaptive thread count ran on fewer threads (probes, or a busy machine). */
+  fewerThreads: number;
 }
 
 function printRows(name: string, rows: Row[]) {
@@ -311,7 +322,7 @@ const peer = await startLlamaServer(await llamaTool("llama-server"));
 await llamaServerRequest(peer.url, 0, promptTokens);
 const ours: Row[] = [];
 const theirs: Row[] = [];
-const steps: Record<number, StepSplit> = {};
+const steps: Record<string, StepSplit> = {};
 // Taking turns per client count, so a change in the machine's load hits both alike.
 for (const clients of [1, 4, 8]) {
   const { result, step } = await profiled(() => run(clients, vlmkitRequest, 100 * clients));
@@ -321,15 +332,26 @@ for (const clients of [1, 4, 8]) {
 }
 peer.child.kill("SIGTERM");
 let loaded: Row | undefined;
+/** The same 8-client run on a server whose ggml threads are pinned (adaptive threads off), alternating. */
+const pinned: { quiet?: Row; loaded?: Row } = {};
 if (backgroundLoad) {
-  // One process that never sleeps, for the length of one 8-client run.
+  const fixed = await startVlmkit(false);
+  const pinnedRequest = (i: number) => vlmkitRequest(i, fixed.server.url);
+  await pinnedRequest(0);
+  pinned.quiet = await run(8, pinnedRequest, 3000);
+  // One process that never sleeps, for the length of the loaded runs.
   const busy = spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" });
   try {
     await new Promise((r) => setTimeout(r, 1000));
-    loaded = await run(8, vlmkitRequest, 5000);
+    const r = await profiled(() => run(8, vlmkitRequest, 5000));
+    loaded = r.result;
+    steps.loaded = r.step;
+    pinned.loaded = await run(8, pinnedRequest, 7000);
   } finally {
     busy.kill("SIGKILL");
   }
+  await fixed.server.close(5000);
+  await fixed.models.dispose();
 }
 await server.close(5000);
 await models.dispose();
@@ -337,11 +359,16 @@ await models.dispose();
 printRows(`vlmkit (prompt ${promptTokens} tokens: image rows + text)`, ours);
 printRows(`llama-server --parallel ${PARALLEL} (token prompt of ${promptTokens})`, theirs);
 if (loaded) printRows("vlmkit, 8 clients, one busy-looping process beside it", [loaded]);
+if (pinned.quiet && pinned.loaded)
+  printRows("vlmkit with pinned threads (adaptiveThreads: false), 8 clients: quiet, then loaded", [
+    pinned.quiet,
+    pinned.loaded,
+  ]);
 console.log("vlmkit token steps (per step, ms): decode of the batch; sampling + streaming; JS between steps");
-console.log("clients  steps  rows/step  sampled/step  decode  sample  between");
+console.log("clients  steps  rows/step  sampled/step  decode  sample  between  fewer threads");
 for (const [clients, s] of Object.entries(steps))
   console.log(
-    `${clients.padStart(7)}  ${String(s.steps).padStart(5)}  ${s.rowsPerStep.toFixed(2).padStart(9)}  ${s.sampledPerStep.toFixed(2).padStart(12)}  ${s.decodeMs.toFixed(2).padStart(6)}  ${s.sampleMs.toFixed(2).padStart(6)}  ${s.betweenMs.toFixed(2).padStart(7)}`,
+    `${clients.padStart(7)}  ${String(s.steps).padStart(5)}  ${s.rowsPerStep.toFixed(2).padStart(9)}  ${s.sampledPerStep.toFixed(2).padStart(12)}  ${s.decodeMs.toFixed(2).padStart(6)}  ${s.sampleMs.toFixed(2).padStart(6)}  ${s.betweenMs.toFixed(2).padStart(7)}  ${String(s.fewerThreads).padStart(13)}`,
   );
 const at = (rows: Row[], clients: number) => rows.find((r) => r.clients === clients)!;
 const r3 = (x: number) => Number(x.toFixed(3));
@@ -360,6 +387,9 @@ console.log(
       loadedRatio: r3(loaded.tokensPerSecond / at(ours, 8).tokensPerSecond),
       loadedRatioGoal: 0.5,
       loadedOverDeadline: loaded.overDeadline,
+      pinnedLoadedRatio:
+        pinned.loaded && pinned.quiet && r3(pinned.loaded.tokensPerSecond / pinned.quiet.tokensPerSecond),
+      adaptiveVsPinnedLoaded: pinned.loaded && r3(loaded.tokensPerSecond / pinned.loaded.tokensPerSecond),
     }),
     model: "gemma-3-270m-shaped Q8_0 (random weights), tiny SigLIP 2",
     parallel: PARALLEL,
@@ -371,6 +401,6 @@ console.log(
     vlmkit: ours,
     vlmkitSteps: steps,
     llamaServer: theirs,
-    ...(loaded && { loaded }),
+    ...(loaded && { loaded, pinned }),
   }),
 );

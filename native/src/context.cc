@@ -156,6 +156,7 @@ Napi::Function Context::Init(Napi::Env env) {
                                       InstanceMethod("seqPosMin", &Context::SeqPosMin),
                                       InstanceMethod("seqPosMax", &Context::SeqPosMax),
                                       InstanceMethod("clear", &Context::Clear),
+                                      InstanceMethod("setThreads", &Context::SetThreads),
                                       InstanceMethod("abort", &Context::Abort),
                                       InstanceMethod("dispose", &Context::Dispose),
                                       InstanceAccessor("disposed", &Context::Disposed, nullptr),
@@ -211,6 +212,7 @@ Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(inf
   h->nUbatch = api.llama_n_ubatch(ctx);
   h->nSeqMax = api.llama_n_seq_max(ctx);
   h->kvUnified = kvUnified;
+  h->maxThreads = threads;
   // Checked by ggml between graph nodes (CPU backend): lets abort() stop a long prefill.
   api.llama_set_abort_callback(
       ctx, [](void* data) { return static_cast<std::atomic<bool>*>(data)->load(); }, &h->abortRequested);
@@ -447,6 +449,16 @@ Napi::Value Context::Clear(const Napi::CallbackInfo& info) {
   ContextHandle& h = Idle(env);
   Llama().llama_memory_clear(h.memory, true);
   h.outputRows.clear();
+  return env.Undefined();
+}
+
+// setThreads(n): the compute threads of the next decodes, 1 ≤ n ≤ the threads the context was created
+// with (a persistent threadpool runs a graph on its first n workers; the others stay asleep).
+Napi::Value Context::SetThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ContextHandle& h = Idle(env);
+  const auto n = static_cast<int32_t>(ToInt(env, info[0], "threads", 1, h.maxThreads));
+  Llama().llama_set_n_threads(h.ctx, n, n);
   return env.Undefined();
 }
 

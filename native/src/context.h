@@ -27,6 +27,8 @@ struct ContextHandle {
   uint32_t nUbatch = 0;
   uint32_t nSeqMax = 0;
   bool kvUnified = false;
+  /** The threads the context was created with: setThreads may lower the count used, never raise it past this. */
+  int32_t maxThreads = 1;
   /** Batch indices whose logits the last successful decode produced, ascending. */
   std::vector<int32_t> outputRows;
   /** A decode is queued or running on the decode thread; only read and written on the JS thread. */
@@ -64,6 +66,7 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value SeqPosMin(const Napi::CallbackInfo& info);
   Napi::Value SeqPosMax(const Napi::CallbackInfo& info);
   Napi::Value Clear(const Napi::CallbackInfo& info);
+  Napi::Value SetThreads(const Napi::CallbackInfo& info);
   Napi::Value Abort(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value Disposed(const Napi::CallbackInfo& info);

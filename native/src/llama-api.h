@@ -29,6 +29,7 @@
   X(llama_n_ubatch)                   \
   X(llama_n_seq_max)                  \
   X(llama_n_threads)                  \
+  X(llama_set_n_threads)              \
   X(llama_get_memory)                 \
   X(llama_vocab_n_tokens)             \
   X(llama_vocab_bos)                  \

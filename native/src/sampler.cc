@@ -124,9 +124,16 @@ Napi::Value Sampler::Sample(const Napi::CallbackInfo& info) {
     // sampling, and it runs on the JS thread. The greedy stage keeps no history, so nothing is accepted.
     const float* logits = Llama().llama_get_logits_ith(c->ctx, row);
     if (logits == nullptr) Throw(env, "NATIVE", "llama_get_logits_ith(" + std::to_string(row) + ") returned no logits");
+    const int32_t n = s.model->nVocab;
     int32_t best = 0;
-    for (int32_t i = 1; i < s.model->nVocab; i++)
-      if (logits[i] > logits[best]) best = i;
+    float bestLogit = logits[0];
+    for (int32_t i = 1; i < n; i++) {
+      const float v = logits[i];
+      if (v > bestLogit) {
+        bestLogit = v;
+        best = i;
+      }
+    }
     return Napi::Number::New(env, best);
   }
   return Napi::Number::New(env, Llama().llama_sampler_sample(s.chain, c->ctx, row));

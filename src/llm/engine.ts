@@ -8,6 +8,7 @@
 import { AbortError, InvalidArgumentError, VlmkitError } from "../errors.js";
 import type { NativeContext, NativeModel, NativeSampler, SamplerOptions } from "./native.js";
 import { TextStream } from "./text-stream.js";
+import { ThreadGovernor, type ThreadGovernorOptions } from "./thread-governor.js";
 
 /** A run of prompt rows: token ids, or input embeddings [rows, n_embd] decoded causally or not. */
 export type PromptChunk =
@@ -54,6 +55,11 @@ export interface GenerationResult {
 export interface EngineOptions {
   /** Requests waiting for a sequence beyond which `submit` throws BUSY. Default 64. */
   maxQueue?: number;
+  /**
+   * Let token steps run on fewer threads than the context's when that is faster (a busy machine;
+   * src/llm/thread-governor.ts), probing now and then. Default true; false always uses all of them.
+   */
+  adaptiveThreads?: boolean | ThreadGovernorOptions;
 }
 
 /** What `admissible` answers: the request fits (with the maxTokens it will get), or why not. */
@@ -106,6 +112,8 @@ export interface StepProfile {
   sampleMs: number;
   /** Time between a step's end and the next step's decode (admission, aborts, other JS), while busy. */
   betweenMs: number;
+  /** Steps run on fewer threads than the context's (adaptive threads: probes and a busy machine). */
+  fewerThreads: number;
 }
 
 export class GenerationEngine {
@@ -125,7 +133,20 @@ export class GenerationEngine {
   readonly #toRemove: number[] = [];
   /** Resolvers of `idle()`, called when the last request ends. */
   readonly #idleWaiters: Array<() => void> = [];
-  readonly #profile: StepProfile = { steps: 0, rows: 0, sampled: 0, decodeMs: 0, sampleMs: 0, betweenMs: 0 };
+  /** Threads per token step; undefined when adaptive threads are off. */
+  readonly #governor?: ThreadGovernor;
+  /** The threads the context was created with, and the count last set on it. */
+  readonly #maxThreads: number;
+  #threads: number;
+  readonly #profile: StepProfile = {
+    steps: 0,
+    rows: 0,
+    sampled: 0,
+    decodeMs: 0,
+    sampleMs: 0,
+    betweenMs: 0,
+    fewerThreads: 0,
+  };
   /** When the previous token step finished (for `betweenMs`); undefined after an image block or idle. */
   #lastStepEnd?: number;
 
@@ -134,6 +155,11 @@ export class GenerationEngine {
     this.#ctx = context;
     this.#maxQueue = options.maxQueue ?? 64;
     this.#free = Array.from({ length: context.info.sequences }, (_, i) => i);
+    this.#maxThreads = context.info.threads;
+    this.#threads = this.#maxThreads;
+    const adaptive = options.adaptiveThreads ?? true;
+    if (adaptive !== false && this.#maxThreads > 1)
+      this.#governor = new ThreadGovernor(this.#maxThreads, adaptive === true ? {} : adaptive);
   }
 
   get context(): NativeContext {
@@ -471,7 +497,18 @@ export class GenerationEngine {
     this.#inFlight = [];
   }
 
+  /** Sets the context's threads to `wanted` (default: the governor's current count) if they differ. */
+  #useThreads(wanted?: number): number {
+    const threads = wanted ?? this.#governor?.current ?? this.#maxThreads;
+    if (threads !== this.#threads) {
+      this.#ctx.setThreads(threads);
+      this.#threads = threads;
+    }
+    return threads;
+  }
+
   async #decodeEmbeddings(job: Job): Promise<void> {
+    this.#useThreads();
     const c = job.chunks[job.chunk] as Extract<PromptChunk, { kind: "embeddings" }>;
     const last = job.chunk === job.chunks.length - 1;
     const width = this.#model.info.nEmbdInp;
@@ -540,6 +577,7 @@ export class GenerationEngine {
       }
     }
     if (tokens.length === 0) return;
+    const threads = this.#useThreads(this.#governor?.next());
     const p = this.#profile;
     const t0 = performance.now();
     if (this.#lastStepEnd !== undefined) p.betweenMs += t0 - this.#lastStepEnd;
@@ -550,6 +588,8 @@ export class GenerationEngine {
       logits: logitRows,
     });
     const t1 = performance.now();
+    // Only steps of generating rows alone are comparable for the governor.
+    if (prefilling.length === 0) this.#governor?.record(threads, t1 - t0, tokens.length);
     for (const [k, job] of owners.entries()) this.#afterDecode(job, logitRows[k]);
     const t2 = performance.now();
     p.steps++;
@@ -557,6 +597,7 @@ export class GenerationEngine {
     p.sampled += owners.length;
     p.decodeMs += t1 - t0;
     p.sampleMs += t2 - t1;
+    if (threads < this.#maxThreads) p.fewerThreads++;
     this.#lastStepEnd = this.#active.size > 0 ? t2 : undefined;
   }
 

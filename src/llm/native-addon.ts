@@ -92,6 +92,7 @@ export interface AddonContext {
   seqPosMin(seq: number): number;
   seqPosMax(seq: number): number;
   clear(): void;
+  setThreads(threads: number): void;
   abort(): void;
   dispose(): void;
   readonly disposed: boolean;

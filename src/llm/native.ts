@@ -228,6 +228,7 @@ export class NativeContext {
   readonly #raw: AddonContext;
   readonly #onDispose: () => void;
   #decoding: Promise<void> | undefined;
+  #threads: number;
 
   /** @internal created by NativeModel.createContext */
   constructor(model: NativeModel, raw: AddonContext, onDispose: () => void) {
@@ -235,6 +236,7 @@ export class NativeContext {
     this.#raw = raw;
     this.#onDispose = onDispose;
     this.info = callNative(() => raw.info());
+    this.#threads = this.info.threads;
   }
 
   get disposed(): boolean {
@@ -315,6 +317,20 @@ export class NativeContext {
   /** Empties the KV cache of every sequence. */
   clear(): void {
     callNative(() => this.#raw.clear());
+  }
+
+  /**
+   * The compute threads of the following decodes: 1 to `info.threads`, the count the context was
+   * created with. Not while a decode is running (BUSY).
+   */
+  setThreads(threads: number): void {
+    callNative(() => this.#raw.setThreads(threads));
+    this.#threads = threads;
+  }
+
+  /** The compute threads decodes use now (`info.threads` unless `setThreads` lowered them). */
+  get threads(): number {
+    return this.#threads;
   }
 
   /** @internal the addon handle, for samplers */

@@ -239,6 +239,31 @@ describe("decode", () => {
   });
 });
 
+describe("threads", () => {
+  it("setThreads lowers the compute threads between decodes; the logits do not depend on them", async () => {
+    const ctx = model.createContext({ contextSize: 256, threads: 2 });
+    try {
+      expect(ctx.info.threads).toBe(2);
+      const tokens = model.tokenize("what is the color of", { addSpecial: true });
+      await ctx.decode({ tokens });
+      const two = ctx.logits(tokens.length - 1);
+      ctx.setThreads(1);
+      expect(ctx.threads).toBe(1);
+      expect(ctx.info.threads).toBe(2);
+      ctx.clear();
+      await ctx.decode({ tokens });
+      expect(ctx.logits(tokens.length - 1)).toEqual(two);
+      expect(() => ctx.setThreads(3)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+      expect(() => ctx.setThreads(0)).toThrow(/threads/);
+      const running = ctx.decode({ tokens: [2] });
+      expect(() => ctx.setThreads(2)).toThrow(expect.objectContaining({ code: "BUSY" }));
+      await running;
+    } finally {
+      ctx.dispose();
+    }
+  });
+});
+
 describe("sampling", () => {
   it("greedy generation matches node-llama-cpp's own greedy evaluation of the same GGUF", async () => {
     const prompt = model.tokenize("what is the color of this", { addSpecial: true });
