@@ -8,9 +8,10 @@
  * 2 threads and 31–42 with 1 thread (73 and 63 on the quiet machine). No fixed count is right for both.
  *
  * The governor decodes at the current count and, every `probeEvery` steps, runs `probeSteps` steps at
- * the other count (1 when at the maximum, the maximum when at 1). Each probe step is compared with the
- * median of the current count's recent steps of the same rows; it moves to the other count when the
- * median of those ratios is below 1 − `margin`. A probe that loses doubles the interval to the next probe (up to `maxProbeEvery`), so a
+ * the other count (1 when at the maximum, the maximum when at 1), then `probeSteps` steps at the current
+ * count again, so both are measured under the same conditions. Each probe step is compared with the
+ * confirming steps of the same rows; it moves to the other count when the median of those ratios is
+ * below 1 − `margin`. A probe that loses doubles the interval to the next probe (up to `maxProbeEvery`), so a
  * setting that keeps winning costs little; a switch resets it. Two steps in a row slower than
  * `slowdown` × the recent median of their rows (the machine just got busier) start a
  * probe at once and reset the interval.
@@ -49,9 +50,10 @@ export class ThreadGovernor {
   readonly #slowdown: number;
   /** Consecutive steps slower than `slowdown` × the recent median. */
   #slow = 0;
-  /** Probe steps still to run (0: not probing). */
-  #probing = 0;
+  /** normal: decoding at the current count; probe: at the other; confirm: at the current, for comparison. */
+  #phase: "normal" | "probe" | "confirm" = "normal";
   #probe: Sample[] = [];
+  #confirm: Sample[] = [];
   #recent: Sample[] = [];
   #switches = 0;
 
@@ -84,11 +86,12 @@ export class ThreadGovernor {
   /** Threads for the next token step. */
   next(): number {
     if (this.max === 1) return 1;
-    if (this.#probing === 0 && this.#sinceProbe >= this.#interval && this.#recent.length > 0) {
-      this.#probing = this.#probeSteps;
+    if (this.#phase === "normal" && this.#sinceProbe >= this.#interval && this.#recent.length > 0) {
+      this.#phase = "probe";
       this.#probe = [];
+      this.#confirm = [];
     }
-    return this.#probing > 0 ? this.#other : this.#current;
+    return this.#phase === "probe" ? this.#other : this.#current;
   }
 
   /**
@@ -99,44 +102,48 @@ export class ThreadGovernor {
   record(threads: number, ms: number, rows: number): void {
     if (this.max === 1) return;
     const sample = { rows, ms };
-    if (this.#probing > 0 && threads === this.#other) {
+    if (this.#phase === "probe" && threads === this.#other) {
       this.#probe.push(sample);
-      if (--this.#probing === 0) this.#decide();
+      if (this.#probe.length >= this.#probeSteps) this.#phase = "confirm";
       return;
     }
     if (threads !== this.#current) return;
-    const usual = this.#usual(rows);
-    if (usual !== undefined && ms > this.#slowdown * usual) {
-      if (++this.#slow >= 2) {
-        // Compare the probe with the steps since the change, not with the faster ones before it.
-        this.#recent = this.#recent.slice(-1);
-        this.#slow = 0;
-        this.#interval = this.#baseInterval;
-        this.#sinceProbe = this.#interval; // probe at the next step
-      }
-    } else this.#slow = 0;
+    if (this.#phase === "confirm") {
+      // The current count measured right after the probe: both see the machine as it is now.
+      this.#confirm.push(sample);
+      if (this.#confirm.length >= this.#probeSteps) this.#decide();
+    } else {
+      const usual = this.#usual(rows);
+      if (usual !== undefined && ms > this.#slowdown * usual) {
+        if (++this.#slow >= 2) {
+          this.#slow = 0;
+          this.#interval = this.#baseInterval;
+          this.#sinceProbe = this.#interval; // probe at the next step
+        }
+      } else this.#slow = 0;
+      this.#sinceProbe++;
+    }
     this.#recent.push(sample);
     if (this.#recent.length > RECENT) this.#recent.shift();
-    this.#sinceProbe++;
   }
 
   /** The median time of recent steps at the current count with `rows` rows; undefined if too few. */
-  #usual(rows: number, least = 3): number | undefined {
+  #usual(rows: number): number | undefined {
     const same = this.#recent.filter((s) => s.rows === rows).map((s) => s.ms);
-    return same.length >= least ? median(same) : undefined;
+    return same.length >= 3 ? median(same) : undefined;
   }
 
   #decide(): void {
+    this.#phase = "normal";
     this.#sinceProbe = 0;
-    // Each probe step against the recent steps of its own row count, then the median of those ratios.
+    // Each probe step against the confirming steps of its own row count, then the median of the ratios.
     const ratios = this.#probe.flatMap((p) => {
-      const usual = this.#usual(p.rows, 1);
-      return usual === undefined ? [] : [p.ms / usual];
+      const same = this.#confirm.filter((c) => c.rows === p.rows).map((c) => c.ms);
+      return same.length === 0 ? [] : [p.ms / median(same)];
     });
-    this.#probe = [];
     if (ratios.length === 0) return; // nothing comparable (the batch changed): probe again later
     if (median(ratios) < 1 - this.#margin) {
-      this.#recent = [];
+      this.#recent = [...this.#probe];
       this.#current = this.#other;
       this.#interval = this.#baseInterval;
       this.#switches++;
