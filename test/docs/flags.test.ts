@@ -13,6 +13,9 @@ const OUTSIDE = new Map([
   ["--no", "npx --no"],
   ["--gpu", "npx node-llama-cpp source download --gpu cuda"],
   ["--token-embedding-type", "llama.cpp's llama-quantize"],
+  ["--mmproj", "llama.cpp's llama-server and llama-mtmd-cli"],
+  ["--image", "llama.cpp's llama-mtmd-cli"],
+  ["--temp", "llama.cpp's llama-mtmd-cli"],
 ]);
 
 /** `--name` written as a flag: not inside a word (`models--org--name`) or a CSS variable. */
@@ -26,10 +29,13 @@ function filesUnder(dir: string, ext: RegExp): string[] {
 }
 
 function cliFlags(): Set<string> {
-  const program = buildProgram();
   const flags = new Set(["--help", "--version"]);
-  for (const command of [program, ...program.commands])
+  // Commands nest (`vlmkit import mmproj`): walk the whole tree.
+  const visit = (command: ReturnType<typeof buildProgram>): void => {
     for (const option of command.options) if (option.long) flags.add(option.long);
+    for (const sub of command.commands) visit(sub);
+  };
+  visit(buildProgram());
   return flags;
 }
 
