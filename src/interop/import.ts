@@ -67,22 +67,7 @@ export async function importMmproj(file: string, options: ImportMmprojOptions): 
   await fs.promises.mkdir(out, { recursive: true });
   const staging = path.join(out, `.import-${crypto.randomBytes(4).toString("hex")}`);
   try {
-    await writeTowerDir(
-      path.join(staging, "encoder"),
-      {
-        hidden: m.width,
-        heads: m.heads,
-        mlp: m.ffn,
-        layers: m.layers,
-        eps: m.eps,
-        imageSize: m.imageSize,
-        patch: m.patch,
-        imageMean: m.imageMean,
-        imageStd: m.imageStd,
-        resample: RESAMPLE[m.projector],
-      },
-      m.tower,
-    );
+    await writeTowerDir(path.join(staging, "encoder"), { ...m, resample: RESAMPLE[m.projector] }, m.tower);
     const kind = PROJECTOR_KIND[m.projector];
     const adapter = adapterFromTensors(kind, m.factor, m.adapter, file);
     let card: AdapterCard;
@@ -92,7 +77,7 @@ export async function importMmproj(file: string, options: ImportMmprojOptions): 
         encoder: {
           id: "encoder",
           family: "siglip",
-          hidden: m.width,
+          hidden: m.hidden,
           preprocessing: { kind: "fixed", size: m.imageSize, patch_size: m.patch },
         },
         llm: {

@@ -20,6 +20,7 @@ import {
   towerTensors,
   transpose2d,
 } from "./mmproj-format.js";
+import type { TowerConfig } from "./tower-onnx.js";
 
 /** Bounds on what a file may declare (real towers: ≤ 1664 wide, ≤ 48 layers, ≤ 896 px, patches of 14–16). */
 export const MMPROJ_BOUNDS = Object.freeze({
@@ -42,22 +43,12 @@ export interface CarriedLlm {
   name: string;
 }
 
-export interface Mmproj {
+/** An mmproj file's vision tower (the fields `writeTowerDir` takes) and projector. */
+export interface Mmproj extends Omit<TowerConfig, "resample"> {
   file: string;
   projector: ProjectorType;
-  /** D = Dv */
-  width: number;
-  ffn: number;
-  heads: number;
-  /** Layers stored in the file. */
+  /** Layers stored in the file (`layers`: those llama.cpp runs: all for gemma3 / idefics3; the feature layer for mlp, default all but the last). */
   blocks: number;
-  /** Layers llama.cpp runs: all for gemma3 / idefics3; the feature layer for mlp (default: all but the last). */
-  layers: number;
-  eps: number;
-  imageSize: number;
-  patch: number;
-  imageMean: [number, number, number];
-  imageStd: [number, number, number];
   /** Merge factor: k (gemma3), r (idefics3), 1 (mlp). */
   factor: number;
   /** Dl */
@@ -301,8 +292,8 @@ async function readOpen(reader: GgufReader, file: string): Promise<Mmproj> {
   return {
     file,
     projector,
-    width,
-    ffn,
+    hidden: width,
+    mlp: ffn,
     heads,
     blocks,
     layers,

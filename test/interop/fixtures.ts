@@ -3,7 +3,7 @@
 // an adapter of each exportable kind with seeded weights, a test image, and vlmkit's own embeddings.
 import fs from "node:fs";
 import path from "node:path";
-import type { AdapterKindName } from "../../src/adapter/index.js";
+import type { AdapterCardInput, AdapterKindName } from "../../src/adapter/index.js";
 import { type Adapter, initAdapter, loadAdapter, saveAdapter } from "../../src/adapter/index.js";
 import { VisionEncoder } from "../../src/encoders/index.js";
 import type { RgbImage } from "../../src/image/index.js";
@@ -37,17 +37,10 @@ export async function writeParts(dir: string): Promise<Parts> {
 }
 
 /** An adapter of `kind` on the shared parts, saved to `dir`. */
-export async function writeAdapter(
-  dir: string,
-  kind: AdapterKindName,
-  factor: number,
-  seed = 1,
-): Promise<string> {
-  const adapter: Adapter = initAdapter(kind, { inputSize: DV, outputSize: DL, factor, seed });
+/** The card of an adapter from the fixtures' tower to the tiny gemma3, laid out as mtmd lays gemma3 out. */
+export function fixtureCard(llmName: string, imageTokens: number, bidirectional: boolean): AdapterCardInput {
   const vocab = tinyGemma3Vocab();
-  const side = IMAGE_SIZE / PATCH;
-  await saveAdapter(dir, adapter, {
-    adapter: { kind, factor },
+  return {
     encoder: {
       id: "siglip2",
       family: "siglip",
@@ -59,10 +52,24 @@ export async function writeAdapter(
       n_embd: DL,
       n_vocab: vocab.tokens.length,
       vocab_fingerprint: vocabFingerprint(vocab.tokens),
-      name: "vlmkit-tiny-gemma3",
+      name: llmName,
     },
-    prompt: { style: "gemma-chat", image_tokens: Math.ceil(side / factor) ** 2 },
-    attention: kind === "avgpool" ? "bidirectional-image" : "causal",
+    prompt: { style: "gemma-chat", image_tokens: imageTokens },
+    attention: bidirectional ? "bidirectional-image" : "causal",
+  };
+}
+
+export async function writeAdapter(
+  dir: string,
+  kind: AdapterKindName,
+  factor: number,
+  seed = 1,
+): Promise<string> {
+  const adapter: Adapter = initAdapter(kind, { inputSize: DV, outputSize: DL, factor, seed });
+  const side = IMAGE_SIZE / PATCH;
+  await saveAdapter(dir, adapter, {
+    ...fixtureCard("vlmkit-tiny-gemma3", Math.ceil(side / factor) ** 2, kind === "avgpool"),
+    adapter: { kind, factor },
   });
   await adapter.dispose();
   return dir;

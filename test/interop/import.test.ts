@@ -23,8 +23,7 @@ import {
   DL,
   DV,
   difference,
-  IMAGE_SIZE,
-  PATCH,
+  fixtureCard,
   type Parts,
   testImage,
   vlmkitEmbeddings,
@@ -59,24 +58,7 @@ async function referenceAdapter(): Promise<string> {
   t.get("norm.weight")!.data.set(hf.softEmbNorm.map((x) => x + 1));
   t.get("proj.weight")!.data.set(proj);
   const out = path.join(dir, "reference-adapter");
-  const vocab = tinyGemma3Vocab();
-  await saveAdapter(out, adapter, {
-    encoder: {
-      id: "siglip2",
-      family: "siglip",
-      hidden: DV,
-      preprocessing: { kind: "fixed", size: IMAGE_SIZE, patch_size: PATCH },
-    },
-    llm: {
-      architecture: "gemma3",
-      n_embd: DL,
-      n_vocab: vocab.tokens.length,
-      vocab_fingerprint: vocabFingerprint(vocab.tokens),
-      name: "x",
-    },
-    prompt: { style: "gemma-chat", image_tokens: 4 },
-    attention: "bidirectional-image",
-  });
+  await saveAdapter(out, adapter, fixtureCard("x", 4, true));
   await adapter.dispose();
   return out;
 }

@@ -43,7 +43,7 @@ describe("round trip: import(export(x))", () => {
       const m = await readMmproj(file);
       expect({
         projector: m.projector,
-        width: m.width,
+        width: m.hidden,
         dl: m.projectionDim,
         factor: m.factor,
         layers: m.layers,
