@@ -135,9 +135,6 @@ export class GenerationEngine {
   readonly #idleWaiters: Array<() => void> = [];
   /** Threads per token step; undefined when adaptive threads are off. */
   readonly #governor?: ThreadGovernor;
-  /** The threads the context was created with, and the count last set on it. */
-  readonly #maxThreads: number;
-  #threads: number;
   readonly #profile: StepProfile = {
     steps: 0,
     rows: 0,
@@ -155,11 +152,9 @@ export class GenerationEngine {
     this.#ctx = context;
     this.#maxQueue = options.maxQueue ?? 64;
     this.#free = Array.from({ length: context.info.sequences }, (_, i) => i);
-    this.#maxThreads = context.info.threads;
-    this.#threads = this.#maxThreads;
     const adaptive = options.adaptiveThreads ?? true;
-    if (adaptive !== false && this.#maxThreads > 1)
-      this.#governor = new ThreadGovernor(this.#maxThreads, adaptive === true ? {} : adaptive);
+    if (adaptive !== false && context.info.threads > 1)
+      this.#governor = new ThreadGovernor(context.info.threads, adaptive === true ? {} : adaptive);
   }
 
   get context(): NativeContext {
@@ -499,11 +494,8 @@ export class GenerationEngine {
 
   /** Sets the context's threads to `wanted` (default: the governor's current count) if they differ. */
   #useThreads(wanted?: number): number {
-    const threads = wanted ?? this.#governor?.current ?? this.#maxThreads;
-    if (threads !== this.#threads) {
-      this.#ctx.setThreads(threads);
-      this.#threads = threads;
-    }
+    const threads = wanted ?? this.#governor?.current ?? this.#ctx.info.threads;
+    if (threads !== this.#ctx.threads) this.#ctx.setThreads(threads);
     return threads;
   }
 
@@ -597,7 +589,7 @@ export class GenerationEngine {
     p.sampled += owners.length;
     p.decodeMs += t1 - t0;
     p.sampleMs += t2 - t1;
-    if (threads < this.#maxThreads) p.fewerThreads++;
+    if (threads < this.#ctx.info.threads) p.fewerThreads++;
     this.#lastStepEnd = this.#active.size > 0 ? t2 : undefined;
   }
 
