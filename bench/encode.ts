@@ -21,6 +21,7 @@ import path from "node:path";
 import { AutoImageProcessor, env, RawImage, SiglipVisionModel } from "@huggingface/transformers";
 import * as ort from "onnxruntime-node";
 import { VisionEncoder } from "../src/encoders/index.js";
+import { cosine } from "../src/encoders/vectors.js";
 import { readModel, saveModelProto } from "../src/graph/index.js";
 import { quantizeDynamic } from "../src/graph/quantize/index.js";
 import { writeTinySiglip } from "../src/tiny/siglip.js";
@@ -124,17 +125,6 @@ const pipelineEfficiency = total.raw / total.encode;
 const fusedSpeedup = total.encode / total.fused;
 const int8Speedup = total.encode / total.q8;
 
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
-}
 const [base, withFusion, withInt8] = [
   await vlmkit.encode(files8, { batchSize: B }),
   await fused.encode(files8, { batchSize: B }),

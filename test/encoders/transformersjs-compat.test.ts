@@ -9,6 +9,7 @@ import { AutoImageProcessor, env, RawImage, SiglipVisionModel } from "@huggingfa
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VisionEncoder } from "../../src/encoders/index.js";
+import { cosine } from "../../src/encoders/vectors.js";
 import { writeTinySiglip } from "../../src/tiny/siglip.js";
 
 let root: string;
@@ -32,18 +33,6 @@ async function writePng(file: string, width: number, height: number, smooth = fa
   await sharp(px, { raw: { width, height, channels: 3 } })
     .png()
     .toFile(file);
-}
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return ab / Math.sqrt(aa * bb);
 }
 
 describe("transformers.js on vlmkit-written files", () => {

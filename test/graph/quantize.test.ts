@@ -3,24 +3,13 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { VisionEncoder } from "../../src/encoders/index.js";
+import { cosine } from "../../src/encoders/vectors.js";
 import { readModel, saveModelProto } from "../../src/graph/index.js";
 import { quantizeDynamic, quantizeWeights } from "../../src/graph/quantize/index.js";
 import { writeTinySiglip } from "../../src/tiny/siglip.js";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "vlmkit-quantize-"));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
-}
 
 describe("quantizeWeights", () => {
   it("int8 is symmetric (zero point 0, ±127), uint8 maps the range [min(0, w), max(0, w)] onto 0…255", () => {
