@@ -49,12 +49,21 @@ export function readEncoderConfig(dir: string): EncoderConfig {
   } catch (cause) {
     throw new ModelFormatError(`${file} is not valid JSON`, { cause });
   }
+  return parseEncoderConfig(json, file);
+}
+
+/**
+ * The fields of a parsed `config.json`, with transformers' defaults for absent ones (hidden 768, patch
+ * 16, text length 64); `source` names the file in error messages.
+ */
+export function parseEncoderConfig(json: unknown, source = "config.json"): EncoderConfig {
   const parsed = ConfigJson.safeParse(json);
-  if (!parsed.success) throw new ModelFormatError(`${file}: ${parsed.error.issues[0]?.message ?? "invalid"}`);
+  if (!parsed.success)
+    throw new ModelFormatError(`${source}: ${parsed.error.issues[0]?.message ?? "invalid"}`);
   const c = parsed.data;
   if (c.model_type !== "siglip" && c.model_type !== "siglip2") {
     throw new ModelFormatError(
-      `${file}: model_type "${c.model_type}" is not supported; expected "siglip" or "siglip2"`,
+      `${source}: model_type "${c.model_type}" is not supported; expected "siglip" or "siglip2"`,
     );
   }
   const v = c.vision_config ?? {};

@@ -44,3 +44,4 @@ export {
   type SnapshotDownloadOptions,
   snapshotDownload,
 } from "./snapshot.js";
+export { type TowerVariants, type VerifyReport, verifyEntry } from "./verify.js";

@@ -4,16 +4,24 @@
  * snapshot_download reads it): the encoder files for the chosen dtype, or the single GGUF file.
  */
 import { HubError } from "../errors.js";
+import { isCommitHash } from "./cache.js";
 import { type FileRef, hostOf, hubRequest, statusError } from "./http.js";
 import type { FileSpec, ModelFileOptions, VisionEncoderEntry } from "./registry.js";
 import { modelFiles } from "./registry.js";
 import type { HubSettings } from "./settings.js";
 
-export async function fetchRepoSiblings(
+export interface RepoListing {
+  /** Commit the revision resolved to (`sha`), when the hub said. */
+  commit: string | undefined;
+  /** Every file path in the repo at that commit. */
+  files: string[];
+}
+
+export async function fetchRepoListing(
   repo: string,
   revision: string,
   settings: HubSettings,
-): Promise<string[]> {
+): Promise<RepoListing> {
   const url = `${settings.endpoint}/api/models/${repo}/revision/${encodeURIComponent(revision)}`;
   const ref: FileRef = { repo, revision, file: "(file listing)" };
   const { response } = await hubRequest(url, {
@@ -24,8 +32,20 @@ export async function fetchRepoSiblings(
     follow: "all",
   });
   if (!response.ok) throw statusError(ref, url, response, settings.token !== undefined);
-  const body = (await response.json()) as { siblings?: { rfilename?: unknown }[] };
-  return (body.siblings ?? []).map((s) => s.rfilename).filter((f): f is string => typeof f === "string");
+  let body: { sha?: unknown; siblings?: unknown };
+  try {
+    body = (await response.json()) as typeof body;
+  } catch (cause) {
+    throw new HubError("HUB_DOWNLOAD_FAILED", `the file listing of ${repo}@${revision} is not JSON`, {
+      cause,
+      details: { repo, revision },
+    });
+  }
+  const siblings = Array.isArray(body?.siblings) ? (body.siblings as { rfilename?: unknown }[]) : [];
+  return {
+    commit: typeof body?.sha === "string" && isCommitHash(body.sha) ? body.sha : undefined,
+    files: siblings.map((s) => s?.rfilename).filter((f): f is string => typeof f === "string"),
+  };
 }
 
 export async function listRepoFiles(
@@ -34,7 +54,7 @@ export async function listRepoFiles(
   settings: HubSettings,
   options: ModelFileOptions,
 ): Promise<FileSpec[]> {
-  const siblings = await fetchRepoSiblings(repo, revision, settings);
+  const siblings = (await fetchRepoListing(repo, revision, settings)).files;
   const present = new Set(siblings);
   const ggufs = siblings.filter((f) => f.endsWith(".gguf"));
   if (present.has("onnx/vision_model.onnx") || siblings.some((f) => f.startsWith("onnx/vision_model"))) {

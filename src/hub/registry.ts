@@ -3,12 +3,21 @@
  * stages check against. Runtime code still reads dims from the downloaded `config.json` / GGUF header;
  * the numbers here let `vlmkit models` answer without a download and let adapters be planned ahead.
  *
- * `verified` says whether the repo name and its files were seen in the published repo's file listing
- * (and the dims in a config.json or GGUF header); `note` says what was not. Where each fact was seen:
- * docs/hub.md#where-each-fact-was-seen.
+ * `evidence` says how each entry was checked and `note` what is still open; where each fact was seen:
+ * docs/hub.md#where-each-fact-was-seen. `vlmkit models --verify` (src/hub/verify.ts) checks the entries
+ * against the hub itself.
  */
 import { InvalidArgumentError } from "../errors.js";
 import { externalDataName, type OnnxDtype, onnxFileName } from "./dtypes.js";
+
+/**
+ * How an entry's repo, files and dims were confirmed, strongest first:
+ * - `listing`: the repo's own file listing was seen on the hub, with the files vlmkit fetches;
+ * - `manifests`: the files vlmkit fetches were seen with exact paths (and byte sizes or sha256) in
+ *   published code that downloads them from this repo, and the dims in the checkpoint's config;
+ * - `named`: the repo is named by published code; its files follow its verified siblings.
+ */
+export type Evidence = "listing" | "manifests" | "named";
 
 interface BaseEntry {
   /** Short id used on the command line, e.g. `siglip2-base-patch16-224`. */
@@ -19,7 +28,7 @@ interface BaseEntry {
   revision: string;
   /** Upstream checkpoint the files were converted from. */
   source: string;
-  verified: boolean;
+  evidence: Evidence;
   /** What could not be confirmed, or anything a user should know. */
   note?: string;
 }
@@ -76,7 +85,7 @@ function siglip(
   id: string,
   repo: string,
   dims: VisionEncoderDims,
-  extra: Partial<VisionEncoderEntry> & { verified: boolean },
+  extra: Partial<VisionEncoderEntry> & { evidence: Evidence },
 ): VisionEncoderEntry {
   const family = id.startsWith("siglip2") ? "siglip2" : "siglip";
   return {
@@ -92,261 +101,196 @@ function siglip(
   };
 }
 
-const ONNX_COMMUNITY_UNCONFIRMED =
-  "repo named with its siblings by published download code (onnx/{vision,text}_model<suffix>.onnx); its file listing not seen";
-const DIMS_FROM_SIZE = "dims from the model size class (base 768, large 1024, so400m 1152)";
+/** What the onnx-community SigLIP 2 repos share (their root listings and download manifests agree). */
+const TEXT_DATA = "the fp32 text tower keeps its weights in onnx/text_model.onnx_data (fetched with it)";
 
 export const MODELS: readonly ModelEntry[] = [
-  // SigLIP 1: Xenova/* onnx/ listings show {vision,text}_model{,_fp16,_quantized}.onnx and no external
-  // data for the towers.
+  // SigLIP 1: the Xenova/* onnx/ listings show {vision,text}_model{,_fp16,_quantized}.onnx as single files.
   siglip(
     "siglip-base-patch16-224",
     "Xenova/siglip-base-patch16-224",
+    { visionHidden: 768, textEmbed: 768, imageSize: 224, patchSize: 16 },
     {
-      visionHidden: 768,
-      textEmbed: 768,
-      imageSize: 224,
-      patchSize: 16,
+      evidence: "listing",
     },
-    { verified: true },
+  ),
+  siglip(
+    "siglip-base-patch16-256",
+    "Xenova/siglip-base-patch16-256",
+    { visionHidden: 768, textEmbed: 768, imageSize: 256, patchSize: 16 },
+    {
+      evidence: "listing",
+    },
+  ),
+  siglip(
+    "siglip-base-patch16-384",
+    "Xenova/siglip-base-patch16-384",
+    { visionHidden: 768, textEmbed: 768, imageSize: 384, patchSize: 16 },
+    {
+      evidence: "listing",
+    },
+  ),
+  siglip(
+    "siglip-base-patch16-512",
+    "Xenova/siglip-base-patch16-512",
+    { visionHidden: 768, textEmbed: 768, imageSize: 512, patchSize: 16 },
+    {
+      evidence: "listing",
+      note: "publishes fp32 and q8 (quantized) only: no fp16 files",
+    },
   ),
   siglip(
     "siglip-large-patch16-256",
     "Xenova/siglip-large-patch16-256",
+    { visionHidden: 1024, textEmbed: 1024, imageSize: 256, patchSize: 16 },
     {
-      visionHidden: 1024,
-      textEmbed: 1024,
-      imageSize: 256,
-      patchSize: 16,
-    },
-    { verified: true },
-  ),
-  siglip(
-    "siglip-so400m-patch14-384",
-    "Xenova/siglip-so400m-patch14-384",
-    {
-      visionHidden: 1152,
-      textEmbed: 1152,
-      imageSize: 384,
-      patchSize: 14,
-    },
-    {
-      verified: false,
-      note: "dims seen in a published table of the google checkpoint; the repo is only named by third-party code, its file listing not seen",
+      evidence: "listing",
     },
   ),
-  // SigLIP 2, fixed resolution.
+  // SigLIP 2, fixed resolution (config model_type "siglip"): onnx-community/* exports of google/siglip2-*.
+  // Widths per size class as in transformers' conversion script: base 768, large 1024, so400m 1152;
+  // giant-opt: vision 1536, text 1152 projected to 1536 (text_config.projection_size).
   siglip(
     "siglip2-base-patch16-224",
     "onnx-community/siglip2-base-patch16-224-ONNX",
+    { visionHidden: 768, textEmbed: 768, imageSize: 224, patchSize: 16 },
     {
-      visionHidden: 768,
-      textEmbed: 768,
-      imageSize: 224,
-      patchSize: 16,
-    },
-    {
-      verified: false,
-      note: "repo named by published download code as the onnx-community default; its file listing not seen",
+      evidence: "manifests",
     },
   ),
   siglip(
     "siglip2-base-patch16-256",
     "onnx-community/siglip2-base-patch16-256-ONNX",
+    { visionHidden: 768, textEmbed: 768, imageSize: 256, patchSize: 16 },
     {
-      visionHidden: 768,
-      textEmbed: 768,
-      imageSize: 256,
-      patchSize: 16,
-    },
-    {
-      verified: true,
-      note: "root listing seen on the hub; onnx/{vision,text}_model.onnx (no external data) in a downloaded copy",
+      evidence: "manifests",
+      note: "root listing seen on the hub; onnx/ files from manifests",
     },
   ),
   siglip(
     "siglip2-base-patch16-384",
     "onnx-community/siglip2-base-patch16-384-ONNX",
+    { visionHidden: 768, textEmbed: 768, imageSize: 384, patchSize: 16 },
     {
-      visionHidden: 768,
-      textEmbed: 768,
-      imageSize: 384,
-      patchSize: 16,
-    },
-    {
-      verified: false,
-      note: "repo page seen (base model google/siglip2-base-patch16-384); its file listing not seen",
+      evidence: "manifests",
     },
   ),
   siglip(
     "siglip2-base-patch16-512",
     "onnx-community/siglip2-base-patch16-512-ONNX",
+    { visionHidden: 768, textEmbed: 768, imageSize: 512, patchSize: 16 },
     {
-      visionHidden: 768,
-      textEmbed: 768,
-      imageSize: 512,
-      patchSize: 16,
+      evidence: "manifests",
     },
+  ),
+  siglip(
+    "siglip2-base-patch32-256",
+    "onnx-community/siglip2-base-patch32-256-ONNX",
+    { visionHidden: 768, textEmbed: 768, imageSize: 256, patchSize: 32 },
     {
-      verified: false,
-      note: ONNX_COMMUNITY_UNCONFIRMED,
+      evidence: "manifests",
     },
   ),
   siglip(
     "siglip2-large-patch16-256",
     "onnx-community/siglip2-large-patch16-256-ONNX",
+    { visionHidden: 1024, textEmbed: 1024, imageSize: 256, patchSize: 16 },
     {
-      visionHidden: 1024,
-      textEmbed: 1024,
-      imageSize: 256,
-      patchSize: 16,
-    },
-    {
-      verified: false,
-      note: `${ONNX_COMMUNITY_UNCONFIRMED}; ${DIMS_FROM_SIZE}`,
+      evidence: "manifests",
+      note: TEXT_DATA,
     },
   ),
   siglip(
     "siglip2-large-patch16-384",
     "onnx-community/siglip2-large-patch16-384-ONNX",
+    { visionHidden: 1024, textEmbed: 1024, imageSize: 384, patchSize: 16 },
     {
-      visionHidden: 1024,
-      textEmbed: 1024,
-      imageSize: 384,
-      patchSize: 16,
-    },
-    {
-      verified: false,
-      note: `${ONNX_COMMUNITY_UNCONFIRMED}; ${DIMS_FROM_SIZE}`,
+      evidence: "manifests",
+      note: TEXT_DATA,
     },
   ),
   siglip(
     "siglip2-large-patch16-512",
     "onnx-community/siglip2-large-patch16-512-ONNX",
+    { visionHidden: 1024, textEmbed: 1024, imageSize: 512, patchSize: 16 },
     {
-      visionHidden: 1024,
-      textEmbed: 1024,
-      imageSize: 512,
-      patchSize: 16,
-    },
-    {
-      verified: false,
-      note: `${ONNX_COMMUNITY_UNCONFIRMED}; ${DIMS_FROM_SIZE}`,
+      evidence: "manifests",
+      note: TEXT_DATA,
     },
   ),
   siglip(
     "siglip2-so400m-patch14-224",
     "onnx-community/siglip2-so400m-patch14-224-ONNX",
+    { visionHidden: 1152, textEmbed: 1152, imageSize: 224, patchSize: 14 },
     {
-      visionHidden: 1152,
-      textEmbed: 1152,
-      imageSize: 224,
-      patchSize: 14,
-    },
-    {
-      verified: false,
-      note: ONNX_COMMUNITY_UNCONFIRMED,
+      evidence: "named",
+      note: `onnx/ listing not seen; ${TEXT_DATA} as in its siblings`,
     },
   ),
   siglip(
     "siglip2-so400m-patch14-384",
     "onnx-community/siglip2-so400m-patch14-384-ONNX",
+    { visionHidden: 1152, textEmbed: 1152, imageSize: 384, patchSize: 14 },
     {
-      visionHidden: 1152,
-      textEmbed: 1152,
-      imageSize: 384,
-      patchSize: 14,
-    },
-    {
-      verified: false,
-      note: "repo seen on the hub, its file listing not seen; the fp32 text tower is over 2 GB, so expect .onnx_data",
+      evidence: "manifests",
+      note: TEXT_DATA,
     },
   ),
   siglip(
     "siglip2-so400m-patch16-256",
     "onnx-community/siglip2-so400m-patch16-256-ONNX",
+    { visionHidden: 1152, textEmbed: 1152, imageSize: 256, patchSize: 16 },
     {
-      visionHidden: 1152,
-      textEmbed: 1152,
-      imageSize: 256,
-      patchSize: 16,
-    },
-    {
-      verified: false,
-      note: "repo and onnx/model_fp16.onnx seen on the hub; the tower files' listing not seen",
+      evidence: "manifests",
+      note: TEXT_DATA,
     },
   ),
   siglip(
     "siglip2-so400m-patch16-384",
     "onnx-community/siglip2-so400m-patch16-384-ONNX",
+    { visionHidden: 1152, textEmbed: 1152, imageSize: 384, patchSize: 16 },
     {
-      visionHidden: 1152,
-      textEmbed: 1152,
-      imageSize: 384,
-      patchSize: 16,
-    },
-    {
-      verified: false,
-      note: ONNX_COMMUNITY_UNCONFIRMED,
+      evidence: "manifests",
+      note: TEXT_DATA,
     },
   ),
   siglip(
     "siglip2-so400m-patch16-512",
     "onnx-community/siglip2-so400m-patch16-512-ONNX",
+    { visionHidden: 1152, textEmbed: 1152, imageSize: 512, patchSize: 16 },
     {
-      visionHidden: 1152,
-      textEmbed: 1152,
-      imageSize: 512,
-      patchSize: 16,
-    },
-    {
-      verified: false,
-      note: "root listing seen on the hub (config.json, tokenizer.json, onnx/); the onnx/ listing not seen",
+      evidence: "named",
+      note: `root listing seen on the hub, onnx/ listing not; ${TEXT_DATA} as in its siblings`,
     },
   ),
   siglip(
     "siglip2-giant-opt-patch16-256",
     "onnx-community/siglip2-giant-opt-patch16-256-ONNX",
+    { visionHidden: 1536, textEmbed: 1536, imageSize: 256, patchSize: 16 },
     {
-      visionHidden: 1536,
-      textEmbed: 1536,
-      imageSize: 256,
-      patchSize: 16,
-    },
-    {
-      verified: false,
-      note: `${ONNX_COMMUNITY_UNCONFIRMED}; giant-opt widths (1536) not confirmed from its config.json`,
+      evidence: "manifests",
+      note: "vision fp32 and fp16 keep their weights in .onnx_data",
     },
   ),
   siglip(
     "siglip2-giant-opt-patch16-384",
     "onnx-community/siglip2-giant-opt-patch16-384-ONNX",
+    { visionHidden: 1536, textEmbed: 1536, imageSize: 384, patchSize: 16 },
     {
-      visionHidden: 1536,
-      textEmbed: 1536,
-      imageSize: 384,
-      patchSize: 16,
-    },
-    {
-      verified: false,
-      note: `${ONNX_COMMUNITY_UNCONFIRMED}; giant-opt widths (1536) not confirmed from its config.json`,
+      evidence: "manifests",
+      note: "vision fp32 and fp16 keep their weights in .onnx_data",
     },
   ),
   // SigLIP 2 NaFlex: variable resolution, inputs pixel_values (B, N, 3·p²), pixel_attention_mask, spatial_shapes.
   siglip(
     "siglip2-base-patch16-naflex",
     "onnx-community/siglip2-base-patch16-naflex-ONNX",
-    {
-      visionHidden: 768,
-      textEmbed: 768,
-      patchSize: 16,
-      maxPatches: 256,
-    },
+    { visionHidden: 768, textEmbed: 768, patchSize: 16, maxPatches: 256 },
     {
       naflex: true,
       textTowerMayBeMissing: true,
-      verified: false,
-      note: "a downloaded copy holds onnx/vision_model.onnx + .onnx_data (and _fp16, _q4, _q4f16) but no text_model; pull it with --no-text-tower for a VLM",
+      evidence: "manifests",
+      note: "vision tower only (fp32, fp16, q4, q4f16, each with .onnx_data); no text tower published, so pull it with --no-text-tower for a VLM",
     },
   ),
   // Gemma 3 GGUF (llama.cpp). 270M dims read from a published GGUF header (token_embd [640, 262144],
@@ -360,7 +304,7 @@ export const MODELS: readonly ModelEntry[] = [
     source: "google/gemma-3-270m-it",
     file: "gemma-3-270m-it-Q8_0.gguf",
     dims: { nEmbd: 640, nLayer: 18, nVocab: 262144 },
-    verified: true,
+    evidence: "manifests",
     note: "file seen in published download links and manifests (291545600 bytes); dims from a published GGUF header of the same model",
   },
   {
@@ -372,7 +316,7 @@ export const MODELS: readonly ModelEntry[] = [
     source: "google/gemma-3-1b-it",
     file: "gemma-3-1b-it-Q4_K_M.gguf",
     dims: { nEmbd: 1152, nLayer: 26, nVocab: 262144 },
-    verified: true,
+    evidence: "listing",
     note: "file listing confirmed; dims from the HF config, not read from this GGUF",
   },
   {
@@ -384,7 +328,7 @@ export const MODELS: readonly ModelEntry[] = [
     source: "google/gemma-3-4b-it",
     file: "gemma-3-4b-it-Q4_K_M.gguf",
     dims: { nEmbd: 2560, nLayer: 34, nVocab: 262208 },
-    verified: true,
+    evidence: "listing",
     note: "file listing seen (Q4_K_M, Q8_0, f16, and mmproj-model-f16.gguf, which vlmkit does not use); dims from the HF config (vocab 262208), not read from this GGUF",
   },
 ];

@@ -80,7 +80,7 @@ describe("one line to run a VLM", () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
     expect((await cli("--version")).stdout.trim()).toBe(pkg.version);
     const models = await cli("models");
-    expect(models.stdout).toMatch(/^ {2}ID +KIND +CACHE +REPO +DIMENSIONS$/m);
+    expect(models.stdout).toMatch(/^ {2}ID +KIND +CACHE +CHECKED +REPO +DIMENSIONS$/m);
     expect(models.stdout).toMatch(/^ {2}NAME +KIND +DIRECTORY +PARTS$/m);
     expect(models.stdout).toMatch(/^ {2}shapes +bundle +/m);
   });

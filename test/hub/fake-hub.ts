@@ -5,7 +5,7 @@
  * hub: HEAD/GET /<org>/<repo>/resolve/<rev>/<file>  — small files answered directly (ETag = git sha1),
  *      LFS files answered with 302 → cdn and X-Linked-Etag (sha256) / X-Linked-Size; X-Repo-Commit always.
  *      GET /api/models/<org>/<repo>/revision/<rev> — the file listing.
- * cdn: GET /blobs/<sha256> with Range support (206), and fault modes to cut or corrupt a transfer.
+ * cdn: GET /blobs/<sha256> with Range support (206, open or closed ranges), and fault modes to cut or corrupt a transfer.
  */
 import { createHash } from "node:crypto";
 import http from "node:http";
@@ -177,17 +177,19 @@ export class FakeHub {
       res.writeHead(404).end();
       return;
     }
-    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
+    // `bytes=a-` or `bytes=a-b` (b clamped to the last byte), as a CDN answers them.
+    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
     const start = m ? Number(m[1]) : 0;
     if (start >= data.length && m) {
       res.writeHead(416, { "Content-Range": `bytes */${data.length}` }).end();
       return;
     }
-    let body = data.subarray(start);
+    const end = m?.[2] ? Math.min(Number(m[2]), data.length - 1) : data.length - 1;
+    let body = data.subarray(start, end + 1);
     if (this.faults.corrupt) body = Buffer.concat([Buffer.from([body[0] ^ 0xff]), body.subarray(1)]);
     res.writeHead(m ? 206 : 200, {
       "Content-Length": String(body.length),
-      ...(m ? { "Content-Range": `bytes ${start}-${data.length - 1}/${data.length}` } : {}),
+      ...(m ? { "Content-Range": `bytes ${start}-${end}/${data.length}` } : {}),
     });
     const cut = this.faults.cutAfter;
     if (cut !== undefined && cut < body.length) {

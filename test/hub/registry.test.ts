@@ -31,7 +31,7 @@ describe("registry", () => {
     for (const id of [
       "siglip-base-patch16-224",
       "siglip-large-patch16-256",
-      "siglip-so400m-patch14-384",
+      "siglip-base-patch16-384",
       "siglip2-base-patch16-224",
       "siglip2-large-patch16-256",
       "siglip2-so400m-patch14-384",
