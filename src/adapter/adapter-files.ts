@@ -9,11 +9,11 @@ import { InvalidArgumentError, ModelFormatError } from "../errors.js";
 import { embeddingScaleFor } from "../llm/embedding-scale.js";
 import type { OnnxSessionOptions } from "../runtime/onnx-session.js";
 import { writeFilesAtomic } from "../util/fs.js";
+import { readSafetensors, serializeSafetensors } from "../util/safetensors.js";
 import { type AdapterCard, type AdapterCardInput, buildAdapterCard, parseAdapterCard } from "./card.js";
 import { type CompatibilityExpectations, checkCompatibility } from "./compatibility.js";
 import { adapterFromTensors } from "./kinds/registry.js";
 import type { Adapter } from "./kinds/types.js";
-import { readSafetensors, serializeSafetensors } from "./safetensors.js";
 
 export const CARD_FILE = "adapter.json";
 export const WEIGHTS_FILE = "adapter.safetensors";

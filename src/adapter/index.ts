@@ -1,4 +1,13 @@
 export {
+  MAX_HEADER_BYTES,
+  parseSafetensors,
+  readSafetensors,
+  type SafetensorsContents,
+  type SafetensorsFloatDtype,
+  serializeSafetensors,
+  writeSafetensors,
+} from "../util/safetensors.js";
+export {
   adapterWithCard,
   CARD_FILE,
   type LoadAdapterOptions,
@@ -40,12 +49,3 @@ export {
   tokensPerImage,
 } from "./kinds/index.js";
 export { BIAS_NAME, LinearAdapter, type LinearAdapterInitOptions, WEIGHT_NAME } from "./linear-adapter.js";
-export {
-  MAX_HEADER_BYTES,
-  parseSafetensors,
-  readSafetensors,
-  type SafetensorsContents,
-  type SafetensorsFloatDtype,
-  serializeSafetensors,
-  writeSafetensors,
-} from "./safetensors.js";

@@ -2,7 +2,7 @@
  * The layer rule of src/, written once. Each top-level folder or file of src/ is a unit (`vlm.ts` and
  * `vlm/` are one unit, "vlm"); the units are listed in layers, lowest first:
  *
- *   0  errors, env, util, tensor            helpers with no vlmkit dependency above them
+ *   0  errors, env, tensor, util            helpers with no vlmkit dependency above them
  *   1  image, graph, hub, runtime           formats, the hub cache, the onnxruntime session factory
  *   2  encoders, llm, prompt, adapter       the model stages
  *   3  vlm                                  the stages composed (src/vlm.ts, src/vlm/)
@@ -22,7 +22,7 @@ import path from "node:path";
 import ts from "typescript";
 
 export const LAYERS: readonly (readonly string[])[] = [
-  ["errors", "env", "util", "tensor"],
+  ["errors", "env", "tensor", "util"],
   ["image", "graph", "hub", "runtime"],
   ["encoders", "llm", "prompt", "adapter"],
   ["vlm"],

@@ -5,7 +5,6 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readAdapterCard } from "../../src/adapter/index.js";
-import { readSafetensors } from "../../src/adapter/safetensors.js";
 import { CheckpointError, DatasetError } from "../../src/errors.js";
 import { writeTinyGemma3Gguf } from "../../src/tiny/gemma3.js";
 import { writeTinySiglip } from "../../src/tiny/siglip.js";
@@ -13,6 +12,7 @@ import { writeShapesDataset } from "../../src/train/data/synthetic.js";
 import { evaluateAdapter } from "../../src/train/loop/evaluate.js";
 import { readMetrics } from "../../src/train/loop/metrics.js";
 import { type TrainOptions, trainAdapter } from "../../src/train/loop/trainer.js";
+import { readSafetensors } from "../../src/util/safetensors.js";
 import { spawnCli } from "../helpers/spawn-cli.js";
 
 let dir: string;

@@ -14,13 +14,13 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { readSafetensors, writeSafetensors } from "../../adapter/safetensors.js";
 import type { VisionEncoder } from "../../encoders/index.js";
 import { vlmkitCacheDir } from "../../env.js";
 import { ImageError, throwIfAborted } from "../../errors.js";
 import { externalDataName } from "../../hub/dtypes.js";
 import { loadImage, type RgbImage } from "../../image/index.js";
 import { type Tensor, tensor } from "../../tensor.js";
+import { readSafetensors, writeSafetensors } from "../../util/safetensors.js";
 
 /** Bump when the file layout changes, so old files are not read as new ones. */
 const FORMAT = "vlmkit-features-2";

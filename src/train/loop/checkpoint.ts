@@ -11,10 +11,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { adapterFromTensors } from "../../adapter/kinds/registry.js";
 import type { Adapter } from "../../adapter/kinds/types.js";
-import { parseSafetensors, serializeSafetensors } from "../../adapter/safetensors.js";
 import { CheckpointError, InvalidArgumentError } from "../../errors.js";
 import { type Tensor, tensor } from "../../tensor.js";
 import { writeFileAtomic } from "../../util/fs.js";
+import { parseSafetensors, serializeSafetensors } from "../../util/safetensors.js";
 import { type AdamW, type AdamWState, adapterParamGroups } from "./optimizer.js";
 
 const FORMAT = "vlmkit-checkpoint-1";

@@ -7,8 +7,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { LinearAdapter } from "../../../src/adapter/linear-adapter.js";
-import { parseSafetensors } from "../../../src/adapter/safetensors.js";
 import { tensor } from "../../../src/tensor.js";
+import { parseSafetensors } from "../../../src/util/safetensors.js";
 import type { FuzzFormat } from "../harness/format.js";
 import type { Seed } from "../harness/mutate.js";
 

@@ -11,8 +11,8 @@
 import fs from "node:fs";
 import { ModelFormatError, quoteValue } from "../errors.js";
 import { numel, type Tensor } from "../tensor.js";
-import { float16ToFloat32 } from "../util/float16.js";
-import { writeFileAtomic } from "../util/fs.js";
+import { float16ToFloat32 } from "./float16.js";
+import { writeFileAtomic } from "./fs.js";
 
 /** The reference implementation refuses headers above 100 MB (`MAX_HEADER_SIZE`). */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -185,20 +185,75 @@ function decode(view: DataView, offset: number, count: number, dtype: Safetensor
   return out;
 }
 
+/** A tensor's place in a file, from the header alone: absolute byte range `[begin, end)`. */
+export interface SafetensorsTensorRange {
+  dtype: string;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/**
+ * The header length stored in the first 8 bytes of a safetensors file, checked against the limit and,
+ * when known, the file size: for reading a header without the data (e.g. by HTTP Range requests).
+ */
+export function safetensorsHeaderLength(first8: Uint8Array, file: string, fileSize?: number): number {
+  if (first8.length < 8) fail(file, `is ${first8.length} bytes long; a header length needs 8`);
+  const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(MAX_HEADER_BYTES))
+    fail(file, `header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  const length = Number(n);
+  if (fileSize !== undefined && 8 + length > fileSize) {
+    fail(file, `header length ${length} runs past the end of the file (${fileSize} bytes)`);
+  }
+  return length;
+}
+
+/**
+ * Parses a header on its own (the `N` bytes after the length) for a file of `fileSize` bytes, with the
+ * same checks as a whole-file read: every tensor's absolute byte range, by name.
+ */
+export function parseSafetensorsHeader(
+  header: Uint8Array,
+  fileSize: number,
+  file: string,
+): Map<string, SafetensorsTensorRange> {
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(header);
+  } catch (cause) {
+    throw new ModelFormatError(`safetensors file ${file}: header is not valid UTF-8`, { cause });
+  }
+  const { entries } = parseHeaderJson(file, text);
+  const dataStart = 8 + header.length;
+  validateLayout(file, entries, fileSize - dataStart);
+  return new Map(
+    entries.map((e) => [
+      e.name,
+      { dtype: e.dtype, shape: e.shape, begin: dataStart + e.begin, end: dataStart + e.end },
+    ]),
+  );
+}
+
+/** The values of one tensor's bytes (F32, F16 or BF16, little-endian) as float32. */
+export function decodeSafetensorsFloats(
+  bytes: Uint8Array,
+  dtype: string,
+  file: string,
+  name: string,
+): Float32Array {
+  if (!READABLE.has(dtype)) fail(file, `tensor "${name}" has dtype ${dtype}; vlmkit reads F32, F16 and BF16`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return decode(view, 0, bytes.length / DTYPE_BYTES[dtype], dtype as SafetensorsFloatDtype);
+}
+
 /**
  * Parses a whole safetensors file held in memory. `file` names the source in error messages.
  * Throws `ModelFormatError` for any structural problem, and for tensors whose dtype is not F32/F16/BF16.
  */
 export function parseSafetensors(bytes: Uint8Array, file = "<buffer>"): SafetensorsContents {
-  if (bytes.length < 8) fail(file, `is ${bytes.length} bytes long; a header length needs 8`);
+  const headerBytes = safetensorsHeaderLength(bytes.subarray(0, 8), file, bytes.length);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = view.getBigUint64(0, true);
-  if (n > BigInt(MAX_HEADER_BYTES))
-    fail(file, `header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
-  const headerBytes = Number(n);
-  if (8 + headerBytes > bytes.length) {
-    fail(file, `header length ${headerBytes} runs past the end of the file (${bytes.length} bytes)`);
-  }
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerBytes));

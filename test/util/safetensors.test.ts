@@ -3,14 +3,14 @@ import os from "node:os";
 import path from "node:path";
 import { setFloat16 } from "@petamoriken/float16";
 import { afterAll, describe, expect, it } from "vitest";
+import { ModelFormatError } from "../../src/errors.js";
+import { tensor } from "../../src/tensor.js";
 import {
   parseSafetensors,
   readSafetensors,
   serializeSafetensors,
   writeSafetensors,
-} from "../../src/adapter/index.js";
-import { ModelFormatError } from "../../src/errors.js";
-import { tensor } from "../../src/tensor.js";
+} from "../../src/util/safetensors.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vlmkit-st-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
