@@ -3,7 +3,8 @@
  * separate-tower exports (vision_model.onnx, text_model.onnx) do not carry the two scalars; the combined
  * `model.onnx` applies them. vlmkit recovers them once from the combined model: run it on one image and
  * a few texts, then solve `logits = s·cos + b` by least squares over its own `image_embeds`/`text_embeds`.
- * The result is cached under the vlmkit cache dir, keyed by the file's path, size and mtime.
+ * The result is cached under the vlmkit cache dir, keyed by the file's path, size and mtime. Without a
+ * combined model, the values recorded for the directory (`logit-record.ts`) are used.
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -11,6 +12,7 @@ import path from "node:path";
 import type * as ort from "onnxruntime-node";
 import { vlmkitCacheDir } from "../env.js";
 import { ModelFormatError } from "../errors.js";
+import { type LogitParams, recordedLogitParams } from "../hub/logit-record.js";
 import type { PreprocessorConfig } from "../image/index.js";
 import { writeFileAtomic } from "../util/fs.js";
 import {
@@ -27,12 +29,7 @@ import type { EncoderConfig } from "./model-config.js";
 import type { SiglipTextTokenizer } from "./text-tokenizer.js";
 import { dot, l2Normalize } from "./vectors.js";
 
-export interface LogitParams {
-  /** exp(logit_scale): the multiplier on cosine similarity. */
-  scale: number;
-  /** logit_bias. */
-  bias: number;
-}
+export type { LogitParams } from "../hub/logit-record.js";
 
 const PROBE_TEXTS = ["a photo of a cat", "a diagram", "red", "an empty street at night"];
 
@@ -45,8 +42,13 @@ export async function resolveLogitParams(
 ): Promise<LogitParams> {
   const dtype = hasOnnxFile(dir, "model", options.dtype) ? options.dtype : "fp32";
   if (!hasOnnxFile(dir, "model", dtype)) {
+    const recorded = recordedLogitParams(dir);
+    if (recorded) return { scale: recorded.scale, bias: recorded.bias };
     throw new ModelFormatError(
-      `zero-shot scores need logit_scale and logit_bias, which only the combined model holds: ${path.join(dir, "onnx", "model.onnx")} not found (pass logitParams explicitly or download the combined model)`,
+      `zero-shot scores need logit_scale and logit_bias: ${dir} has no combined onnx/model.onnx to recover them from, ` +
+        "and none were recorded for it (a known model records them from its checkpoint when `vlmkit pull <id>` " +
+        "runs online); pass logitParams ({scale, bias}) to Siglip.load otherwise",
+      { details: { dir } },
     );
   }
   const file = onnxFile(dir, "model", dtype);

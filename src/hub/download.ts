@@ -361,3 +361,56 @@ function contentRangeStart(response: Response): number | undefined {
   const m = /^bytes (\d+)-/.exec(response.headers.get("content-range") ?? "");
   return m ? Number(m[1]) : undefined;
 }
+
+/** Longest JSON file read whole (configs, indexes); real ones are a few kB. */
+const MAX_JSON_BYTES = 1 << 20;
+
+/** GETs a small JSON file (a config, an index: at most MAX_JSON_BYTES) and parses it. */
+export async function fetchJsonFile(ref: FileRef, settings: HubSettings): Promise<unknown> {
+  const url = resolveUrl(settings.endpoint, ref);
+  const { response } = await hubRequest(url, {
+    method: "GET",
+    token: settings.token,
+    tokenHost: hostOf(settings.endpoint),
+    signal: settings.signal,
+    follow: "all",
+  });
+  if (!response.ok) throw statusError(ref, url, response, settings.token !== undefined);
+  const declared = Number(response.headers.get("content-length") ?? 0);
+  if (declared > MAX_JSON_BYTES) {
+    await response.body?.cancel();
+    throw new HubError(
+      "HUB_DOWNLOAD_FAILED",
+      `"${ref.file}" of ${ref.repo} is ${declared} bytes; a JSON file here is at most ${MAX_JSON_BYTES}`,
+    );
+  }
+  // Read at most one byte past the limit, whatever the server declared.
+  const chunks: Buffer[] = [];
+  let have = 0;
+  const reader = response.body?.getReader();
+  while (reader && have <= MAX_JSON_BYTES) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(Buffer.from(value));
+    have += value.length;
+  }
+  await reader?.cancel();
+  const bytes = Buffer.concat(chunks);
+  if (bytes.length > MAX_JSON_BYTES) {
+    throw new HubError(
+      "HUB_DOWNLOAD_FAILED",
+      `"${ref.file}" of ${ref.repo} is over ${MAX_JSON_BYTES} bytes; a JSON file here is smaller`,
+    );
+  }
+  try {
+    return JSON.parse(bytes.toString("utf8"));
+  } catch (cause) {
+    throw new HubError(
+      "HUB_DOWNLOAD_FAILED",
+      `"${ref.file}" of ${ref.repo}@${ref.revision} is not JSON (${redactUrl(url)})`,
+      {
+        cause,
+      },
+    );
+  }
+}

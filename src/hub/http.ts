@@ -137,6 +137,50 @@ export async function hubRequest(url: string, req: HubRequest): Promise<HubRespo
   );
 }
 
+/** Bytes read from the start of a file whose server ignored a Range request, to reach the range asked for. */
+const MAX_UNRANGED_BYTES = 16 << 20;
+
+/**
+ * Bytes `[start, start + length)` of `url` by a Range request, for reading a file's header or a few
+ * values without the rest. A server that ignores Range (200) is read from 0 up to the end of the range
+ * only, and refused when that is over 16 MB.
+ */
+export async function fetchByteRange(
+  url: string,
+  start: number,
+  length: number,
+  req: Omit<HubRequest, "method" | "follow" | "headers">,
+): Promise<Buffer> {
+  const { response, url: answered } = await hubRequest(url, {
+    ...req,
+    method: "GET",
+    headers: { Range: `bytes=${start}-${start + length - 1}` },
+    follow: "all",
+  });
+  const ranged = response.status === 206;
+  const skip = ranged ? 0 : start;
+  if (!response.ok || skip + length > MAX_UNRANGED_BYTES) {
+    await response.body?.cancel();
+    const shown = redactUrl(answered);
+    throw new HubError(
+      "HUB_DOWNLOAD_FAILED",
+      `${response.status} from ${shown} for bytes ${start}–${start + length - 1}${response.ok ? " (the server ignored the Range header)" : ""}`,
+      { details: { url: shown, status: response.status } },
+    );
+  }
+  const chunks: Buffer[] = [];
+  let have = 0;
+  const reader = response.body?.getReader();
+  while (reader && have < skip + length) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(Buffer.from(value));
+    have += value.length;
+  }
+  await reader?.cancel();
+  return Buffer.concat(chunks).subarray(skip, skip + length);
+}
+
 /** HUB_OFFLINE for a host that cannot be reached and a file the cache does not hold. */
 export function offlineError(ref: FileRef, fullUrl: string, cacheDir: string, cause: unknown): HubError {
   const url = redactUrl(fullUrl);

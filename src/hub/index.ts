@@ -44,4 +44,3 @@ export {
   type SnapshotDownloadOptions,
   snapshotDownload,
 } from "./snapshot.js";
-export { type TowerVariants, type VerifyReport, verifyEntry } from "./verify.js";

@@ -4,7 +4,7 @@
  * the numbers here let `vlmkit models` answer without a download and let adapters be planned ahead.
  *
  * `evidence` says how each entry was checked and `note` what is still open; where each fact was seen:
- * docs/hub.md#where-each-fact-was-seen. `vlmkit models --verify` (src/hub/verify.ts) checks the entries
+ * docs/hub.md#where-each-fact-was-seen. `vlmkit models --verify` (src/cli/registry-check.ts) checks the entries
  * against the hub itself.
  */
 import { InvalidArgumentError } from "../errors.js";

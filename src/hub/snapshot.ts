@@ -18,6 +18,7 @@ import {
 } from "./download.js";
 import { type FileRef, networkErrorCode, offlineError } from "./http.js";
 import { listRepoFiles } from "./listing.js";
+import { recordLogitScalars } from "./logit-scalars.js";
 import { type FileSpec, findModel, type ModelEntry, type ModelFileOptions, modelFiles } from "./registry.js";
 import { type HubOptions, type HubSettings, resolveHubSettings } from "./settings.js";
 
@@ -174,6 +175,7 @@ export async function snapshotDownload(
   options.onProgress?.(total, total);
   const commit = metas[0]?.meta.commit ?? "";
   const dir = path.join(repoCacheDir(settings.cacheDir, t.repo), "snapshots", commit);
+  if (t.entry?.kind === "vision-encoder" && !options.files) await recordLogitScalars(t.entry, dir, settings);
   return { dir, repo: t.repo, revision: t.revision, commit, files };
 }
 

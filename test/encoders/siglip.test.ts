@@ -261,7 +261,7 @@ describe("zero-shot and embeddings", () => {
     fs.rmSync(path.join(towersOnly, "onnx", "model_fp16.onnx"));
     const model = await Siglip.load(towersOnly);
     await expect(model.classify([red], ["cat"])).rejects.toThrow(
-      /logit_scale and logit_bias.*model\.onnx not found/,
+      /logit_scale and logit_bias: .*towers-only has no combined onnx\/model\.onnx to recover them from, and none were recorded/,
     );
     const fixed = await Siglip.load(towersOnly, { logitParams: { scale: 10, bias: -10 } });
     const [[r]] = await fixed.classify([red], ["cat"]);

@@ -1,15 +1,9 @@
 import path from "node:path";
 import type { Command } from "commander";
-import {
-  getModel,
-  isCached,
-  listModels,
-  type ModelEntry,
-  type VerifyReport,
-  verifyEntry,
-} from "../../hub/index.js";
+import { getModel, isCached, listModels, type ModelEntry } from "../../hub/index.js";
 import { type LocalAdapter, listLocalAdapters } from "../adapter-catalog.js";
 import { printJson, printLine } from "../output.js";
+import { type VerifyReport, verifyEntry } from "../registry-check.js";
 
 function dimsText(m: ModelEntry): string {
   if (m.kind === "llm") return `n_embd ${m.dims.nEmbd}, ${m.dims.nLayer} layers, vocab ${m.dims.nVocab}`;

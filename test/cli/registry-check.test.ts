@@ -4,16 +4,18 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { verifyEntry } from "../../src/cli/registry-check.js";
 import { getModel } from "../../src/hub/registry.js";
-import { verifyEntry } from "../../src/hub/verify.js";
 import { kv, writeGguf } from "../../src/llm/gguf-write.js";
 import { configJson, PRESETS, preprocessorJson } from "../../src/tiny/siglip-config.js";
+import { serializeSafetensors } from "../../src/util/safetensors.js";
 import { spawnCli } from "../helpers/spawn-cli.js";
-import { closedPort, FakeHub } from "./fake-hub.js";
+import { closedPort, FakeHub } from "../hub/fake-hub.js";
 
 const COMMIT = "a".repeat(40);
 const ENCODER = "siglip2-base-patch16-224";
 const ENCODER_REPO = "onnx-community/siglip2-base-patch16-224-ONNX";
+const SOURCE_REPO = "google/siglip2-base-patch16-224";
 const LLM_REPO = "unsloth/gemma-3-270m-it-GGUF";
 const LLM_FILE = "gemma-3-270m-it-Q8_0.gguf";
 const json = (v: unknown) => Buffer.from(JSON.stringify(v));
@@ -70,15 +72,23 @@ function serve(repo: string, files: Record<string, Buffer>) {
   hub.addRepo(repo, {
     commit: COMMIT,
     files,
-    lfs: Object.keys(files).filter(
-      (f) => f.endsWith(".onnx") || f.endsWith(".onnx_data") || f.endsWith(".gguf"),
-    ),
+    lfs: Object.keys(files).filter((f) => /\.(onnx|onnx_data|gguf|safetensors)$/.test(f)),
   });
 }
 
+/** The source checkpoint, holding the zero-shot scalars. */
+function serveSource() {
+  const scalars = {
+    logit_scale: { data: Float32Array.of(Math.log(100)), dims: [1] },
+    logit_bias: { data: Float32Array.of(-10), dims: [1] },
+  };
+  serve(SOURCE_REPO, { "model.safetensors": Buffer.from(serializeSafetensors(scalars)) });
+}
+
 describe("verifyEntry", () => {
-  it("confirms an encoder whose listing and configs agree, and records its variants", async () => {
+  it("confirms an encoder whose listing, configs and source checkpoint agree, and records its variants", async () => {
     serve(ENCODER_REPO, encoderRepo());
+    serveSource();
     const report = await verifyEntry(getModel(ENCODER), { endpoint: hub.endpoint, token: false });
     expect(report.problems).toEqual([]);
     expect(report.ok).toBe(true);
@@ -89,14 +99,19 @@ describe("verifyEntry", () => {
       externalData: ["onnx/text_model.onnx_data"],
     });
     expect(report.found).toEqual({ visionHidden: 768, textEmbed: 768, patchSize: 16, imageSize: 224 });
-    // Only the listing and the two configs were fetched: no weights.
-    expect(hub.count("cdn")).toBe(0);
-    const fetched = hub.requests.filter((r) => r.server === "hub").map((r) => r.url);
+    expect(report.scalars?.scale).toBeCloseTo(100, 3);
+    expect(report.scalars?.bias).toBe(-10);
+    // The listing, the two configs and the checkpoint's metadata; no weights (the CDN only gave ranges).
+    const fetched = hub.requests.filter((r) => r.server === "hub").map((r) => `${r.method} ${r.url}`);
     expect(fetched).toEqual([
-      `/api/models/${ENCODER_REPO}/revision/main`,
-      `/${ENCODER_REPO}/resolve/${COMMIT}/config.json`,
-      `/${ENCODER_REPO}/resolve/${COMMIT}/preprocessor_config.json`,
+      `GET /api/models/${ENCODER_REPO}/revision/main`,
+      `GET /${ENCODER_REPO}/resolve/${COMMIT}/config.json`,
+      `GET /${ENCODER_REPO}/resolve/${COMMIT}/preprocessor_config.json`,
+      `HEAD /${SOURCE_REPO}/resolve/main/model.safetensors`,
     ]);
+    expect(
+      hub.requests.filter((r) => r.server === "cdn").every((r) => /^bytes=\d+-\d+$/.test(r.range ?? "")),
+    ).toBe(true);
   });
 
   it("names each disagreement: dims, missing towers and root files, chunked external data", async () => {
@@ -113,6 +128,16 @@ describe("verifyEntry", () => {
       "weights split into numbered external-data files, which pull does not fetch: onnx/vision_model.onnx_data_1",
       "vision hidden size: the entry says 768, config.json says 1024",
       "text embedding width: the entry says 768, config.json says 1024",
+    ]);
+  });
+
+  it("reports an encoder whose source checkpoint cannot give the zero-shot scalars", async () => {
+    serve(ENCODER_REPO, encoderRepo());
+    const report = await verifyEntry(getModel(ENCODER), { endpoint: hub.endpoint, token: false });
+    expect(report.problems).toEqual([
+      expect.stringMatching(
+        /^zero-shot scalars from google\/siglip2-base-patch16-224: repo google\/siglip2-base-patch16-224 not found/,
+      ),
     ]);
   });
 
@@ -182,6 +207,7 @@ describe("verifyEntry", () => {
 describe("vlmkit models --verify", () => {
   it("prints one line per entry, each problem under it, and exits 1 when any entry disagrees", async () => {
     serve(ENCODER_REPO, encoderRepo());
+    serveSource();
     serve(LLM_REPO, { [LLM_FILE]: await writeHeader(tmp, 17) });
     const env = { HF_ENDPOINT: hub.endpoint, HF_TOKEN: "", HF_HUB_OFFLINE: "" };
     const good = await spawnCli(["models", "--verify", ENCODER], env).exited;

@@ -1,11 +1,13 @@
 /**
- * Checks registry entries against the hub itself, so what `registry.ts` states can be confirmed (or
- * corrected) wherever the hub is reachable:
+ * `vlmkit models --verify`: checks registry entries against the hub itself, so what `hub/registry.ts`
+ * states can be confirmed (or corrected) wherever the hub is reachable:
  *
  * - the repo's file listing (`<endpoint>/api/models/<repo>/revision/<rev>`) holds every file `pull`
  *   fetches: the root configs and tokenizer, the fp32 towers, or the GGUF file;
+ * - encoders with a text tower: the zero-shot scalars can be read from the source checkpoint, as `pull`
+ *   reads them;
  * - the dims match the repo's own `config.json` and `preprocessor_config.json` (encoders), or the GGUF
- *   header (LLMs: only the header is read, with HTTP range requests, never the weights);
+ *   header (LLMs: a prefix holding the header is fetched by a Range request, never the weights);
  * - and, for the record, which dtype variants each tower publishes and which keep `.onnx_data`.
  *
  * Config files are fetched at the commit the listing answered for, so listing and dims describe one
@@ -17,13 +19,21 @@ import path from "node:path";
 import { readGgufFileInfo } from "node-llama-cpp";
 import { parseEncoderConfig } from "../encoders/model-config.js";
 import { HubError, ModelFormatError, VlmkitError } from "../errors.js";
+import { fetchFileMetadata, fetchJsonFile } from "../hub/download.js";
+import { ONNX_DTYPES, type OnnxDtype, onnxFileName } from "../hub/dtypes.js";
+import { type FileRef, fetchByteRange, hostOf, networkErrorCode, redactUrl } from "../hub/http.js";
+import { fetchRepoListing } from "../hub/listing.js";
+import type { LogitRecord } from "../hub/logit-record.js";
+import { fetchLogitScalars } from "../hub/logit-scalars.js";
+import type {
+  LlmDims,
+  LlmEntry,
+  ModelEntry,
+  VisionEncoderDims,
+  VisionEncoderEntry,
+} from "../hub/registry.js";
+import { type HubOptions, type HubSettings, resolveHubSettings } from "../hub/settings.js";
 import { parsePreprocessorConfig } from "../image/preprocessor-config.js";
-import { fetchFileMetadata, resolveUrl } from "./download.js";
-import { ONNX_DTYPES, type OnnxDtype, onnxFileName } from "./dtypes.js";
-import { type FileRef, hostOf, hubRequest, networkErrorCode, redactUrl, statusError } from "./http.js";
-import { fetchRepoListing } from "./listing.js";
-import type { LlmDims, LlmEntry, ModelEntry, VisionEncoderDims, VisionEncoderEntry } from "./registry.js";
-import { type HubOptions, type HubSettings, resolveHubSettings } from "./settings.js";
 
 export interface TowerVariants {
   /** Dtypes whose `onnx/vision_model<suffix>.onnx` is listed. */
@@ -50,10 +60,10 @@ export interface VerifyReport {
   variants?: TowerVariants;
   /** The dims the hub's files state. */
   found?: VisionEncoderDims | LlmDims;
+  /** Encoders with a text tower: the zero-shot scalars as read from the source checkpoint. */
+  scalars?: LogitRecord;
 }
 
-/** Longest config file read; real ones are a few kB. */
-const MAX_CONFIG_BYTES = 1 << 20;
 const ROOT_FILES = ["config.json", "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json"];
 
 /** Checks one registry entry against `options.endpoint` (default the hub). */
@@ -119,7 +129,7 @@ async function verifyEncoder(
   if (!files.has("config.json")) return;
   const ref = { repo: entry.repo, revision };
   const config = parseEncoderConfig(
-    await fetchJson({ ...ref, file: "config.json" }, settings),
+    await fetchJsonFile({ ...ref, file: "config.json" }, settings),
     "config.json",
   );
   const expected = entry.dims;
@@ -136,7 +146,7 @@ async function verifyEncoder(
   }
   if (files.has("preprocessor_config.json")) {
     const pre = parsePreprocessorConfig(
-      await fetchJson({ ...ref, file: "preprocessor_config.json" }, settings),
+      await fetchJsonFile({ ...ref, file: "preprocessor_config.json" }, settings),
       "preprocessor_config.json",
     );
     if (pre.kind === "naflex") found.maxPatches = pre.maxNumPatches;
@@ -151,6 +161,15 @@ async function verifyEncoder(
     }
   }
   report.found = found;
+  if (variants.text.length > 0) {
+    // Zero-shot needs logit_scale and logit_bias, which pull reads from the source checkpoint.
+    try {
+      report.scalars = await fetchLogitScalars(entry.source, "main", settings);
+    } catch (error) {
+      if (!(error instanceof VlmkitError) || error.code === "HUB_OFFLINE") throw error;
+      report.problems.push(`zero-shot scalars from ${entry.source}: ${error.message}`);
+    }
+  }
   compareDims(report, "config.json", expected, found, [
     ["visionHidden", "vision hidden size"],
     ["textEmbed", "text embedding width"],
@@ -236,7 +255,11 @@ async function readRemoteGgufMetadata(ref: FileRef, settings: HubSettings): Prom
   const file = path.join(dir, "header.gguf");
   try {
     for (let want = Math.min(FIRST_HEADER_BYTES, size); ; want = Math.min(want * 4, size)) {
-      const prefix = await fetchPrefix(location, want, settings);
+      const prefix = await fetchByteRange(location, 0, want, {
+        token: settings.token,
+        tokenHost: hostOf(settings.endpoint),
+        signal: settings.signal,
+      });
       if (prefix.length < 4 || prefix.toString("latin1", 0, 4) !== "GGUF") {
         throw new ModelFormatError(`"${ref.file}" of ${ref.repo} does not start with the GGUF magic`);
       }
@@ -262,71 +285,6 @@ async function readRemoteGgufMetadata(ref: FileRef, settings: HubSettings): Prom
     }
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
-  }
-}
-
-/** The first `length` bytes at `location` (Range request; a server that ignores Range is cut off). */
-async function fetchPrefix(location: string, length: number, settings: HubSettings): Promise<Buffer> {
-  const { response, url } = await hubRequest(location, {
-    method: "GET",
-    headers: { Range: `bytes=0-${length - 1}` },
-    token: settings.token,
-    tokenHost: hostOf(settings.endpoint),
-    signal: settings.signal,
-    follow: "all",
-  });
-  if (!response.ok) {
-    throw new HubError("HUB_DOWNLOAD_FAILED", `${response.status} from ${redactUrl(url)} for a GGUF header`);
-  }
-  const chunks: Buffer[] = [];
-  let have = 0;
-  const reader = response.body?.getReader();
-  while (reader && have < length) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(Buffer.from(value));
-    have += value.length;
-  }
-  await reader?.cancel();
-  return Buffer.concat(chunks).subarray(0, length);
-}
-
-/** GETs a small JSON file (at most MAX_CONFIG_BYTES). */
-async function fetchJson(ref: FileRef, settings: HubSettings): Promise<unknown> {
-  const url = resolveUrl(settings.endpoint, ref);
-  const { response } = await hubRequest(url, {
-    method: "GET",
-    token: settings.token,
-    tokenHost: hostOf(settings.endpoint),
-    signal: settings.signal,
-    follow: "all",
-  });
-  if (!response.ok) throw statusError(ref, url, response, settings.token !== undefined);
-  const declared = Number(response.headers.get("content-length") ?? 0);
-  if (declared > MAX_CONFIG_BYTES) {
-    await response.body?.cancel();
-    throw new HubError(
-      "HUB_DOWNLOAD_FAILED",
-      `"${ref.file}" of ${ref.repo} is ${declared} bytes; a config is at most ${MAX_CONFIG_BYTES}`,
-    );
-  }
-  const bytes = Buffer.from(await response.arrayBuffer());
-  if (bytes.length > MAX_CONFIG_BYTES) {
-    throw new HubError(
-      "HUB_DOWNLOAD_FAILED",
-      `"${ref.file}" of ${ref.repo} is over ${MAX_CONFIG_BYTES} bytes; a config is smaller`,
-    );
-  }
-  try {
-    return JSON.parse(bytes.toString("utf8"));
-  } catch (cause) {
-    throw new HubError(
-      "HUB_DOWNLOAD_FAILED",
-      `"${ref.file}" of ${ref.repo}@${ref.revision} is not JSON (${redactUrl(url)})`,
-      {
-        cause,
-      },
-    );
   }
 }
 
