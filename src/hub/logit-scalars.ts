@@ -22,6 +22,8 @@ import type { VisionEncoderEntry } from "./registry.js";
 import type { HubSettings } from "./settings.js";
 
 const SCALARS = ["logit_scale", "logit_bias"] as const;
+/** Largest header fetched; a SigLIP checkpoint's lists a few hundred tensors in well under 1 MB. */
+const MAX_REMOTE_HEADER_BYTES = 16 << 20;
 
 /** The scalars of `repo`'s safetensors checkpoint: `scale` = exp(logit_scale), `bias` = logit_bias. */
 export async function fetchLogitScalars(
@@ -56,6 +58,11 @@ export async function fetchLogitScalars(
     label,
     meta.size,
   );
+  if (headerLength > MAX_REMOTE_HEADER_BYTES) {
+    throw new ModelFormatError(
+      `${label} declares a ${headerLength}-byte header; a checkpoint's header is read only up to ${MAX_REMOTE_HEADER_BYTES} bytes`,
+    );
+  }
   const header = parseSafetensorsHeader(
     await fetchByteRange(meta.location, 8, headerLength, req),
     meta.size,

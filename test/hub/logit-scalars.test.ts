@@ -139,6 +139,12 @@ describe("fetchLogitScalars", () => {
     await expect(fetchLogitScalars(SOURCE, "main", settings())).rejects.toThrow(
       /header length 50000 runs past the end of the file/,
     );
+    const huge = Buffer.alloc(40 << 20);
+    huge.writeBigUInt64LE(BigInt(32 << 20), 0);
+    hub.addRepo(SOURCE, { commit: COMMIT, files: { "model.safetensors": huge }, lfs: ["model.safetensors"] });
+    await expect(fetchLogitScalars(SOURCE, "main", settings())).rejects.toThrow(
+      /declares a 33554432-byte header; a checkpoint's header is read only up to 16777216 bytes/,
+    );
   });
 });
 
