@@ -16,7 +16,6 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { readGgufFileInfo } from "node-llama-cpp";
 import { parseEncoderConfig } from "../encoders/model-config.js";
 import { HubError, ModelFormatError, VlmkitError } from "../errors.js";
 import { fetchFileMetadata, fetchJsonFile } from "../hub/download.js";
@@ -34,6 +33,7 @@ import type {
 } from "../hub/registry.js";
 import { type HubOptions, type HubSettings, resolveHubSettings } from "../hub/settings.js";
 import { parsePreprocessorConfig } from "../image/preprocessor-config.js";
+import { type GgufCheckedValue, readGgufMetadataPrefix } from "../llm/gguf-check.js";
 
 export interface TowerVariants {
   /** Dtypes whose `onnx/vision_model<suffix>.onnx` is listed. */
@@ -64,6 +64,11 @@ export interface VerifyReport {
   scalars?: LogitRecord;
 }
 
+/** An error that belongs to one entry (a file missing, refused or unreadable), not to the whole check. */
+function isEntryProblem(error: unknown): error is VlmkitError {
+  return error instanceof VlmkitError && error.code !== "HUB_OFFLINE" && error.code !== "ABORTED";
+}
+
 const ROOT_FILES = ["config.json", "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json"];
 
 /** Checks one registry entry against `options.endpoint` (default the hub). */
@@ -79,18 +84,22 @@ export async function verifyEntry(entry: ModelEntry, options: HubOptions = {}): 
   };
   await reachable(settings, entry, async () => {
     const listing = await fetchRepoListing(entry.repo, entry.revision, settings).catch((error) => {
-      if (error instanceof HubError && (error.code === "NOT_FOUND" || error.code === "HUB_UNAUTHORIZED")) {
-        report.problems.push(error.message);
-        return undefined;
-      }
-      throw error;
+      if (!isEntryProblem(error)) throw error;
+      report.problems.push(error.message);
+      return undefined;
     });
     if (!listing) return;
     report.commit = listing.commit;
     const at = listing.commit ?? entry.revision;
     const files = new Set(listing.files);
-    if (entry.kind === "llm") await verifyLlm(entry, files, at, settings, report);
-    else await verifyEncoder(entry, files, at, settings, report);
+    try {
+      if (entry.kind === "llm") await verifyLlm(entry, files, at, settings, report);
+      else await verifyEncoder(entry, files, at, settings, report);
+    } catch (error) {
+      // A file that cannot be fetched or read is this entry's problem; the other entries are still checked.
+      if (!isEntryProblem(error)) throw error;
+      report.problems.push(error.message);
+    }
   });
   report.ok = report.problems.length === 0;
   return report;
@@ -166,7 +175,7 @@ async function verifyEncoder(
     try {
       report.scalars = await fetchLogitScalars(entry.source, "main", settings);
     } catch (error) {
-      if (!(error instanceof VlmkitError) || error.code === "HUB_OFFLINE") throw error;
+      if (!isEntryProblem(error)) throw error;
       report.problems.push(`zero-shot scalars from ${entry.source}: ${error.message}`);
     }
   }
@@ -194,27 +203,28 @@ async function verifyLlm(
     return;
   }
   const ref: FileRef = { repo: entry.repo, revision, file: entry.file };
-  let metadata: Record<string, unknown>;
+  let metadata: ReadonlyMap<string, GgufCheckedValue>;
   try {
     metadata = await readRemoteGgufMetadata(ref, settings);
   } catch (cause) {
-    if (!(cause instanceof ModelFormatError)) throw cause;
+    if (!isEntryProblem(cause)) throw cause;
     report.problems.push(cause.message);
     return;
   }
-  const general = metadata.general as { architecture?: unknown } | undefined;
-  const arch = String(general?.architecture ?? "");
+  const scalar = (key: string) => {
+    const v = metadata.get(key);
+    return v?.type === "scalar" ? v.value : undefined;
+  };
+  const arch = String(scalar("general.architecture") ?? "");
   if (arch !== entry.architecture) {
     report.problems.push(`the GGUF's architecture is "${arch}", the entry says "${entry.architecture}"`);
     return;
   }
-  const params = (metadata[arch] ?? {}) as { embedding_length?: unknown; block_count?: unknown };
-  const tokenizer = metadata.tokenizer as { ggml?: { tokens?: unknown } } | undefined;
-  const tokens = tokenizer?.ggml?.tokens;
+  const tokens = metadata.get("tokenizer.ggml.tokens");
   const found: LlmDims = {
-    nEmbd: Number(params.embedding_length),
-    nLayer: Number(params.block_count),
-    nVocab: Array.isArray(tokens) ? tokens.length : Number.NaN,
+    nEmbd: Number(scalar(`${arch}.embedding_length`)),
+    nLayer: Number(scalar(`${arch}.block_count`)),
+    nVocab: tokens?.type === "array" ? tokens.count : Number.NaN,
   };
   report.found = found;
   compareDims(report, "the GGUF header", entry.dims, found, [
@@ -240,17 +250,21 @@ function compareDims<T extends object>(
   }
 }
 
-/** Header bytes fetched first; doubled up to MAX_HEADER_BYTES until the metadata parses. */
+/** Header bytes fetched first; the prefix grows 4× up to MAX_HEADER_BYTES until it holds the metadata. */
 const FIRST_HEADER_BYTES = 1 << 20;
 /** Largest GGUF header read: a 262k-token vocabulary takes about 5 MB. */
 const MAX_HEADER_BYTES = 64 << 20;
 
 /**
- * The metadata of a GGUF file on the hub, from a prefix of it fetched with a Range request (never the
- * tensor data). The prefix is parsed from a temporary file by node-llama-cpp's reader.
+ * The metadata of a GGUF file on the hub, from a bounded prefix of it fetched with a Range request
+ * (never the whole file), checked as `checkGgufFile` checks a header.
  */
-async function readRemoteGgufMetadata(ref: FileRef, settings: HubSettings): Promise<Record<string, unknown>> {
+async function readRemoteGgufMetadata(
+  ref: FileRef,
+  settings: HubSettings,
+): Promise<ReadonlyMap<string, GgufCheckedValue>> {
   const { location, size } = await fetchFileMetadata(ref, settings);
+  const name = `${ref.repo}/${ref.file}`;
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "vlmkit-gguf-header-"));
   const file = path.join(dir, "header.gguf");
   try {
@@ -260,27 +274,11 @@ async function readRemoteGgufMetadata(ref: FileRef, settings: HubSettings): Prom
         tokenHost: hostOf(settings.endpoint),
         signal: settings.signal,
       });
-      if (prefix.length < 4 || prefix.toString("latin1", 0, 4) !== "GGUF") {
-        throw new ModelFormatError(`"${ref.file}" of ${ref.repo} does not start with the GGUF magic`);
-      }
       await fs.writeFile(file, prefix);
-      try {
-        const info = await readGgufFileInfo(file, {
-          sourceType: "filesystem",
-          readTensorInfo: false,
-          logWarnings: false,
-          spliceSplitFiles: false,
-          signal: settings.signal,
-        });
-        return info.metadata as unknown as Record<string, unknown>;
-      } catch (cause) {
-        // A prefix cut inside the metadata fails to parse; a longer one is tried until the whole file.
-        if (prefix.length >= size || want >= MAX_HEADER_BYTES) {
-          throw new ModelFormatError(
-            `the header of "${ref.file}" of ${ref.repo} could not be read as GGUF from its first ${prefix.length} bytes: ${cause instanceof Error ? cause.message : String(cause)}`,
-            { cause },
-          );
-        }
+      const metadata = readGgufMetadataPrefix(file, size, name);
+      if (metadata) return metadata;
+      if (want >= size || want >= MAX_HEADER_BYTES) {
+        throw new ModelFormatError(`GGUF file "${name}" has no complete metadata in its first ${want} bytes`);
       }
     }
   } finally {

@@ -24,12 +24,14 @@ import {
   writeRef,
 } from "./cache.js";
 import {
+  contentRangeStart,
   type FileRef,
   hostOf,
   hubRequest,
   isAbort,
   networkErrorCode,
   offlineError,
+  readAtMost,
   redactUrl,
   statusError,
 } from "./http.js";
@@ -357,11 +359,6 @@ async function transferOnce(
   }
 }
 
-function contentRangeStart(response: Response): number | undefined {
-  const m = /^bytes (\d+)-/.exec(response.headers.get("content-range") ?? "");
-  return m ? Number(m[1]) : undefined;
-}
-
 /** Longest JSON file read whole (configs, indexes); real ones are a few kB. */
 const MAX_JSON_BYTES = 1 << 20;
 
@@ -384,19 +381,8 @@ export async function fetchJsonFile(ref: FileRef, settings: HubSettings): Promis
       `"${ref.file}" of ${ref.repo} is ${declared} bytes; a JSON file here is at most ${MAX_JSON_BYTES}`,
     );
   }
-  // Read at most one byte past the limit, whatever the server declared.
-  const chunks: Buffer[] = [];
-  let have = 0;
-  const reader = response.body?.getReader();
-  while (reader && have <= MAX_JSON_BYTES) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(Buffer.from(value));
-    have += value.length;
-  }
-  await reader?.cancel();
-  const bytes = Buffer.concat(chunks);
-  if (bytes.length > MAX_JSON_BYTES) {
+  const { bytes, truncated } = await readAtMost(response, MAX_JSON_BYTES);
+  if (truncated) {
     throw new HubError(
       "HUB_DOWNLOAD_FAILED",
       `"${ref.file}" of ${ref.repo} is over ${MAX_JSON_BYTES} bytes; a JSON file here is smaller`,

@@ -137,13 +137,53 @@ export async function hubRequest(url: string, req: HubRequest): Promise<HubRespo
   );
 }
 
+/** The first byte position of a 206 answer's `Content-Range` (`bytes <start>-<end>/<size>`). */
+export function contentRangeStart(response: Response): number | undefined {
+  const m = /^bytes (\d+)-/.exec(response.headers.get("content-range") ?? "");
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * The body of `response`, read up to `limit` bytes and then cut off (the rest is not read), so a
+ * server cannot make a small read large. `truncated` says whether more was there.
+ */
+export async function readAtMost(
+  response: Response,
+  limit: number,
+): Promise<{ bytes: Buffer; truncated: boolean }> {
+  const chunks: Buffer[] = [];
+  let have = 0;
+  const reader = response.body?.getReader();
+  let truncated = false;
+  while (reader) {
+    let next: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      next = await reader.read();
+    } catch (cause) {
+      if (isAbort(cause)) throw new AbortError(undefined, { cause });
+      throw new HubError("HUB_DOWNLOAD_FAILED", `the connection was cut after ${have} bytes`, { cause });
+    }
+    const { done, value } = next;
+    if (done) break;
+    chunks.push(Buffer.from(value));
+    have += value.length;
+    if (have > limit) {
+      truncated = true;
+      break;
+    }
+  }
+  await reader?.cancel();
+  return { bytes: Buffer.concat(chunks).subarray(0, limit), truncated };
+}
+
 /** Bytes read from the start of a file whose server ignored a Range request, to reach the range asked for. */
 const MAX_UNRANGED_BYTES = 16 << 20;
 
 /**
  * Bytes `[start, start + length)` of `url` by a Range request, for reading a file's header or a few
- * values without the rest. A server that ignores Range (200) is read from 0 up to the end of the range
- * only, and refused when that is over 16 MB.
+ * values without the rest; the range must lie inside the file. A 206 answer must start at `start`; a
+ * server that ignores Range (200) is read from 0 to the end of the range only, and refused when that
+ * is over 16 MB. Fewer bytes than asked for is an error, never a short result.
  */
 export async function fetchByteRange(
   url: string,
@@ -157,28 +197,37 @@ export async function fetchByteRange(
     headers: { Range: `bytes=${start}-${start + length - 1}` },
     follow: "all",
   });
-  const ranged = response.status === 206;
-  const skip = ranged ? 0 : start;
-  if (!response.ok || skip + length > MAX_UNRANGED_BYTES) {
+  const shown = redactUrl(answered);
+  const what = `bytes ${start}–${start + length - 1} of ${shown}`;
+  const fail = async (why: string) => {
     await response.body?.cancel();
-    const shown = redactUrl(answered);
-    throw new HubError(
-      "HUB_DOWNLOAD_FAILED",
-      `${response.status} from ${shown} for bytes ${start}–${start + length - 1}${response.ok ? " (the server ignored the Range header)" : ""}`,
-      { details: { url: shown, status: response.status } },
+    return new HubError("HUB_DOWNLOAD_FAILED", `${why} for ${what}`, {
+      details: { url: shown, status: response.status, start, length },
+    });
+  };
+  const ranged = response.status === 206;
+  if (!response.ok) throw await fail(`${response.status} ${response.statusText}`);
+  if (ranged && contentRangeStart(response) !== start) {
+    throw await fail(
+      `a 206 answer with Content-Range ${JSON.stringify(response.headers.get("content-range"))}`,
     );
   }
-  const chunks: Buffer[] = [];
-  let have = 0;
-  const reader = response.body?.getReader();
-  while (reader && have < skip + length) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(Buffer.from(value));
-    have += value.length;
+  const skip = ranged ? 0 : start;
+  if (skip + length > MAX_UNRANGED_BYTES) {
+    throw await fail(
+      `the server ignored the Range header, and reading ${skip + length} bytes to reach it is over ${MAX_UNRANGED_BYTES}`,
+    );
   }
-  await reader?.cancel();
-  return Buffer.concat(chunks).subarray(skip, skip + length);
+  const { bytes } = await readAtMost(response, skip + length);
+  if (bytes.length < skip + length)
+    throw new HubError(
+      "HUB_DOWNLOAD_FAILED",
+      `only ${Math.max(0, bytes.length - skip)} of ${length} bytes arrived for ${what}`,
+      {
+        details: { url: shown, start, length },
+      },
+    );
+  return bytes.subarray(skip, skip + length);
 }
 
 /** HUB_OFFLINE for a host that cannot be reached and a file the cache does not hold. */

@@ -5,10 +5,13 @@
  */
 import { HubError } from "../errors.js";
 import { isCommitHash } from "./cache.js";
-import { type FileRef, hostOf, hubRequest, statusError } from "./http.js";
+import { type FileRef, hostOf, hubRequest, readAtMost, statusError } from "./http.js";
 import type { FileSpec, ModelFileOptions, VisionEncoderEntry } from "./registry.js";
 import { modelFiles } from "./registry.js";
 import type { HubSettings } from "./settings.js";
+
+/** Longest listing read; one of a repo with thousands of files is well under this. */
+const MAX_LISTING_BYTES = 16 << 20;
 
 export interface RepoListing {
   /** Commit the revision resolved to (`sha`), when the hub said. */
@@ -33,8 +36,18 @@ export async function fetchRepoListing(
   });
   if (!response.ok) throw statusError(ref, url, response, settings.token !== undefined);
   let body: { sha?: unknown; siblings?: unknown };
+  const { bytes, truncated } = await readAtMost(response, MAX_LISTING_BYTES);
+  if (truncated) {
+    throw new HubError(
+      "HUB_DOWNLOAD_FAILED",
+      `the file listing of ${repo}@${revision} is over ${MAX_LISTING_BYTES} bytes`,
+      {
+        details: { repo, revision },
+      },
+    );
+  }
   try {
-    body = (await response.json()) as typeof body;
+    body = JSON.parse(bytes.toString("utf8")) as typeof body;
   } catch (cause) {
     throw new HubError("HUB_DOWNLOAD_FAILED", `the file listing of ${repo}@${revision} is not JSON`, {
       cause,

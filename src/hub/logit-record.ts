@@ -1,6 +1,6 @@
 /**
  * SigLIP's zero-shot scalars recorded for one encoder directory, for exports that do not carry them
- * (the separate-tower ONNX files): `<vlmkit cache>/logit-params/dir-<hash of the directory's path>.json`.
+ * (the separate-tower ONNX files): `<vlmkit cache>/logit-params/dir-<hash of the directory's real path>.json`.
  * The hub writes the record when it fetches a known encoder (from the source checkpoint's weights);
  * `resolveLogitParams` reads it when the directory has no combined model to recover them from.
  */
@@ -22,8 +22,15 @@ export interface LogitRecord extends LogitParams {
   source: string;
 }
 
+/** Keyed by the directory's real path, so a cache reached through a symbolic link finds the same record. */
 function recordFile(dir: string): string {
-  const key = crypto.createHash("sha256").update(path.resolve(dir)).digest("hex").slice(0, 32);
+  let real = path.resolve(dir);
+  try {
+    real = fs.realpathSync(real);
+  } catch {
+    // a directory that does not exist has no record either way
+  }
+  const key = crypto.createHash("sha256").update(real).digest("hex").slice(0, 32);
   return path.join(vlmkitCacheDir(), "logit-params", `dir-${key}.json`);
 }
 

@@ -36,14 +36,26 @@ export async function fetchLogitScalars(
   try {
     meta = await fetchFileMetadata(ref, settings);
   } catch (error) {
-    if (!(error instanceof HubError && error.code === "NOT_FOUND")) throw error;
+    if (
+      !(error instanceof HubError && error.code === "NOT_FOUND") ||
+      error.details?.errorCode === "RepoNotFound"
+    ) {
+      throw error;
+    }
     // A sharded checkpoint: the index names the shard that holds the scalars.
     const index = (await fetchJsonFile(
       { repo, revision, file: "model.safetensors.index.json" },
       settings,
-    )) as {
-      weight_map?: Record<string, unknown>;
-    };
+    ).catch((inner) => {
+      if (inner instanceof HubError && inner.code === "NOT_FOUND") {
+        throw new HubError(
+          "NOT_FOUND",
+          `${repo}@${revision} has neither model.safetensors nor model.safetensors.index.json, where the zero-shot scalars are read`,
+          { cause: inner, details: { repo, revision } },
+        );
+      }
+      throw inner;
+    })) as { weight_map?: Record<string, unknown> };
     const shard = index?.weight_map?.logit_scale;
     if (typeof shard !== "string" || shard.includes("/") || !shard.endsWith(".safetensors")) {
       throw new ModelFormatError(`${repo}: model.safetensors.index.json names no shard for logit_scale`);
@@ -83,12 +95,14 @@ export async function fetchLogitScalars(
   return { scale: Math.exp(values[0]), bias: values[1], source: label };
 }
 
-/** `onnx/text_model*.onnx` present and no combined `onnx/model*.onnx` (which holds the scalars itself). */
+/**
+ * `onnx/text_model*.onnx` present and no fp32 combined `onnx/model.onnx` (from which the scalars are
+ * recovered for any dtype; a combined file of another dtype serves only that dtype).
+ */
 async function needsRecord(dir: string): Promise<boolean> {
   const names = await fs.readdir(path.join(dir, "onnx")).catch(() => [] as string[]);
-  const graphs = names.filter((n) => n.endsWith(".onnx"));
   return (
-    graphs.some((n) => n.startsWith("text_model")) && !graphs.some((n) => /^model(_\w+)?\.onnx$/.test(n))
+    names.some((n) => n.startsWith("text_model") && n.endsWith(".onnx")) && !names.includes("model.onnx")
   );
 }
 
@@ -103,14 +117,25 @@ export async function recordLogitScalars(
   settings: HubSettings,
 ): Promise<void> {
   if (recordedLogitParams(dir) || !(await needsRecord(dir))) return;
+  let scalars: LogitRecord;
   try {
-    await recordLogitParams(dir, await fetchLogitScalars(entry.source, "main", settings));
+    scalars = await fetchLogitScalars(entry.source, "main", settings);
   } catch (error) {
     if (error instanceof AbortError) throw error;
     warnOnce(
       `logit-scalars:${entry.id}`,
       `zero-shot scores for ${entry.id} need logit_scale and logit_bias from ${entry.source}, which could not be read ` +
         `(${error instanceof Error ? error.message : String(error)}); embeddings and the VLM path work without them`,
+    );
+    return;
+  }
+  try {
+    await recordLogitParams(dir, scalars);
+  } catch (error) {
+    warnOnce(
+      `logit-record:${entry.id}`,
+      `the zero-shot scalars of ${entry.id} could not be recorded (${error instanceof Error ? error.message : String(error)}); ` +
+        `pass logitParams {scale: ${scalars.scale}, bias: ${scalars.bias}} to Siglip.load, or make the vlmkit cache writable`,
     );
   }
 }

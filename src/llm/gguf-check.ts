@@ -172,7 +172,37 @@ export function checkGgufFile(path: string): GgufLayout {
   }
 }
 
-function checkLayout(c: Cursor): GgufLayout {
+/** Thrown by a Cursor over a prefix when a read passes the bytes it holds. */
+class PrefixEnded extends Error {}
+
+/**
+ * The metadata of a GGUF file from a prefix of it (`prefixPath` holds its first bytes; `fileSize` is the
+ * whole file's size), with the same checks as `checkGgufFile` applies to the header; undefined when the
+ * prefix ends before the metadata does (fetch a longer one). Nothing after the metadata is read.
+ */
+export function readGgufMetadataPrefix(
+  prefixPath: string,
+  fileSize: number,
+  name: string,
+): ReadonlyMap<string, GgufCheckedValue> | undefined {
+  const fd = fs.openSync(prefixPath, "r");
+  try {
+    const available = Math.min(fs.fstatSync(fd).size, fileSize);
+    return readHeader(new Cursor(fd, fileSize, name, available)).metadata;
+  } catch (error) {
+    if (error instanceof PrefixEnded) return undefined;
+    throw error;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Magic, version, the tensor count and every metadata key and value. */
+function readHeader(c: Cursor): {
+  version: number;
+  nTensors: number;
+  metadata: Map<string, GgufCheckedValue>;
+} {
   if (c.size < 24) c.fail(`is ${c.size} bytes, too short for a GGUF header (24 bytes)`);
   const magic = c.u32();
   if (magic !== MAGIC)
@@ -190,7 +220,11 @@ function checkLayout(c: Cursor): GgufLayout {
     if (metadata.has(key)) c.fail(`has the metadata key ${quoteValue(key)} twice`);
     metadata.set(key, readValue(c, key));
   }
+  return { version, nTensors, metadata };
+}
 
+function checkLayout(c: Cursor): GgufLayout {
+  const { version, nTensors, metadata } = readHeader(c);
   let alignment = DEFAULT_ALIGNMENT;
   const declared = metadata.get("general.alignment");
   if (declared) {
@@ -350,10 +384,16 @@ class Cursor {
   private bufStart = 0;
   private bufEnd = 0;
 
+  /**
+   * `size` is the file's size, against which every declared length is checked; `available` is how many
+   * of its bytes `fd` holds (a prefix of the file, fetched for its header): reading past them throws
+   * PrefixEnded.
+   */
   constructor(
     private readonly fd: number,
     readonly size: number,
     private readonly path: string,
+    private readonly available = size,
   ) {}
 
   fail(problem: string): never {
@@ -363,8 +403,9 @@ class Cursor {
   /** `n` bytes at the cursor (n ≤ MAX_KEY_BYTES), advancing past them. */
   take(n: number, what: string): Buffer {
     this.require(n, what);
+    if (this.pos + n > this.available) throw new PrefixEnded();
     if (this.pos < this.bufStart || this.pos + n > this.bufEnd) {
-      const length = Math.min(this.buf.length, this.size - this.pos);
+      const length = Math.min(this.buf.length, this.available - this.pos);
       let done = 0;
       while (done < length) {
         const read = fs.readSync(this.fd, this.buf, done, length - done, this.pos + done);

@@ -203,6 +203,8 @@ export function safetensorsHeaderLength(first8: Uint8Array, file: string, fileSi
   if (n > BigInt(MAX_HEADER_BYTES))
     fail(file, `header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   const length = Number(n);
+  // The smallest header is "{}".
+  if (length < 2) fail(file, `header length ${length} is too short for a JSON header`);
   if (fileSize !== undefined && 8 + length > fileSize) {
     fail(file, `header length ${length} runs past the end of the file (${fileSize} bytes)`);
   }

@@ -109,9 +109,9 @@ describe("verifyEntry", () => {
       `GET /${ENCODER_REPO}/resolve/${COMMIT}/preprocessor_config.json`,
       `HEAD /${SOURCE_REPO}/resolve/main/model.safetensors`,
     ]);
-    expect(
-      hub.requests.filter((r) => r.server === "cdn").every((r) => /^bytes=\d+-\d+$/.test(r.range ?? "")),
-    ).toBe(true);
+    const cdn = hub.requests.filter((r) => r.server === "cdn");
+    expect(cdn).toHaveLength(4); // the checkpoint's header length, header, and two scalars
+    expect(cdn.every((r) => /^bytes=\d+-\d+$/.test(r.range ?? ""))).toBe(true);
   });
 
   it("names each disagreement: dims, missing towers and root files, chunked external data", async () => {
@@ -151,7 +151,7 @@ describe("verifyEntry", () => {
   });
 
   it("reads an LLM's dims from the GGUF header by range requests", async () => {
-    // A file far larger than its header: only the header's bytes may be transferred.
+    // A file far larger than its header: only a bounded prefix may be transferred (1 MB, then 4 MB).
     const weights = bytes(64 << 20);
     serve(LLM_REPO, { [LLM_FILE]: Buffer.concat([ggufHeader, weights]), "README.md": json("x") });
     const report = await verifyEntry(getModel("gemma-3-270m-it"), {
@@ -171,7 +171,8 @@ describe("verifyEntry", () => {
     expect(ranges.length).toBeGreaterThan(0);
     for (const r of ranges) expect(r).toMatch(/^bytes=\d+-\d+$/);
     const last = Math.max(...ranges.map((r) => Number(/-(\d+)$/.exec(r!)![1])));
-    expect(last).toBeLessThan(ggufHeader.length + (16 << 20));
+    expect(ranges).toEqual(["bytes=0-1048575", "bytes=0-4194303"]);
+    expect(last).toBeLessThan(ggufHeader.length + (1 << 20));
   });
 
   it("names a GGUF whose header disagrees, a file that is not GGUF, and one the repo does not list", async () => {
@@ -179,9 +180,16 @@ describe("verifyEntry", () => {
     const wrong = await verifyEntry(getModel("gemma-3-270m-it"), { endpoint: hub.endpoint, token: false });
     expect(wrong.problems).toEqual(["gemma3.block_count: the entry says 18, the GGUF header says 17"]);
 
-    serve(LLM_REPO, { [LLM_FILE]: json({ not: "gguf" }) });
+    serve(LLM_REPO, { [LLM_FILE]: Buffer.alloc(100, 0x41) });
     const notGguf = await verifyEntry(getModel("gemma-3-270m-it"), { endpoint: hub.endpoint, token: false });
-    expect(notGguf.problems).toEqual([`"${LLM_FILE}" of ${LLM_REPO} does not start with the GGUF magic`]);
+    expect(notGguf.problems).toEqual([
+      `GGUF file "${LLM_REPO}/${LLM_FILE}" does not start with the GGUF magic (got 0x41414141)`,
+    ]);
+
+    // A header cut off by the file's end (its metadata declares more than the file holds).
+    serve(LLM_REPO, { [LLM_FILE]: ggufHeader.subarray(0, 2 << 20) });
+    const cut = await verifyEntry(getModel("gemma-3-270m-it"), { endpoint: hub.endpoint, token: false });
+    expect(cut.problems).toEqual([expect.stringMatching(/^GGUF file ".*" (declares|ends at byte)/)]);
 
     hub.addRepo(LLM_REPO, { commit: COMMIT, files: { "gemma-3-270m-it-Q4_0.gguf": ggufHeader }, lfs: [] });
     const missing = await verifyEntry(getModel("gemma-3-270m-it"), { endpoint: hub.endpoint, token: false });

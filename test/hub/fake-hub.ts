@@ -40,6 +40,8 @@ export interface FaultModes {
   signedQuery?: string;
   /** The CDN answers every GET with this status and no body. */
   cdnStatus?: number;
+  /** The CDN sends this Content-Range on 206 answers instead of the true one (a broken or hostile CDN). */
+  cdnContentRange?: string;
   /** Headers that replace the hub's own on resolve answers (a hostile or broken endpoint). */
   headers?: Record<string, string>;
 }
@@ -189,7 +191,9 @@ export class FakeHub {
     if (this.faults.corrupt) body = Buffer.concat([Buffer.from([body[0] ^ 0xff]), body.subarray(1)]);
     res.writeHead(m ? 206 : 200, {
       "Content-Length": String(body.length),
-      ...(m ? { "Content-Range": `bytes ${start}-${end}/${data.length}` } : {}),
+      ...(m
+        ? { "Content-Range": this.faults.cdnContentRange ?? `bytes ${start}-${end}/${data.length}` }
+        : {}),
     });
     const cut = this.faults.cutAfter;
     if (cut !== undefined && cut < body.length) {

@@ -142,9 +142,17 @@ describe("fetchLogitScalars", () => {
     const huge = Buffer.alloc(40 << 20);
     huge.writeBigUInt64LE(BigInt(32 << 20), 0);
     hub.addRepo(SOURCE, { commit: COMMIT, files: { "model.safetensors": huge }, lfs: ["model.safetensors"] });
+    const before = hub.requests.length;
     await expect(fetchLogitScalars(SOURCE, "main", settings())).rejects.toThrow(
       /declares a 33554432-byte header; a checkpoint's header is read only up to 16777216 bytes/,
     );
+    // Only the 8-byte length was read from the CDN, not the declared header.
+    expect(
+      hub.requests
+        .slice(before)
+        .filter((r) => r.server === "cdn")
+        .map((r) => r.range),
+    ).toEqual(["bytes=0-7"]);
   });
 });
 

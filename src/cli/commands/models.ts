@@ -72,7 +72,7 @@ export function register(program: Command): void {
     )
     .option(
       "--json",
-      "print JSON: {models: [{id, kind, repo, revision, dims, evidence, cached, ...}], adapters: [{name, dir, kind, standalone}]}; with --verify {reports: [{id, ok, problems, commit, variants, found}]}",
+      "print JSON: {models: [{id, kind, repo, revision, dims, evidence, cached, ...}], adapters: [{name, dir, kind, standalone}]}; with --verify {reports: [{id, repo, revision, commit, ok, problems, notes, variants, found, scalars}]}",
     )
     .action(async (ids: string[], args: { json?: boolean; verify?: boolean }) => {
       const entries = ids.length > 0 ? ids.map(getModel) : listModels();
