@@ -362,9 +362,21 @@ async function transferOnce(
 /** Longest JSON file read whole (configs, indexes); real ones are a few kB. */
 const MAX_JSON_BYTES = 1 << 20;
 
-/** GETs a small JSON file (a config, an index: at most MAX_JSON_BYTES) and parses it. */
-export async function fetchJsonFile(ref: FileRef, settings: HubSettings): Promise<unknown> {
-  const url = resolveUrl(settings.endpoint, ref);
+/** GETs a small JSON file of a repo (a config, an index: at most 1 MB) and parses it. */
+export function fetchJsonFile(ref: FileRef, settings: HubSettings): Promise<unknown> {
+  return fetchJson(resolveUrl(settings.endpoint, ref), ref, settings, MAX_JSON_BYTES);
+}
+
+/**
+ * GETs `url` (a hub URL: the token goes with it) and parses its body as JSON, reading at most
+ * `maxBytes`; `ref` names what was asked for in errors.
+ */
+export async function fetchJson(
+  url: string,
+  ref: FileRef,
+  settings: HubSettings,
+  maxBytes: number,
+): Promise<unknown> {
   const { response } = await hubRequest(url, {
     method: "GET",
     token: settings.token,
@@ -373,30 +385,28 @@ export async function fetchJsonFile(ref: FileRef, settings: HubSettings): Promis
     follow: "all",
   });
   if (!response.ok) throw statusError(ref, url, response, settings.token !== undefined);
+  const what = `"${ref.file}" of ${ref.repo}@${ref.revision}`;
+  const details = { ...ref, url: redactUrl(url) };
   const declared = Number(response.headers.get("content-length") ?? 0);
-  if (declared > MAX_JSON_BYTES) {
+  if (declared > maxBytes) {
     await response.body?.cancel();
-    throw new HubError(
-      "HUB_DOWNLOAD_FAILED",
-      `"${ref.file}" of ${ref.repo} is ${declared} bytes; a JSON file here is at most ${MAX_JSON_BYTES}`,
-    );
+    throw new HubError("HUB_DOWNLOAD_FAILED", `${what} is ${declared} bytes; at most ${maxBytes} are read`, {
+      details,
+    });
   }
-  const { bytes, truncated } = await readAtMost(response, MAX_JSON_BYTES);
+  const { bytes, truncated } = await readAtMost(response, maxBytes);
   if (truncated) {
     throw new HubError(
       "HUB_DOWNLOAD_FAILED",
-      `"${ref.file}" of ${ref.repo} is over ${MAX_JSON_BYTES} bytes; a JSON file here is smaller`,
+      `${what} is over ${maxBytes} bytes; at most ${maxBytes} are read`,
+      {
+        details,
+      },
     );
   }
   try {
     return JSON.parse(bytes.toString("utf8"));
   } catch (cause) {
-    throw new HubError(
-      "HUB_DOWNLOAD_FAILED",
-      `"${ref.file}" of ${ref.repo}@${ref.revision} is not JSON (${redactUrl(url)})`,
-      {
-        cause,
-      },
-    );
+    throw new HubError("HUB_DOWNLOAD_FAILED", `${what} is not JSON (${redactUrl(url)})`, { cause, details });
   }
 }

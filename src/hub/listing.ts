@@ -5,7 +5,8 @@
  */
 import { HubError } from "../errors.js";
 import { isCommitHash } from "./cache.js";
-import { type FileRef, hostOf, hubRequest, readAtMost, statusError } from "./http.js";
+import { fetchJson } from "./download.js";
+import type { FileRef } from "./http.js";
 import type { FileSpec, ModelFileOptions, VisionEncoderEntry } from "./registry.js";
 import { modelFiles } from "./registry.js";
 import type { HubSettings } from "./settings.js";
@@ -27,33 +28,10 @@ export async function fetchRepoListing(
 ): Promise<RepoListing> {
   const url = `${settings.endpoint}/api/models/${repo}/revision/${encodeURIComponent(revision)}`;
   const ref: FileRef = { repo, revision, file: "(file listing)" };
-  const { response } = await hubRequest(url, {
-    method: "GET",
-    token: settings.token,
-    tokenHost: hostOf(settings.endpoint),
-    signal: settings.signal,
-    follow: "all",
-  });
-  if (!response.ok) throw statusError(ref, url, response, settings.token !== undefined);
-  let body: { sha?: unknown; siblings?: unknown };
-  const { bytes, truncated } = await readAtMost(response, MAX_LISTING_BYTES);
-  if (truncated) {
-    throw new HubError(
-      "HUB_DOWNLOAD_FAILED",
-      `the file listing of ${repo}@${revision} is over ${MAX_LISTING_BYTES} bytes`,
-      {
-        details: { repo, revision },
-      },
-    );
-  }
-  try {
-    body = JSON.parse(bytes.toString("utf8")) as typeof body;
-  } catch (cause) {
-    throw new HubError("HUB_DOWNLOAD_FAILED", `the file listing of ${repo}@${revision} is not JSON`, {
-      cause,
-      details: { repo, revision },
-    });
-  }
+  const body = (await fetchJson(url, ref, settings, MAX_LISTING_BYTES)) as {
+    sha?: unknown;
+    siblings?: unknown;
+  };
   const siblings = Array.isArray(body?.siblings) ? (body.siblings as { rfilename?: unknown }[]) : [];
   return {
     commit: typeof body?.sha === "string" && isCommitHash(body.sha) ? body.sha : undefined,

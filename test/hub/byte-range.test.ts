@@ -67,6 +67,6 @@ describe("fetchJsonFile", () => {
     const settings = resolveHubSettings({ endpoint: hub.endpoint, token: false });
     await expect(
       fetchJsonFile({ repo: REPO, revision: COMMIT, file: "config.json" }, settings),
-    ).rejects.toThrow(/"config\.json" of acme\/blobs is 2097152 bytes; a JSON file here is at most 1048576/);
+    ).rejects.toThrow(/"config\.json" of acme\/blobs@e{40} is 2097152 bytes; at most 1048576 are read/);
   });
 });

@@ -116,16 +116,8 @@ describe("import of a converter-written Gemma 3 mmproj", () => {
 
   it("works from the CLI", async () => {
     const out = path.join(dir, "imp-cli");
-    const r = await spawnCli([
-      "import",
-      "mmproj",
-      await converterFile(),
-      "--out",
-      out,
-      "--llm",
-      parts.llm,
-      "--json",
-    ]).exited;
+    const args = ["import", "mmproj", await converterFile(), "--out", out, "--llm", parts.llm];
+    const r = await spawnCli([...args, "--json"]).exited;
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({
       projector: "gemma3",
@@ -134,15 +126,7 @@ describe("import of a converter-written Gemma 3 mmproj", () => {
       imageTokens: 4,
     });
     expect(fs.existsSync(path.join(out, "encoder", "onnx", "vision_model.onnx"))).toBe(true);
-    const again = await spawnCli([
-      "import",
-      "mmproj",
-      await converterFile(),
-      "--out",
-      out,
-      "--llm",
-      parts.llm,
-    ]).exited;
+    const again = await spawnCli(args).exited;
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already exists/);
   });
